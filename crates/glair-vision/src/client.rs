@@ -1,0 +1,534 @@
+//! The HTTP client: configuration, credentials, one verification call with retries.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use tracing::Instrument as _;
+
+use crate::error::{ApiError, Error, Result, TransportError};
+use crate::nik::mask_nik;
+use crate::request::VerificationRequest;
+use crate::response::Verification;
+use crate::retry::{parse_retry_after, RetryPolicy};
+use crate::wire;
+
+/// GLAIR Vision's production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.vision.glair.ai";
+pub const DEFAULT_API_VERSION: &str = "v1";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The environment variables read when a setting is not given.
+pub const ENV_API_KEY: &str = "GLAIR_API_KEY";
+pub const ENV_USERNAME: &str = "GLAIR_USERNAME";
+pub const ENV_PASSWORD: &str = "GLAIR_PASSWORD";
+pub const ENV_BASE_URL: &str = "GLAIR_BASE_URL";
+
+/// The three secrets every call needs. `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub api_key: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl Credentials {
+    fn authorization(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.password);
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials { api_key: <redacted>, username: <redacted>, password: <redacted> }")
+    }
+}
+
+/// Settings that may change for a single call (GLAIR's Node SDK's second argument).
+/// `None` keeps the client's setting.
+#[derive(Clone, Default, PartialEq)]
+pub struct RequestOptions {
+    pub api_key: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub base_url: Option<String>,
+    pub api_version: Option<String>,
+    pub timeout: Option<Duration>,
+    pub max_retries: Option<u32>,
+}
+
+impl RequestOptions {
+    pub fn is_empty(&self) -> bool {
+        *self == RequestOptions::default()
+    }
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RequestOptions")
+            .field("api_key", &set(&self.api_key))
+            .field("username", &set(&self.username))
+            .field("password", &set(&self.password))
+            .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// Configures a [`Vision`] client. Unset credentials and base URL are read from
+/// `GLAIR_API_KEY`, `GLAIR_USERNAME`, `GLAIR_PASSWORD` and `GLAIR_BASE_URL`.
+#[derive(Clone)]
+pub struct VisionBuilder {
+    api_key: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    base_url: Option<String>,
+    api_version: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    client_name: String,
+    read_env: bool,
+}
+
+impl Default for VisionBuilder {
+    fn default() -> Self {
+        VisionBuilder {
+            api_key: None,
+            username: None,
+            password: None,
+            base_url: None,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            retry: RetryPolicy::default(),
+            client_name: "rust".to_owned(),
+            read_env: true,
+        }
+    }
+}
+
+impl VisionBuilder {
+    pub fn api_key(mut self, v: impl Into<String>) -> Self {
+        self.api_key = Some(v.into());
+        self
+    }
+    pub fn username(mut self, v: impl Into<String>) -> Self {
+        self.username = Some(v.into());
+        self
+    }
+    pub fn password(mut self, v: impl Into<String>) -> Self {
+        self.password = Some(v.into());
+        self
+    }
+    pub fn credentials(self, c: Credentials) -> Self {
+        self.api_key(c.api_key).username(c.username).password(c.password)
+    }
+    /// Default `https://api.vision.glair.ai`.
+    pub fn base_url(mut self, v: impl Into<String>) -> Self {
+        self.base_url = Some(v.into());
+        self
+    }
+    /// Default `v1`.
+    pub fn api_version(mut self, v: impl Into<String>) -> Self {
+        self.api_version = v.into();
+        self
+    }
+    /// Deadline for a whole attempt, from connect to the last body byte. Default 30 s.
+    pub fn timeout(mut self, v: Duration) -> Self {
+        self.timeout = v;
+        self
+    }
+    /// Deadline for establishing a connection. Default 10 s.
+    pub fn connect_timeout(mut self, v: Duration) -> Self {
+        self.connect_timeout = v;
+        self
+    }
+    /// Retries after the first attempt on retryable errors. Default 2.
+    pub fn max_retries(mut self, v: u32) -> Self {
+        self.retry.max_retries = v;
+        self
+    }
+    pub fn retry_policy(mut self, v: RetryPolicy) -> Self {
+        self.retry = v;
+        self
+    }
+    /// Which front door is calling, for the User-Agent (`rust`, `python`, `node`, `cli`).
+    pub fn client_name(mut self, v: impl Into<String>) -> Self {
+        self.client_name = v.into();
+        self
+    }
+    /// Whether unset settings are read from the GLAIR_* environment. Default true.
+    pub fn read_env(mut self, v: bool) -> Self {
+        self.read_env = v;
+        self
+    }
+
+    pub fn build(self) -> Result<Vision> {
+        let env = |set: Option<String>, var: &str| {
+            set.or_else(|| self.read_env.then(|| std::env::var(var).ok()).flatten()).filter(|v| !v.is_empty())
+        };
+        let missing = |what: &str, var: &str| {
+            Error::Configuration(format!("missing {what}: pass it to the client or set {var}"))
+        };
+        let credentials = Credentials {
+            api_key: env(self.api_key.clone(), ENV_API_KEY).ok_or_else(|| missing("API key", ENV_API_KEY))?,
+            username: env(self.username.clone(), ENV_USERNAME)
+                .ok_or_else(|| missing("username", ENV_USERNAME))?,
+            password: env(self.password.clone(), ENV_PASSWORD)
+                .ok_or_else(|| missing("password", ENV_PASSWORD))?,
+        };
+        let base_url =
+            env(self.base_url.clone(), ENV_BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let endpoint = endpoint_url(&base_url, &self.api_version)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
+        let user_agent = format!("glair-vision/{} ({})", env!("CARGO_PKG_VERSION"), self.client_name);
+        Ok(Vision {
+            inner: Arc::new(Inner {
+                headers: auth_headers(&credentials, &user_agent)?,
+                credentials,
+                base_url,
+                api_version: self.api_version,
+                endpoint,
+                timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+                retry: self.retry,
+                user_agent,
+                http,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    credentials: Credentials,
+    base_url: String,
+    api_version: String,
+    endpoint: reqwest::Url,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    user_agent: String,
+    /// Authorization, x-api-key and User-Agent, computed once.
+    headers: HeaderMap,
+    /// One connection pool for every call of this client.
+    http: reqwest::Client,
+}
+
+/// A GLAIR Vision client. Cheap to clone and share across threads and tasks:
+/// clones share one connection pool.
+#[derive(Clone)]
+pub struct Vision {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Vision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vision")
+            .field("base_url", &self.inner.base_url)
+            .field("api_version", &self.inner.api_version)
+            .field("timeout", &self.inner.timeout)
+            .field("max_retries", &self.inner.retry.max_retries)
+            .field("credentials", &self.inner.credentials)
+            .finish()
+    }
+}
+
+impl Vision {
+    pub fn builder() -> VisionBuilder {
+        VisionBuilder::default()
+    }
+
+    /// A client configured entirely from the GLAIR_* environment variables.
+    pub fn from_env() -> Result<Vision> {
+        Vision::builder().build()
+    }
+
+    /// The Identity product: KTP verification.
+    pub fn identity(&self) -> Identity {
+        Identity { vision: self.clone() }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+    pub fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        self.inner.connect_timeout
+    }
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+    pub fn user_agent(&self) -> &str {
+        &self.inner.user_agent
+    }
+    /// The configured credentials (for re-creating the client elsewhere, e.g. after
+    /// pickling). Secrets: do not log them.
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
+    }
+}
+
+/// `vision.identity()`: the KTP verification endpoint.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub(crate) vision: Vision,
+}
+
+/// Headers and URL for one call, after per-call overrides.
+struct CallTarget {
+    endpoint: reqwest::Url,
+    headers: HeaderMap,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl Identity {
+    /// Validates `request`, sends it, and returns the registry's answer. Retries
+    /// retryable failures as the client's [`RetryPolicy`] says.
+    pub async fn verification(&self, request: &VerificationRequest) -> Result<Verification> {
+        self.verification_with(request, &RequestOptions::default()).await
+    }
+
+    /// Like [`Identity::verification`], with settings overridden for this call.
+    pub async fn verification_with(
+        &self,
+        request: &VerificationRequest,
+        options: &RequestOptions,
+    ) -> Result<Verification> {
+        let request = request.normalized()?;
+        let target = self.target(options)?;
+        let span = tracing::debug_span!("glair_vision.verification", nik = %mask_nik(request.nik()));
+        self.send_with_retries(&request, &target).instrument(span).await
+    }
+
+    fn target(&self, options: &RequestOptions) -> Result<CallTarget> {
+        let inner = &self.vision.inner;
+        let mut retry = inner.retry;
+        if let Some(n) = options.max_retries {
+            retry.max_retries = n;
+        }
+        let timeout = options.timeout.unwrap_or(inner.timeout);
+        let endpoint = if options.base_url.is_some() || options.api_version.is_some() {
+            endpoint_url(
+                options.base_url.as_deref().unwrap_or(&inner.base_url),
+                options.api_version.as_deref().unwrap_or(&inner.api_version),
+            )?
+        } else {
+            inner.endpoint.clone()
+        };
+        let headers = if options.api_key.is_some() || options.username.is_some() || options.password.is_some()
+        {
+            let c = &inner.credentials;
+            let credentials = Credentials {
+                api_key: options.api_key.clone().unwrap_or_else(|| c.api_key.clone()),
+                username: options.username.clone().unwrap_or_else(|| c.username.clone()),
+                password: options.password.clone().unwrap_or_else(|| c.password.clone()),
+            };
+            auth_headers(&credentials, &inner.user_agent)?
+        } else {
+            inner.headers.clone()
+        };
+        Ok(CallTarget { endpoint, headers, timeout, retry })
+    }
+
+    async fn send_with_retries(
+        &self,
+        request: &VerificationRequest,
+        target: &CallTarget,
+    ) -> Result<Verification> {
+        let mut retry = 0;
+        loop {
+            let outcome = self.send_once(request, target).await;
+            let err = match outcome {
+                Ok(v) => {
+                    tracing::debug!(
+                        request_id = v.request_id.as_deref(),
+                        status = v.verification_status,
+                        "verified"
+                    );
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            if !err.is_retryable() || retry >= target.retry.max_retries {
+                tracing::debug!(kind = %err.kind(), status = err.status(), request_id = err.request_id(), "failed");
+                return Err(err);
+            }
+            let delay = target.retry.delay(retry, err.api().and_then(|a| a.retry_after));
+            tracing::debug!(
+                kind = %err.kind(),
+                status = err.status(),
+                request_id = err.request_id(),
+                retry = retry + 1,
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
+    }
+
+    async fn send_once(&self, request: &VerificationRequest, target: &CallTarget) -> Result<Verification> {
+        let boundary = wire::new_boundary();
+        let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
+            .expect("boundary is ASCII");
+        let response = self
+            .vision
+            .inner
+            .http
+            .post(target.endpoint.clone())
+            .headers(target.headers.clone())
+            .header(CONTENT_TYPE, content_type)
+            .timeout(target.timeout)
+            .body(wire::multipart_body(request, &boundary))
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let request_id = header_str(response.headers(), "request-id")
+            .or_else(|| header_str(response.headers(), "x-request-id"));
+        let retry_after =
+            header_str(response.headers(), RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(&v));
+        let body = response.bytes().await.map_err(transport_error)?;
+        if (200..300).contains(&status) {
+            return Verification::from_body(&body, request_id.clone()).ok_or_else(|| {
+                Error::Decode(ApiError {
+                    status,
+                    reason: Some("response body is not a verification result".to_owned()),
+                    request_id,
+                    body: wire::excerpt(&String::from_utf8_lossy(&body)),
+                    retry_after: None,
+                    result: None,
+                })
+            });
+        }
+        let mut api = wire::read_error_body(status, &body, request_id);
+        api.retry_after = retry_after;
+        Err(Error::from_status(api))
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    // The full source chain says why ("connection refused"), reqwest's top level rarely does.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_timeout() {
+        Error::Timeout(TransportError { message })
+    } else {
+        Error::Connection(TransportError { message })
+    }
+}
+
+fn endpoint_url(base_url: &str, api_version: &str) -> Result<reqwest::Url> {
+    let bad = |why: &str| Error::Configuration(format!("invalid base URL: {why}"));
+    let url = reqwest::Url::parse(base_url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if api_version.is_empty() || !api_version.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+        return Err(Error::Configuration("invalid API version".to_owned()));
+    }
+    let joined = format!("{}/identity/{api_version}/verification", base_url.trim_end_matches('/'));
+    reqwest::Url::parse(&joined).map_err(|e| bad(&e.to_string()))
+}
+
+fn auth_headers(credentials: &Credentials, user_agent: &str) -> Result<HeaderMap> {
+    let invalid = |what: &str| {
+        Error::Configuration(format!("the {what} contains characters not allowed in an HTTP header"))
+    };
+    let mut headers = HeaderMap::new();
+    let mut auth =
+        HeaderValue::from_str(&credentials.authorization()).map_err(|_| invalid("username or password"))?;
+    auth.set_sensitive(true);
+    let mut key = HeaderValue::from_str(&credentials.api_key).map_err(|_| invalid("API key"))?;
+    key.set_sensitive(true);
+    headers.insert(AUTHORIZATION, auth);
+    headers.insert("x-api-key", key);
+    headers.insert(USER_AGENT, HeaderValue::from_str(user_agent).map_err(|_| invalid("client name"))?);
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Vision {
+        Vision::builder()
+            .read_env(false)
+            .api_key("key-123")
+            .username("user")
+            .password("s3cret")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn defaults_to_production_and_joins_the_endpoint() {
+        let v = client();
+        assert_eq!(v.base_url(), DEFAULT_BASE_URL);
+        assert_eq!(v.inner.endpoint.as_str(), "https://api.vision.glair.ai/identity/v1/verification");
+        let e = endpoint_url("http://127.0.0.1:9/", "v2").unwrap();
+        assert_eq!(e.as_str(), "http://127.0.0.1:9/identity/v2/verification");
+        assert!(endpoint_url("ftp://x", "v1").is_err());
+        assert!(endpoint_url("http://x", "../v1").is_err());
+    }
+
+    #[test]
+    fn missing_credentials_are_a_configuration_error() {
+        let err = Vision::builder().read_env(false).api_key("k").username("u").build().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Configuration);
+        assert!(err.to_string().contains("GLAIR_PASSWORD"));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let shown = format!(
+            "{:?} {:?}",
+            client(),
+            RequestOptions { password: Some("p4ss".into()), ..Default::default() }
+        );
+        for secret in ["key-123", "user\"", "s3cret", "p4ss"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("api.vision.glair.ai"));
+    }
+
+    #[test]
+    fn user_agent_names_the_front_door() {
+        let v = Vision::builder()
+            .read_env(false)
+            .api_key("k")
+            .username("u")
+            .password("p")
+            .client_name("python")
+            .build()
+            .unwrap();
+        assert_eq!(v.user_agent(), format!("glair-vision/{} (python)", env!("CARGO_PKG_VERSION")));
+    }
+}
