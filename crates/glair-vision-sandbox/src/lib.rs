@@ -1,1 +1,248 @@
+//! # glair-vision-sandbox
+//!
+//! A local server that implements GLAIR Vision's `POST /identity/v1/verification`
+//! as documented, over a synthetic registry, with scripted faults, so that tests
+//! (ours and our users') run against real HTTP without a GLAIR account.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use glair_vision::VerificationRequest;
+//! use glair_vision_sandbox::{Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let vision = sandbox.vision_builder().build()?;
+//! let request = VerificationRequest::new("3171014508900001").name("SITI RAHAYU");
+//! let verification = vision.identity().verification(&request).await?;
+//! assert!(verification.verification_status);
+//! sandbox.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Reserved NIKs (serial 9000-9999) trigger faults: see [`faults::FAULTS`].
 
+pub mod faults;
+pub mod matching;
+mod record;
+mod server;
+mod synthetic;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use glair_vision::{Credentials, VisionBuilder};
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use record::{fixtures, load_records, parse_records_json, Record};
+pub use server::{MAX_BODY_BYTES, REQUEST_LOG_CAPACITY};
+pub use synthetic::generate as synthetic_people;
+
+pub const DEFAULT_API_KEY: &str = "sandbox-api-key";
+pub const DEFAULT_USERNAME: &str = "sandbox";
+pub const DEFAULT_PASSWORD: &str = "sandbox-password";
+
+/// How a sandbox starts.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Address to listen on. Default 127.0.0.1.
+    pub host: IpAddr,
+    /// Port; 0 picks a free one. Default 0.
+    pub port: u16,
+    /// What callers must send. Default [`DEFAULT_API_KEY`], [`DEFAULT_USERNAME`], [`DEFAULT_PASSWORD`].
+    pub credentials: Credentials,
+    /// How many synthetic people to generate. Default 100.
+    pub synthetic: usize,
+    /// Seed of the synthetic population (and of `failure_rate`'s draws). Default 0.
+    pub seed: u64,
+    /// Extra people; they replace fixture or synthetic people with the same NIK.
+    pub records: Vec<Record>,
+    /// Similarity (0-1) at which free-text fields match. Default 0.85.
+    pub match_threshold: f64,
+    /// Added before every answer of the endpoint. Default 0.
+    pub latency: Duration,
+    /// Share (0-1) of requests answered 503, at random. Default 0.
+    pub failure_rate: f64,
+    /// How long NIKs ending in 9408 wait before answering. Default 3 s.
+    pub slow_delay: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            credentials: Credentials {
+                api_key: DEFAULT_API_KEY.to_owned(),
+                username: DEFAULT_USERNAME.to_owned(),
+                password: DEFAULT_PASSWORD.to_owned(),
+            },
+            synthetic: 100,
+            seed: 0,
+            records: Vec::new(),
+            match_threshold: 0.85,
+            latency: Duration::ZERO,
+            failure_rate: 0.0,
+            slow_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid records: {0}")]
+    Records(String),
+    #[error("invalid sandbox setting: {0}")]
+    Config(String),
+}
+
+/// One request the endpoint received, as `/_sandbox/requests` lists it. Holds the
+/// values sent: this is a test double's log, for asserting what a client sent.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    /// Field name and value, in the order received.
+    pub fields: Vec<(String, String)>,
+    pub content_type: String,
+    pub user_agent: Option<String>,
+    pub request_id: String,
+    pub status: u16,
+}
+
+impl ReceivedRequest {
+    /// The value sent for `name`, if any.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A running sandbox. Stops when dropped (or, gracefully, with [`Sandbox::stop`]).
+pub struct Sandbox {
+    url: String,
+    addr: SocketAddr,
+    credentials: Credentials,
+    state: Arc<server::AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Builds the registry (fixtures, then synthetic people, then `config.records`)
+    /// and starts serving on the current tokio runtime.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        check(&config)?;
+        let mut people = fixtures().to_vec();
+        people.extend(synthetic::generate(config.synthetic, config.seed));
+        people.extend(config.records.iter().cloned());
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
+        let credentials = config.credentials.clone();
+        let state = Arc::new(server::AppState::new(config, people));
+        let app = server::router(state.clone());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "sandbox server stopped with an error");
+            }
+        });
+        let url = match addr {
+            SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
+            SocketAddr::V4(a) => format!("http://{a}"),
+        };
+        tracing::info!(%url, "sandbox listening");
+        Ok(Sandbox { url, addr, credentials, state, shutdown: Some(shutdown), task: Some(task) })
+    }
+
+    /// The base URL to give a client, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// A client builder aimed at this sandbox, ignoring the GLAIR_* environment.
+    pub fn vision_builder(&self) -> VisionBuilder {
+        glair_vision::Vision::builder()
+            .read_env(false)
+            .credentials(self.credentials.clone())
+            .base_url(&self.url)
+    }
+
+    /// Everyone in the registry.
+    pub fn records(&self) -> Vec<Record> {
+        self.state.records()
+    }
+
+    /// The requests the endpoint received, oldest first (the last
+    /// [`REQUEST_LOG_CAPACITY`]).
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.state.received()
+    }
+
+    pub fn clear_received(&self) {
+        self.state.clear_received();
+    }
+
+    /// Stops accepting, lets in-flight answers finish (at most 5 s), and returns.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Idle keep-alive connections would hold a graceful shutdown open: a
+            // dropped sandbox must free its port, so end the task outright.
+            task.abort();
+        }
+    }
+}
+
+fn check(config: &SandboxConfig) -> Result<(), SandboxError> {
+    let bad = |s: &str| Err(SandboxError::Config(s.to_owned()));
+    if !(0.0..=1.0).contains(&config.match_threshold) {
+        return bad("match_threshold must be between 0 and 1");
+    }
+    if !(0.0..=1.0).contains(&config.failure_rate) {
+        return bad("failure_rate must be between 0 and 1");
+    }
+    let c = &config.credentials;
+    if c.api_key.is_empty() || c.username.is_empty() || c.password.is_empty() {
+        return bad("credentials must not be empty");
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! The HTTP server: the endpoint as documented, plus `/_sandbox/*` introspection.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine as _;
+use glair_vision::normalize::normalize_field;
+use glair_vision::{Date, Field, Nik};
+use serde::ser::SerializeMap;
+use serde::Serialize;
+
+use crate::faults::{fault_for, Fault};
+use crate::matching::{compare, reason};
+use crate::record::Record;
+use crate::{ReceivedRequest, SandboxConfig};
+
+/// Largest request body accepted (the 16 fields fit in a few hundred bytes).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How many received requests `/_sandbox/requests` remembers.
+pub const REQUEST_LOG_CAPACITY: usize = 10_000;
+
+const HTML_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+/// Verbatim from the endpoint's documentation, trailing comma included.
+const MALFORMED_400: &str = "{ \"verification_status\": false, \"reason\": \"Invalid NIK number format\", }";
+
+pub(crate) struct AppState {
+    config: SandboxConfig,
+    people: Vec<Record>,
+    by_nik: HashMap<String, usize>,
+    authorization: String,
+    attempts: Mutex<HashMap<String, u64>>,
+    log: Mutex<VecDeque<ReceivedRequest>>,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl AppState {
+    pub(crate) fn new(config: SandboxConfig, people: Vec<Record>) -> AppState {
+        // Later entries win: a user's records replace synthetic or fixture people with the same NIK.
+        let by_nik = people.iter().enumerate().map(|(i, p)| (p.nik().to_owned(), i)).collect();
+        let c = &config.credentials;
+        let authorization = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password))
+        );
+        let rng = Mutex::new(fastrand::Rng::with_seed(config.seed));
+        AppState {
+            config,
+            people,
+            by_nik,
+            authorization,
+            attempts: Mutex::default(),
+            log: Mutex::default(),
+            rng,
+        }
+    }
+
+    pub(crate) fn records(&self) -> Vec<Record> {
+        let mut seen = vec![false; self.people.len()];
+        for &i in self.by_nik.values() {
+            seen[i] = true;
+        }
+        self.people.iter().zip(seen).filter(|(_, s)| *s).map(|(p, _)| p.clone()).collect()
+    }
+
+    pub(crate) fn received(&self) -> Vec<ReceivedRequest> {
+        self.log.lock().expect("log lock").iter().cloned().collect()
+    }
+
+    pub(crate) fn clear_received(&self) {
+        self.log.lock().expect("log lock").clear();
+    }
+
+    fn remember(&self, entry: ReceivedRequest) {
+        let mut log = self.log.lock().expect("log lock");
+        if log.len() == REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(entry);
+    }
+}
+
+#[derive(Clone)]
+struct RequestId(String);
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/identity/v1/verification", post(verify))
+        .route("/_sandbox/records", get(list_records))
+        .route("/_sandbox/requests", get(list_requests).delete(clear_requests))
+        .route("/_sandbox/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "Not Found"}))) })
+        .layer(middleware::from_fn(stamp))
+        .with_state(state)
+}
+
+/// Gives every answer a `Request-Id` and marks it as coming from the sandbox.
+async fn stamp(mut request: Request, next: Next) -> Response {
+    let id = format!(
+        "sbx-{:08x}-{:04x}-{:012x}",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u64(..) & 0xFFFF_FFFF_FFFF
+    );
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert("request-id", HeaderValue::from_str(&id).expect("hex id"));
+    headers.insert("x-glair-sandbox", HeaderValue::from_static("true"));
+    response
+}
+
+/// A finished answer and what the log should say about the request.
+struct Answer {
+    response: Response,
+    fields: Vec<(String, String)>,
+}
+
+async fn verify(
+    State(state): State<Arc<AppState>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    request: Request,
+) -> Response {
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let headers = request.headers().clone();
+    let content_type = header_text(&headers, header::CONTENT_TYPE).unwrap_or_default();
+    let user_agent = header_text(&headers, header::USER_AGENT);
+    let answer = answer(&state, &headers, request).await;
+    state.remember(ReceivedRequest {
+        fields: answer.fields,
+        content_type,
+        user_agent,
+        request_id,
+        status: answer.response.status().as_u16(),
+    });
+    answer.response
+}
+
+async fn answer(state: &AppState, headers: &HeaderMap, request: Request) -> Answer {
+    let unlogged = |response| Answer { response, fields: Vec::new() };
+    if header_text(headers, "x-api-key").as_deref() != Some(state.config.credentials.api_key.as_str()) {
+        return unlogged(forbidden());
+    }
+    if header_text(headers, header::AUTHORIZATION).as_deref() != Some(state.authorization.as_str()) {
+        return unlogged(status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"));
+    }
+    let raw = match read_fields(request).await {
+        Ok(raw) => raw,
+        Err(response) => return unlogged(response),
+    };
+    let response = match validate(&raw) {
+        Ok(sent) => respond(state, &sent).await,
+        Err(response) => response,
+    };
+    Answer { response, fields: raw }
+}
+
+/// The body's fields, whichever of the three encodings it uses.
+async fn read_fields(request: Request) -> Result<Vec<(String, String)>, Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| status_reason(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"))?;
+    let content_type =
+        header_text(&parts.headers, header::CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
+    let bad = |why: &str| status_reason(StatusCode::BAD_REQUEST, why);
+    if content_type.starts_with("multipart/form-data") {
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let mut multipart =
+            Multipart::from_request(request, &()).await.map_err(|_| bad("Malformed multipart body"))?;
+        let mut fields = Vec::new();
+        while let Some(part) = multipart.next_field().await.map_err(|_| bad("Malformed multipart body"))? {
+            let name = part.name().unwrap_or_default().to_owned();
+            let value = part.text().await.map_err(|_| bad("Malformed multipart body"))?;
+            fields.push((name, value));
+        }
+        Ok(fields)
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes(&bytes).map_err(|_| bad("Malformed form body"))
+    } else if content_type.starts_with("application/json") {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).map_err(|_| bad("Malformed JSON body"))?;
+        object
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => Ok((k, s)),
+                serde_json::Value::Number(n) => Ok((k, n.to_string())),
+                _ => Err(bad(&format!("Invalid {k} format"))),
+            })
+            .collect()
+    } else {
+        Err(status_reason(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"))
+    }
+}
+
+/// Checks the fields as the real endpoint would. Stricter than the client: the
+/// date must already be dd-mm-yyyy and the NIK bare digits.
+fn validate(raw: &[(String, String)]) -> Result<Vec<(Field, String)>, Response> {
+    let bad = |why: String| status_reason(StatusCode::BAD_REQUEST, &why);
+    let mut sent: Vec<(Field, String)> = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        let field = Field::from_wire_name(name).ok_or_else(|| bad(format!("Unknown field: {name}")))?;
+        if sent.iter().any(|(f, _)| *f == field) {
+            return Err(bad(format!("Duplicate field: {name}")));
+        }
+        if value.trim().is_empty() && field != Field::Nik {
+            continue; // An empty optional field is treated as not sent.
+        }
+        let value = match field {
+            Field::Nik => {
+                Nik::parse(value).map_err(|_| bad("Invalid NIK number format".to_owned()))?;
+                value.clone()
+            }
+            Field::DateOfBirth => {
+                let ok = Date::parse_dmy(value).is_some_and(|d| d <= Date::today());
+                if !ok {
+                    return Err(bad("Invalid date_of_birth format".to_owned()));
+                }
+                value.clone()
+            }
+            _ => normalize_field(field, value).map_err(|e| {
+                if e.message().contains("at most") {
+                    bad(format!("{name} is too long"))
+                } else {
+                    bad(format!("Invalid {name} format"))
+                }
+            })?,
+        };
+        sent.push((field, value));
+    }
+    if !sent.iter().any(|(f, _)| *f == Field::Nik) {
+        return Err(bad("NIK is required".to_owned()));
+    }
+    // Documentation order, so `result` lists fields as the docs do.
+    sent.sort_by_key(|(f, _)| *f);
+    Ok(sent)
+}
+
+async fn respond(state: &AppState, sent: &[(Field, String)]) -> Response {
+    let nik = &sent[0].1;
+    let every = |value: Option<bool>| sent.iter().map(|(f, _)| (*f, value)).collect::<Vec<_>>();
+    if let Some(fault) = fault_for(nik) {
+        return match fault {
+            Fault::ServiceUnavailable => dukcapil_down(&every(None)),
+            Fault::RateLimited => {
+                let mut r = status_reason(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
+            Fault::BadGatewayHtml => {
+                (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "text/html")], HTML_502).into_response()
+            }
+            Fault::Slow => {
+                tokio::time::sleep(state.config.slow_delay).await;
+                verification(StatusCode::OK, true, "Verification Success", &every(Some(true)))
+            }
+            Fault::FailsOnceThenSucceeds => {
+                let attempt = {
+                    let mut attempts = state.attempts.lock().expect("attempts lock");
+                    let n = attempts.entry(nik.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                if attempt % 2 == 1 {
+                    dukcapil_down(&every(None))
+                } else {
+                    verification(StatusCode::OK, true, "Verification Success", &every(Some(true)))
+                }
+            }
+            Fault::MalformedBadRequest => {
+                (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], MALFORMED_400)
+                    .into_response()
+            }
+            Fault::Unauthorized => status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"),
+            Fault::Forbidden => forbidden(),
+            Fault::NotFound => {
+                (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "Not Found"}))).into_response()
+            }
+            Fault::InternalError => status_reason(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+            Fault::GatewayTimeoutEmpty => StatusCode::GATEWAY_TIMEOUT.into_response(),
+            Fault::NotJson => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "OK").into_response(),
+            Fault::WrongShape => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
+        };
+    }
+    if state.config.failure_rate > 0.0
+        && state.rng.lock().expect("rng lock").f64() < state.config.failure_rate
+    {
+        return dukcapil_down(&every(None));
+    }
+    let Some(&index) = state.by_nik.get(nik.as_str()) else {
+        let mut statuses = every(None);
+        statuses[0].1 = Some(false);
+        return verification(StatusCode::OK, false, "NIK not found on Dukcapil database", &statuses);
+    };
+    let results = compare(sent, &state.people[index], state.config.match_threshold);
+    let statuses: Vec<(Field, Option<bool>)> = sent.iter().map(|(f, _)| (*f, results.get(*f))).collect();
+    let verified = results.mismatched().next().is_none();
+    verification(StatusCode::OK, verified, &reason(&results), &statuses)
+}
+
+/// `{"verification_status", "reason", "result"}` with exactly the sent fields, in order.
+fn verification(
+    status: StatusCode,
+    verified: bool,
+    reason: &str,
+    statuses: &[(Field, Option<bool>)],
+) -> Response {
+    struct Sent<'a>(&'a [(Field, Option<bool>)]);
+    impl Serialize for Sent<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for (field, value) in self.0 {
+                map.serialize_entry(field.wire_name(), value)?;
+            }
+            map.end()
+        }
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        verification_status: bool,
+        reason: &'a str,
+        result: Sent<'a>,
+    }
+    (status, Json(Body { verification_status: verified, reason, result: Sent(statuses) })).into_response()
+}
+
+fn dukcapil_down(statuses: &[(Field, Option<bool>)]) -> Response {
+    verification(StatusCode::SERVICE_UNAVAILABLE, false, "Something wrong in Dukcapil server", statuses)
+}
+
+fn status_reason(status: StatusCode, reason: &str) -> Response {
+    (status, Json(serde_json::json!({"verification_status": false, "reason": reason}))).into_response()
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, Json(serde_json::json!({"error": "Access to this API has been disallowed"})))
+        .into_response()
+}
+
+fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn list_records(State(state): State<Arc<AppState>>, Query(page): Query<Page>) -> Json<Vec<Record>> {
+    let records = state.records();
+    let offset = page.offset.unwrap_or(0);
+    let limit = page.limit.unwrap_or(usize::MAX);
+    Json(records.into_iter().skip(offset).take(limit).collect())
+}
+
+async fn list_requests(State(state): State<Arc<AppState>>) -> Json<Vec<ReceivedRequest>> {
+    Json(state.received())
+}
+
+async fn clear_requests(State(state): State<Arc<AppState>>) -> StatusCode {
+    state.clear_received();
+    StatusCode::NO_CONTENT
+}
