@@ -154,24 +154,24 @@ async fn answer(state: &AppState, headers: &HeaderMap, request: Request) -> Answ
     }
     let raw = match read_fields(request).await {
         Ok(raw) => raw,
-        Err(response) => return unlogged(response),
+        Err(reject) => return unlogged(reject.into_response()),
     };
     let response = match validate(&raw) {
         Ok(sent) => respond(state, &sent).await,
-        Err(response) => response,
+        Err(reject) => reject.into_response(),
     };
     Answer { response, fields: raw }
 }
 
 /// The body's fields, whichever of the three encodings it uses.
-async fn read_fields(request: Request) -> Result<Vec<(String, String)>, Response> {
+async fn read_fields(request: Request) -> Result<Vec<(String, String)>, Reject> {
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| status_reason(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"))?;
+        .map_err(|_| Reject(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".to_owned()))?;
     let content_type =
         header_text(&parts.headers, header::CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
-    let bad = |why: &str| status_reason(StatusCode::BAD_REQUEST, why);
+    let bad = |why: &str| Reject(StatusCode::BAD_REQUEST, why.to_owned());
     if content_type.starts_with("multipart/form-data") {
         let request = Request::from_parts(parts, Body::from(bytes));
         let mut multipart =
@@ -198,14 +198,14 @@ async fn read_fields(request: Request) -> Result<Vec<(String, String)>, Response
             })
             .collect()
     } else {
-        Err(status_reason(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"))
+        Err(Reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type".to_owned()))
     }
 }
 
 /// Checks the fields as the real endpoint would. Stricter than the client: the
 /// date must already be dd-mm-yyyy and the NIK bare digits.
-fn validate(raw: &[(String, String)]) -> Result<Vec<(Field, String)>, Response> {
-    let bad = |why: String| status_reason(StatusCode::BAD_REQUEST, &why);
+fn validate(raw: &[(String, String)]) -> Result<Vec<(Field, String)>, Reject> {
+    let bad = |why: String| Reject(StatusCode::BAD_REQUEST, why);
     let mut sent: Vec<(Field, String)> = Vec::with_capacity(raw.len());
     for (name, value) in raw {
         let field = Field::from_wire_name(name).ok_or_else(|| bad(format!("Unknown field: {name}")))?;
@@ -335,6 +335,15 @@ fn verification(
 
 fn dukcapil_down(statuses: &[(Field, Option<bool>)]) -> Response {
     verification(StatusCode::SERVICE_UNAVAILABLE, false, "Something wrong in Dukcapil server", statuses)
+}
+
+/// A request refused before it reaches the registry: status and reason.
+struct Reject(StatusCode, String);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        status_reason(self.0, &self.1)
+    }
 }
 
 fn status_reason(status: StatusCode, reason: &str) -> Response {
