@@ -1,0 +1,340 @@
+//! Command-line arguments (clap derive).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use glair_vision::{Field, VerificationRequest};
+
+pub const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  verified (verification_status true)
+  1  not verified (a 200 answer with verification_status false)
+  2  bad input: a field failed validation (nothing was sent) or bad usage
+  3  API or transport error (4xx/5xx, undecodable answer, timeout, connection)
+  4  configuration: missing credentials (pass --api-key/--username/--password,
+     set GLAIR_API_KEY/GLAIR_USERNAME/GLAIR_PASSWORD, or use --sandbox)";
+
+pub const BATCH_EXIT_CODES: &str = "\
+Output: one JSON object per line, {\"row\": N, \"outcome\": \"verified\" | \"not_verified\" | \"error\", ...},
+with N the 1-based data row of the input; lines appear as calls complete (sort by row to join).
+Re-running with the same arguments resumes: rows already in the output are skipped.
+
+Exit codes:
+  0  every input row has an outcome line in the output
+  2  unreadable input or output, bad usage
+  4  configuration: missing credentials
+  5  interrupted (SIGINT/SIGTERM) before every row had an outcome: run again to resume";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "glair-vision",
+    version,
+    about = "Verify Indonesian ID cards (KTP) with GLAIR Vision: single calls, bulk files, offline NIK checks, a local sandbox",
+    long_about = None,
+    after_help = "Logging: set GLAIR_LOG (or RUST_LOG) to a filter such as `debug` or `glair_vision=trace`; \
+                  logs go to stderr and never show NIKs, names or credentials."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Verify one KTP and print the result as JSON.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// Verify every row of a CSV or JSONL file into a JSONL file (resumable).
+    #[command(after_help = BATCH_EXIT_CODES)]
+    Batch(BatchArgs),
+    /// Parse and check a NIK offline (no request is sent).
+    #[command(
+        after_help = "Exit codes:\n  0  the NIK is structurally valid\n  2  invalid NIK (or bad --date-of-birth/--gender)"
+    )]
+    Nik(NikArgs),
+    /// Run the local sandbox server until SIGINT/SIGTERM.
+    Sandbox(SandboxArgs),
+}
+
+/// How to reach the API: credentials, base URL, timeouts, retries, or the sandbox.
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// API key (x-api-key) [env: GLAIR_API_KEY]
+    #[arg(long, value_name = "KEY", conflicts_with = "sandbox")]
+    pub api_key: Option<String>,
+    /// Basic-auth username [env: GLAIR_USERNAME]
+    #[arg(long, value_name = "USER", conflicts_with = "sandbox")]
+    pub username: Option<String>,
+    /// Basic-auth password [env: GLAIR_PASSWORD]
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "sandbox")]
+    pub password: Option<String>,
+    /// API base URL [env: GLAIR_BASE_URL] [default: https://api.vision.glair.ai]
+    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+    pub base_url: Option<String>,
+    /// API version in the path
+    #[arg(long, value_name = "VERSION", default_value = glair_vision::DEFAULT_API_VERSION)]
+    pub api_version: String,
+    /// Deadline for each attempt, in seconds [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+    /// Deadline for connecting, in seconds [default: 10]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub connect_timeout: Option<Duration>,
+    /// Retries on 429, 5xx, timeouts and connection errors [default: 2]
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Start an in-process sandbox on 127.0.0.1 (fixture people, 100 synthetic ones,
+    /// scripted fault NIKs) and send to it instead of GLAIR. Never implied.
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// The fifteen optional fields (the NIK is separate).
+#[derive(Args, Debug, Clone, Default)]
+pub struct FieldArgs {
+    /// Full name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Date of birth: dd-mm-yyyy, dd/mm/yyyy or yyyy-mm-dd
+    #[arg(long, value_name = "DATE")]
+    pub date_of_birth: Option<String>,
+    /// Family card (KK) number, 16 digits
+    #[arg(long, value_name = "NO_KK")]
+    pub no_kk: Option<String>,
+    /// Mother's maiden name
+    #[arg(long, value_name = "NAME")]
+    pub mother_maiden_name: Option<String>,
+    /// Place of birth
+    #[arg(long, value_name = "PLACE")]
+    pub place_of_birth: Option<String>,
+    /// Address
+    #[arg(long)]
+    pub address: Option<String>,
+    /// LAKI-LAKI / PEREMPUAN (also L/P, M/F, male/female)
+    #[arg(long)]
+    pub gender: Option<String>,
+    /// BELUM KAWIN, KAWIN, CERAI HIDUP, CERAI MATI (also single, married, divorced, widowed)
+    #[arg(long, value_name = "STATUS")]
+    pub marital_status: Option<String>,
+    /// Occupation
+    #[arg(long, value_name = "JOB")]
+    pub job_type: Option<String>,
+    /// Province
+    #[arg(long)]
+    pub province: Option<String>,
+    /// City / regency
+    #[arg(long)]
+    pub city: Option<String>,
+    /// District (kecamatan)
+    #[arg(long)]
+    pub district: Option<String>,
+    /// Subdistrict (kelurahan / desa)
+    #[arg(long)]
+    pub subdistrict: Option<String>,
+    /// RT, 1-3 digits
+    #[arg(long)]
+    pub rt: Option<String>,
+    /// RW, 1-3 digits
+    #[arg(long)]
+    pub rw: Option<String>,
+}
+
+impl FieldArgs {
+    /// The request for `nik` with every field given on the command line.
+    pub fn to_request(&self, nik: &str) -> VerificationRequest {
+        let mut request = VerificationRequest::new(nik);
+        let pairs = [
+            (Field::Name, &self.name),
+            (Field::DateOfBirth, &self.date_of_birth),
+            (Field::NoKk, &self.no_kk),
+            (Field::MotherMaidenName, &self.mother_maiden_name),
+            (Field::PlaceOfBirth, &self.place_of_birth),
+            (Field::Address, &self.address),
+            (Field::Gender, &self.gender),
+            (Field::MaritalStatus, &self.marital_status),
+            (Field::JobType, &self.job_type),
+            (Field::Province, &self.province),
+            (Field::City, &self.city),
+            (Field::District, &self.district),
+            (Field::Subdistrict, &self.subdistrict),
+            (Field::Rt, &self.rt),
+            (Field::Rw, &self.rw),
+        ];
+        for (field, value) in pairs {
+            if let Some(v) = value {
+                request.set(field, v.clone());
+            }
+        }
+        request
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The 16-digit NIK (spaces and dashes are stripped)
+    #[arg(long)]
+    pub nik: String,
+    #[command(flatten)]
+    pub fields: FieldArgs,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct NikArgs {
+    /// The NIK to parse (spaces, dashes and dots are stripped)
+    pub nik: String,
+    /// Compare the NIK's embedded birth date with this date (dd-mm-yyyy or yyyy-mm-dd)
+    #[arg(long, value_name = "DATE")]
+    pub date_of_birth: Option<String>,
+    /// Compare the NIK's embedded gender with this one (LAKI-LAKI/PEREMPUAN, L/P, M/F)
+    #[arg(long)]
+    pub gender: Option<String>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Extra people to load: .jsonl, .json or .csv keyed by wire field names
+    #[arg(long, value_name = "FILE")]
+    pub records: Option<PathBuf>,
+    /// Synthetic people to generate
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub synthetic: usize,
+    /// Seed of the synthetic population
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Basic-auth username the sandbox accepts
+    #[arg(long, default_value = glair_vision_sandbox::DEFAULT_USERNAME)]
+    pub username: String,
+    /// Basic-auth password the sandbox accepts
+    #[arg(long, default_value = glair_vision_sandbox::DEFAULT_PASSWORD)]
+    pub password: String,
+    /// x-api-key the sandbox accepts
+    #[arg(long, default_value = glair_vision_sandbox::DEFAULT_API_KEY)]
+    pub api_key: String,
+    /// Latency added to every answer, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of answers that are 503 (0.0-1.0)
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_fraction)]
+    pub failure_rate: f64,
+    /// How long NIKs ending in 9408 wait before answering, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub slow_delay_ms: u64,
+    /// Similarity needed for free-text fields to match (0.0-1.0)
+    #[arg(long, value_name = "SCORE", default_value_t = 0.85, value_parser = parse_fraction)]
+    pub match_threshold: f64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct BatchArgs {
+    /// Input file: CSV (header of wire field names) or JSONL (objects with wire field
+    /// names); empty cells and nulls are unset
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Input format [default: from the extension: .csv, .jsonl/.ndjson/.json]
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// Output file (JSONL); appended to, so a re-run resumes where it stopped
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub output: PathBuf,
+    /// Calls in flight at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Calls started per second, shared by all workers (default: no limit)
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
+    pub rate_limit: Option<f64>,
+    /// After SIGINT/SIGTERM, how long in-flight calls may finish before they are
+    /// abandoned (a second signal abandons them at once), in seconds
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds_or_zero)]
+    pub grace: Duration,
+    /// Seconds between progress lines when stderr is not a terminal
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    pub progress_interval: Duration,
+    /// No progress output (the summary is still printed)
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(Duration::from_secs_f64(v)),
+        _ => Err("must be a positive number of seconds".into()),
+    }
+}
+
+fn parse_seconds_or_zero(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..1e9).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err("must be a number of seconds, 0 or more".into()),
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err("must be a positive number of requests per second".into()),
+    }
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("must be a number from 0.0 to 1.0".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn field_args_cover_the_fifteen_optional_fields() {
+        let args = FieldArgs {
+            name: Some("A".into()),
+            date_of_birth: Some("B".into()),
+            no_kk: Some("C".into()),
+            mother_maiden_name: Some("D".into()),
+            place_of_birth: Some("E".into()),
+            address: Some("F".into()),
+            gender: Some("G".into()),
+            marital_status: Some("H".into()),
+            job_type: Some("I".into()),
+            province: Some("J".into()),
+            city: Some("K".into()),
+            district: Some("L".into()),
+            subdistrict: Some("M".into()),
+            rt: Some("N".into()),
+            rw: Some("O".into()),
+        };
+        let request = args.to_request("1");
+        assert_eq!(request.fields().count(), 16);
+        assert_eq!(request.get(Field::Rw), Some("O"));
+        assert_eq!(request.get(Field::Name), Some("A"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Exit codes and the JSON shapes printed for results and errors.
+
+use glair_vision::{Error, ErrorKind, NikConsistency, Verification};
+use serde::Serialize;
+
+/// Verified (verify) / every row has an outcome (batch) / valid NIK (nik).
+pub const EXIT_OK: u8 = 0;
+/// A 200 answer with `verification_status: false`.
+pub const EXIT_NOT_VERIFIED: u8 = 1;
+/// Bad input or usage (clap also exits 2 on usage errors).
+pub const EXIT_INPUT: u8 = 2;
+/// An API or transport error.
+pub const EXIT_API: u8 = 3;
+/// Missing credentials or other configuration problems.
+pub const EXIT_CONFIG: u8 = 4;
+/// A batch stopped by SIGINT/SIGTERM before every row had an outcome.
+pub const EXIT_INTERRUPTED: u8 = 5;
+
+/// The exit code of `verify` for an error.
+pub fn exit_code(error: &Error) -> u8 {
+    match error.kind() {
+        ErrorKind::Validation => EXIT_INPUT,
+        ErrorKind::Configuration => EXIT_CONFIG,
+        _ => EXIT_API,
+    }
+}
+
+/// `{"kind", "status", "reason", "request_id", "field", "message"}`: never holds
+/// personal data or credentials (the core's messages don't echo values).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorJson {
+    pub kind: &'static str,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ErrorJson {
+    pub fn from_error(error: &Error) -> ErrorJson {
+        let api = error.api();
+        ErrorJson {
+            kind: error.kind().code(),
+            status: api.map(|a| a.status),
+            reason: api.and_then(|a| a.reason.clone()),
+            request_id: api.and_then(|a| a.request_id.clone()),
+            field: error.validation().map(|v| v.field().to_owned()),
+            message: error.to_string(),
+        }
+    }
+
+    /// A row-level input problem found before the request could be built.
+    pub fn validation(field: Option<String>, message: String) -> ErrorJson {
+        ErrorJson {
+            kind: ErrorKind::Validation.code(),
+            status: None,
+            reason: None,
+            request_id: None,
+            field,
+            message,
+        }
+    }
+}
+
+/// What `verify` prints on success: the verification plus, when the NIK disagrees
+/// with the stated birth date or gender, the offline consistency check.
+#[derive(Serialize)]
+pub struct VerifyOutput<'a> {
+    #[serde(flatten)]
+    pub verification: &'a Verification,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nik_consistency: Option<NikConsistency>,
+}
+
+#[derive(Serialize)]
+pub struct ErrorOutput<'a> {
+    pub error: &'a ErrorJson,
+}
+
+/// Prints the JSON error object on stdout and a one-line message on stderr.
+pub fn print_error(error: &ErrorJson) {
+    println!("{}", serde_json::to_string_pretty(&ErrorOutput { error }).expect("serialisable"));
+    eprintln!("error: {}", one_line(&error.message));
+}
+
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glair_vision::{ApiError, ValidationError};
+
+    #[test]
+    fn api_errors_carry_status_reason_and_request_id() {
+        let error = Error::BadRequest(ApiError {
+            status: 400,
+            reason: Some("Invalid NIK number format".into()),
+            request_id: Some("req-1".into()),
+            body: String::new(),
+            retry_after: None,
+            result: None,
+        });
+        let json = serde_json::to_value(ErrorJson::from_error(&error)).unwrap();
+        assert_eq!(json["kind"], "bad_request");
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["reason"], "Invalid NIK number format");
+        assert_eq!(json["request_id"], "req-1");
+        assert!(json["field"].is_null());
+        assert_eq!(exit_code(&error), EXIT_API);
+    }
+
+    #[test]
+    fn validation_errors_name_the_field() {
+        let error = Error::Validation(ValidationError::new(glair_vision::Field::Rt, "must be 1-3 digits"));
+        let json = ErrorJson::from_error(&error);
+        assert_eq!(json.field.as_deref(), Some("rt"));
+        assert_eq!(json.kind, "validation");
+        assert_eq!(exit_code(&error), EXIT_INPUT);
+        assert_eq!(exit_code(&Error::Configuration("x".into())), EXIT_CONFIG);
+    }
+}

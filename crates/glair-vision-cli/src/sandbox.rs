@@ -1,0 +1,159 @@
+//! `glair-vision sandbox`, and the client every command builds (real API or, only
+//! when `--sandbox` is given, an in-process sandbox).
+
+use std::io::Write;
+use std::time::Duration;
+
+use glair_vision::{Credentials, Error, Field, Vision, VisionBuilder};
+use glair_vision_sandbox::{Sandbox, SandboxConfig};
+
+use crate::args::{ClientArgs, SandboxArgs};
+use crate::output::{EXIT_API, EXIT_INPUT, EXIT_OK};
+use crate::signals::Shutdown;
+
+/// A configured client, and the in-process sandbox it talks to (if any).
+pub struct Client {
+    pub vision: Vision,
+    sandbox: Option<Sandbox>,
+}
+
+impl Client {
+    pub fn sandbox_url(&self) -> Option<&str> {
+        self.sandbox.as_ref().map(|s| s.url())
+    }
+
+    pub async fn shutdown(self) {
+        if let Some(sb) = self.sandbox {
+            sb.stop().await;
+        }
+    }
+}
+
+/// Builds the client from flags, then the GLAIR_* environment. Without credentials
+/// this is a configuration error: it never falls back to the sandbox.
+pub async fn client(args: &ClientArgs) -> Result<Client, Error> {
+    let (builder, sandbox) = if args.sandbox {
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .map_err(|e| Error::Configuration(format!("cannot start the in-process sandbox: {e}")))?;
+        (sandbox.vision_builder(), Some(sandbox))
+    } else {
+        let mut b = Vision::builder().read_env(true);
+        if let Some(v) = &args.api_key {
+            b = b.api_key(v);
+        }
+        if let Some(v) = &args.username {
+            b = b.username(v);
+        }
+        if let Some(v) = &args.password {
+            b = b.password(v);
+        }
+        if let Some(v) = &args.base_url {
+            b = b.base_url(v);
+        }
+        (b, None)
+    };
+    let vision = apply(builder, args).build().map_err(|e| match e {
+        Error::Configuration(msg) if !args.sandbox => Error::Configuration(format!(
+            "{msg} (flags: --api-key, --username, --password; or --sandbox to use a local sandbox)"
+        )),
+        e => e,
+    })?;
+    Ok(Client { vision, sandbox })
+}
+
+fn apply(mut b: VisionBuilder, args: &ClientArgs) -> VisionBuilder {
+    b = b.client_name("cli").api_version(&args.api_version);
+    if let Some(t) = args.timeout {
+        b = b.timeout(t);
+    }
+    if let Some(t) = args.connect_timeout {
+        b = b.connect_timeout(t);
+    }
+    if let Some(n) = args.max_retries {
+        b = b.max_retries(n);
+    }
+    b
+}
+
+/// Runs the sandbox server until SIGINT/SIGTERM.
+pub async fn run(args: SandboxArgs) -> u8 {
+    let mut shutdown = Shutdown::install();
+    let mut config = SandboxConfig::default();
+    config.host = args.host;
+    config.port = args.port;
+    config.credentials =
+        Credentials { api_key: args.api_key, username: args.username, password: args.password };
+    config.synthetic = args.synthetic;
+    config.seed = args.seed;
+    config.match_threshold = args.match_threshold;
+    config.latency = Duration::from_millis(args.latency_ms);
+    config.failure_rate = args.failure_rate;
+    config.slow_delay = Duration::from_millis(args.slow_delay_ms);
+    let loaded = match &args.records {
+        Some(path) => match glair_vision_sandbox::load_records(path) {
+            Ok(records) => records,
+            Err(e) => {
+                eprintln!("error: cannot load records: {e}");
+                return EXIT_INPUT;
+            }
+        },
+        None => Vec::new(),
+    };
+    let loaded_count = loaded.len();
+    config.records = loaded;
+    let sandbox = match Sandbox::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot start the sandbox: {e}");
+            return EXIT_API;
+        }
+    };
+    let creds = sandbox.credentials().clone();
+    let fixtures = glair_vision_sandbox::fixtures();
+    let mut out = String::new();
+    // The first line is meant for scripts and tests: `listening on <url>`.
+    out.push_str(&format!("listening on {}\n", sandbox.url()));
+    out.push_str(&format!("api key:  {}\n", creds.api_key));
+    out.push_str(&format!("username: {}\n", creds.username));
+    out.push_str(&format!("password: {}\n", creds.password));
+    out.push_str(&format!(
+        "registry: {} people ({} fixtures, {} synthetic, {} loaded)\n",
+        sandbox.records().len(),
+        fixtures.len(),
+        args.synthetic,
+        loaded_count
+    ));
+    out.push_str("fixture NIKs:\n");
+    for r in fixtures {
+        out.push_str(&format!(
+            "  {}  {} ({}, {})\n",
+            r.nik(),
+            r.get(Field::Name).unwrap_or("-"),
+            r.get(Field::DateOfBirth).unwrap_or("-"),
+            r.get(Field::Gender).unwrap_or("-")
+        ));
+    }
+    out.push_str(
+        "fault NIKs: 3171011001909503 (503), ...9429 (429 Retry-After), ...9502 (HTML 502), \
+         ...9408 (slow), ...9001 (503 then success), ...9400 (400 malformed body), \
+         ...9401, ...9403, ...9404, ...9500, ...9504, ...9200/...9201 (undecodable 200)\n",
+    );
+    out.push_str(&format!(
+        "try: GLAIR_BASE_URL={} GLAIR_API_KEY={} GLAIR_USERNAME={} GLAIR_PASSWORD={} \
+         glair-vision verify --nik 3171014508900001 --name \"SITI RAHAYU\"\n",
+        sandbox.url(),
+        creds.api_key,
+        creds.username,
+        creds.password
+    ));
+    out.push_str("press Ctrl-C to stop\n");
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    drop(stdout);
+    let signal = shutdown.recv().await;
+    eprintln!("{signal}: stopping the sandbox");
+    sandbox.stop().await;
+    EXIT_OK
+}
