@@ -1,0 +1,213 @@
+//! The client against a real sandbox over HTTP: wire format, retries, errors,
+//! batch, and that no personal data or secret reaches Debug output or logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use glair_vision::{BatchOptions, Credentials, ErrorKind, FieldResults, RequestOptions, VerificationRequest};
+use glair_vision_sandbox::{Sandbox, SandboxConfig};
+
+const SITI: &str = "3171014508900001";
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig { slow_delay: Duration::from_millis(600), ..Default::default() })
+        .await
+        .unwrap()
+}
+
+fn fault(serial: &str) -> VerificationRequest {
+    VerificationRequest::new(format!("317101100190{serial}"))
+}
+
+#[tokio::test]
+async fn sends_multipart_with_auth_and_user_agent() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().build().unwrap();
+    let v =
+        vision.identity().verification(&VerificationRequest::new(SITI).name("SITI RAHAYU")).await.unwrap();
+    assert!(v.verification_status);
+    let received = sb.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].content_type.starts_with("multipart/form-data; boundary="));
+    assert_eq!(
+        received[0].user_agent.as_deref(),
+        Some(format!("glair-vision/{} (rust)", glair_vision::VERSION).as_str())
+    );
+    assert_eq!(v.request_id.as_deref(), Some(received[0].request_id.as_str()));
+}
+
+#[tokio::test]
+async fn honours_retry_after_then_reports_rate_limited() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().max_retries(1).build().unwrap();
+    let started = Instant::now();
+    let err = vision.identity().verification(&fault("9429")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.api().unwrap().retry_after, Some(Duration::from_secs(1)));
+    assert_eq!(sb.received().len(), 2);
+    // Behaviour, not speed: the retry waited for the server's Retry-After.
+    assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn retries_a_transient_503_and_succeeds() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().build().unwrap();
+    let v = vision.identity().verification(&fault("9001")).await.unwrap();
+    assert!(v.verification_status);
+    assert_eq!(sb.received().iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 200]);
+}
+
+#[tokio::test]
+async fn errors_keep_status_reason_request_id_and_body() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().max_retries(0).build().unwrap();
+    let err = vision.identity().verification(&fault("9502")).await.unwrap_err();
+    let api = err.api().unwrap();
+    assert_eq!((api.status, api.reason.as_deref()), (502, Some("502 Bad Gateway")));
+    assert!(api.body.contains("<html>"));
+    assert_eq!(api.request_id.as_deref(), Some(sb.received()[0].request_id.as_str()));
+
+    let err = vision.identity().verification(&fault("9503").name("X")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServiceUnavailable);
+    assert_eq!(err.api().unwrap().result, Some(FieldResults::default()), "partial result kept");
+    assert!(err.to_string().contains("Something wrong in Dukcapil server"));
+}
+
+#[tokio::test]
+async fn validation_errors_send_nothing() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().build().unwrap();
+    let err = vision.identity().verification(&VerificationRequest::new(SITI).rt("12345")).await.unwrap_err();
+    assert_eq!(err.validation().unwrap().field(), "rt");
+    assert!(sb.received().is_empty());
+}
+
+#[tokio::test]
+async fn per_call_overrides_apply_to_one_call_only() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().build().unwrap();
+    let wrong = RequestOptions { api_key: Some("nope".into()), ..Default::default() };
+    let req = VerificationRequest::new(SITI);
+    let err = vision.identity().verification_with(&req, &wrong).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(vision.identity().verification(&req).await.is_ok());
+    let slow = RequestOptions {
+        timeout: Some(Duration::from_millis(100)),
+        max_retries: Some(0),
+        ..Default::default()
+    };
+    let err = vision.identity().verification_with(&fault("9408"), &slow).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+}
+
+#[tokio::test]
+async fn batch_returns_every_outcome_in_input_order() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().max_retries(0).build().unwrap();
+    let requests = vec![
+        VerificationRequest::new(SITI).name("SITI RAHAYU"),
+        VerificationRequest::new(SITI).name("BUDI SANTOSO"),
+        VerificationRequest::new("123"),
+        fault("9503"),
+        VerificationRequest::new("3273012305850002"),
+    ];
+    let outcomes =
+        vision.identity().verification_batch(requests, BatchOptions::default().concurrency(3)).await;
+    assert_eq!(outcomes.len(), 5);
+    assert!(outcomes[0].as_ref().unwrap().verification_status);
+    assert_eq!(outcomes[1].as_ref().unwrap().reason, "Name does not match");
+    assert_eq!(outcomes[2].as_ref().unwrap_err().kind(), ErrorKind::Validation);
+    assert_eq!(outcomes[3].as_ref().unwrap_err().kind(), ErrorKind::ServiceUnavailable);
+    assert!(outcomes[4].as_ref().unwrap().verification_status);
+    assert_eq!(sb.received().len(), 4, "the invalid row was not sent");
+}
+
+#[tokio::test]
+async fn batch_stream_bounds_concurrency_and_rate() {
+    let sb = Sandbox::start(SandboxConfig { latency: Duration::from_millis(200), ..Default::default() })
+        .await
+        .unwrap();
+    let vision = sb.vision_builder().build().unwrap();
+    let requests = futures_util::stream::iter((0..8).map(|_| VerificationRequest::new(SITI)));
+    let started = Instant::now();
+    let mut seen: Vec<usize> = vision
+        .identity()
+        .verification_stream(requests, BatchOptions::default().concurrency(4))
+        .map(|item| {
+            assert!(item.outcome.unwrap().verification_status);
+            item.index
+        })
+        .collect()
+        .await;
+    // 8 calls of 200 ms, 4 at a time: at least two rounds.
+    assert!(started.elapsed() >= Duration::from_millis(390), "{:?}", started.elapsed());
+    seen.sort();
+    assert_eq!(seen, (0..8).collect::<Vec<_>>());
+
+    let requests = (0..6).map(|_| VerificationRequest::new(SITI)).collect::<Vec<_>>();
+    let started = Instant::now();
+    let options = BatchOptions::default().concurrency(64).rate_limit(20.0);
+    let sb_fast = sandbox().await;
+    let fast = sb_fast.vision_builder().build().unwrap();
+    let outcomes = fast.identity().verification_batch(requests, options).await;
+    assert!(outcomes.iter().all(Result::is_ok));
+    // 6 starts at 20/s are spaced 50 ms apart: the last starts 250 ms in.
+    assert!(started.elapsed() >= Duration::from_millis(240), "{:?}", started.elapsed());
+}
+
+/// A `tracing` writer that keeps everything written, to search it afterwards.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_nik_name_or_secret_in_debug_or_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let debug_output = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let credentials = Credentials {
+                api_key: "key-SECRET-1".into(),
+                username: "user-SECRET-3".into(),
+                password: "pw-SECRET-4".into(),
+            };
+            let sb = Sandbox::start(SandboxConfig { credentials, ..Default::default() }).await.unwrap();
+            let vision = sb.vision_builder().max_retries(1).build().unwrap();
+            let identity = vision.identity();
+            let req = VerificationRequest::new(SITI).name("SITI RAHAYU").date_of_birth("05-08-1990");
+            let ok = identity.verification(&req).await;
+            let wrong = RequestOptions { password: Some("pw-SECRET-2".into()), ..Default::default() };
+            let err = identity.verification_with(&req, &wrong).await;
+            let invalid =
+                identity.verification(&VerificationRequest::new(SITI).name("SITI RAHAYU").rt("x")).await;
+            let retried = identity.verification(&fault("9503").name("SITI RAHAYU")).await;
+            format!("{vision:?} {req:?} {ok:?} {err:?} {invalid:?} {retried:?} {wrong:?}")
+        })
+    });
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("317101******0001"), "logs name the call by its masked NIK:\n{logs}");
+    assert!(logs.contains("retrying"), "{logs}");
+    for (what, text) in [("Debug", &debug_output), ("logs", &logs)] {
+        for secret in [SITI, "SITI RAHAYU", "05-08-1990", "SECRET"] {
+            assert!(!text.contains(secret), "{what} shows {secret:?}:\n{text}");
+        }
+    }
+}
