@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 const SITI: &str = "3171014508900001";
 
+/// Form fields of one request.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
 struct Call {
     status: u16,
     body: String,
@@ -119,7 +122,7 @@ async fn checks_the_api_key_and_basic_auth() {
 #[tokio::test]
 async fn rejects_bad_input_with_documented_reasons() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    let cases: &[(Fields, u16, &str)] = &[
         (&[("nik", "12345")], 400, "Invalid NIK number format"),
         (&[("name", "SITI")], 400, "NIK is required"),
         (&[("nik", SITI), ("date_of_birth", "1990-08-05")], 400, "Invalid date_of_birth format"),
