@@ -134,11 +134,10 @@ pub async fn run(args: SandboxArgs) -> u8 {
             r.get(Field::Gender).unwrap_or("-")
         ));
     }
-    out.push_str(
-        "fault NIKs: 3171011001909503 (503), ...9429 (429 Retry-After), ...9502 (HTML 502), \
-         ...9408 (slow), ...9001 (503 then success), ...9400 (400 malformed body), \
-         ...9401, ...9403, ...9404, ...9500, ...9504, ...9200/...9201 (undecodable 200)\n",
-    );
+    out.push_str("fault NIKs (scripted answers; any valid NIK whose last four digits are one of these):\n");
+    for (serial, _, what) in glair_vision_sandbox::faults::FAULTS {
+        out.push_str(&format!("  317101100190{serial}  {what}\n"));
+    }
     out.push_str(&format!(
         "try: GLAIR_BASE_URL={} GLAIR_API_KEY={} GLAIR_USERNAME={} GLAIR_PASSWORD={} \
          glair-vision verify --nik 3171014508900001 --name \"SITI RAHAYU\"\n",
