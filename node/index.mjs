@@ -1,0 +1,31 @@
+// ESM entry point: the same classes as the CommonJS one (one copy, so
+// `instanceof` works across `require` and `import`).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const glair = require('./index.js');
+
+export const {
+  Vision,
+  Identity,
+  Sandbox,
+  FIELDS,
+  LogLevel,
+  setLogLevel,
+  GlairVisionError,
+  ValidationError,
+  ConfigurationError,
+  APIError,
+  BadRequestError,
+  AuthenticationError,
+  PermissionDeniedError,
+  NotFoundError,
+  RateLimitError,
+  ServiceUnavailableError,
+  ServerError,
+  DecodeError,
+  APIConnectionError,
+  APITimeoutError,
+  CancelledError,
+} = glair;
+export default glair;

@@ -1,0 +1,220 @@
+'use strict';
+
+const util = require('node:util');
+const native = require('./native');
+const errors = require('./errors');
+const { prepareRecord, prepareRow, prepareOptions } = require('./convert');
+
+const NATIVE = Symbol('glair-vision.native');
+
+const FIELDS = [
+  'nik',
+  'name',
+  'date_of_birth',
+  'no_kk',
+  'mother_maiden_name',
+  'place_of_birth',
+  'address',
+  'gender',
+  'marital_status',
+  'job_type',
+  'province',
+  'city',
+  'district',
+  'subdistrict',
+  'rt',
+  'rw',
+];
+
+/** The result with its keys in a stable order: wire keys, then `requestId`. */
+function shapeResult(v) {
+  const result = {};
+  for (const f of FIELDS) result[f] = v.result[f] === undefined ? null : v.result[f];
+  return { verification_status: v.verification_status, reason: v.reason, result, requestId: v.requestId ?? null };
+}
+
+function shapeError(p) {
+  const e = errors.fromPayload(p);
+  if (e.result) e.result = shapeResult({ result: e.result }).result;
+  return e;
+}
+
+function parseOutcome(item) {
+  if (item.error) return { index: item.index, error: shapeError(item.error) };
+  return { index: item.index, value: shapeResult(item.value) };
+}
+
+/** How many records the async-iterator form hands to the core at a time. */
+const PUSH_CHUNK = 256;
+
+/** `vision.identity`: KTP Basic Verification. */
+class Identity {
+  constructor(nativeVision) {
+    Object.defineProperty(this, NATIVE, { value: nativeVision, enumerable: false });
+  }
+
+  /**
+   * Verifies one person against Dukcapil. `params` holds the 16 wire fields
+   * (`nik` required); `overrides` changes settings for this call only.
+   */
+  async verification(params, overrides) {
+    const record = JSON.stringify(prepareRecord(params));
+    const opts = prepareOptions(overrides);
+    let text;
+    try {
+      text = await this[NATIVE].verification(record, opts);
+    } catch (err) {
+      const e = errors.fromNative(err);
+      if (e.result) e.result = shapeResult({ result: e.result }).result;
+      throw e;
+    }
+    return shapeResult(JSON.parse(text));
+  }
+
+  /**
+   * Verifies every record with bounded concurrency (and an optional rate limit,
+   * requests per second). Resolves to settled outcomes in input order, like
+   * `Promise.allSettled`: `{status: 'fulfilled', value}` or
+   * `{status: 'rejected', reason}` with a GlairVisionError. Never rejects because
+   * of one record.
+   */
+  async verificationBatch(records, options) {
+    const list = Array.from(records);
+    const prepared = list.map(prepareRow);
+    const rows = prepared.map((p) => (p.error ? {} : p.row));
+    const opts = prepareOptions(options);
+    const text = await errors.call(() => this[NATIVE].verificationBatch(JSON.stringify(rows), opts));
+    const items = JSON.parse(text);
+    return items.map((item, i) => {
+      if (prepared[i].error) return { status: 'rejected', reason: prepared[i].error };
+      if (item.error) return { status: 'rejected', reason: shapeError(item.error) };
+      return { status: 'fulfilled', value: shapeResult(item.value) };
+    });
+  }
+
+  /**
+   * The streaming form: an async iterable of `{index, value}` or
+   * `{index, error}`, yielded as calls complete (not in input order). `records`
+   * may be an array, any iterable or an async iterable; it is read only as the
+   * workers free up. Breaking out of the loop cancels what is in flight.
+   */
+  verificationStream(records, options) {
+    const opts = prepareOptions(options);
+    const stream = (() => {
+      try {
+        return this[NATIVE].verificationStream(opts);
+      } catch (err) {
+        throw errors.fromNative(err);
+      }
+    })();
+    return iterateStream(stream, records);
+  }
+}
+
+async function* iterateStream(stream, records) {
+  // Rows the JS layer already rejected (an invalid Date): a placeholder keeps
+  // the indices aligned in the core, and its outcome is replaced by this error.
+  const replaced = new Map();
+  let index = 0;
+  let feedError = null;
+  const feeding = (async () => {
+    try {
+      let chunk = [];
+      const flush = async () => {
+        if (chunk.length === 0) return;
+        const rows = chunk;
+        chunk = [];
+        await stream.push(JSON.stringify(rows));
+      };
+      for await (const record of records) {
+        const p = prepareRow(record);
+        if (p.error) {
+          replaced.set(index, p.error);
+          chunk.push({ nik: '' }); // fails validation in the core: never sent
+        } else {
+          chunk.push(p.row);
+        }
+        index += 1;
+        if (chunk.length >= PUSH_CHUNK) await flush();
+      }
+      await flush();
+    } catch (err) {
+      feedError = err;
+    } finally {
+      stream.end();
+    }
+  })();
+  try {
+    for (;;) {
+      const text = await errors.call(() => stream.next());
+      if (text === null) break;
+      for (const item of JSON.parse(text)) {
+        if (replaced.has(item.index)) {
+          const error = replaced.get(item.index);
+          replaced.delete(item.index);
+          yield { index: item.index, error };
+        } else {
+          yield parseOutcome(item);
+        }
+      }
+    }
+    await feeding;
+    if (feedError) throw feedError;
+  } finally {
+    stream.close();
+  }
+}
+
+/**
+ * A GLAIR Vision client. Drop-in for `@glair/vision`'s `Vision`:
+ * `new Vision({ apiKey, username, password, baseUrl, apiVersion })`, plus
+ * `timeoutMs` and `maxRetries`. Unset credentials and base URL are read from
+ * GLAIR_API_KEY, GLAIR_USERNAME, GLAIR_PASSWORD and GLAIR_BASE_URL.
+ */
+class Vision {
+  constructor(settings) {
+    const opts = prepareOptions(settings);
+    let n;
+    try {
+      n = new native.NativeVision(opts);
+    } catch (err) {
+      throw errors.fromNative(err);
+    }
+    Object.defineProperty(this, NATIVE, { value: n, enumerable: false });
+    Object.defineProperty(this, 'identity', { value: new Identity(n), enumerable: false });
+  }
+
+  /** The base URL in use (default https://api.vision.glair.ai). */
+  get baseUrl() {
+    return this[NATIVE].baseUrl;
+  }
+  get apiVersion() {
+    return this[NATIVE].apiVersion;
+  }
+  get timeoutMs() {
+    return this[NATIVE].timeoutMs;
+  }
+  get maxRetries() {
+    return this[NATIVE].maxRetries;
+  }
+  get userAgent() {
+    return this[NATIVE].userAgent;
+  }
+
+  toJSON() {
+    return { baseUrl: this.baseUrl, apiVersion: this.apiVersion, timeoutMs: this.timeoutMs, maxRetries: this.maxRetries };
+  }
+
+  [util.inspect.custom](depth, options, inspect) {
+    return `Vision ${(inspect || util.inspect)(this.toJSON(), options)}`;
+  }
+}
+
+Identity.prototype[util.inspect.custom] = function inspectIdentity() {
+  return 'Identity {}';
+};
+Identity.prototype.toJSON = function identityToJSON() {
+  return {};
+};
+
+module.exports = { Vision, Identity, FIELDS, NATIVE };
