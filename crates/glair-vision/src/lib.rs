@@ -28,6 +28,8 @@ mod client;
 pub mod date;
 mod error;
 mod field;
+#[cfg(feature = "env-log")]
+pub mod logging;
 pub mod nik;
 pub mod normalize;
 mod request;
