@@ -11,8 +11,10 @@ pub const ENV_LOG: &str = "GLAIR_LOG";
 /// process. Returns whether logging is now on. Does nothing when neither is set,
 /// or when the process already has a global subscriber.
 pub fn init_from_env() -> bool {
-    let Some(filter) =
-        [ENV_LOG, "RUST_LOG"].into_iter().filter_map(|var| std::env::var(var).ok()).find(|v| !v.trim().is_empty())
+    let Some(filter) = [ENV_LOG, "RUST_LOG"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|v| !v.trim().is_empty())
     else {
         return false;
     };

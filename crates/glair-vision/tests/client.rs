@@ -211,3 +211,25 @@ fn no_nik_name_or_secret_in_debug_or_logs() {
         }
     }
 }
+
+#[tokio::test]
+async fn batch_pulls_input_lazily_and_stops_when_dropped() {
+    let sb = Sandbox::start(SandboxConfig { latency: Duration::from_millis(20), ..Default::default() })
+        .await
+        .unwrap();
+    let vision = sb.vision_builder().build().unwrap();
+    // An endless input: only as much is pulled as the consumer asks for plus what is in flight.
+    let endless = futures_util::stream::repeat_with(|| VerificationRequest::new(SITI));
+    let first: Vec<_> = vision
+        .identity()
+        .verification_stream(endless, BatchOptions::default().concurrency(4))
+        .take(10)
+        .collect()
+        .await;
+    assert_eq!(first.len(), 10);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = sb.received().len();
+    assert!((10..=14).contains(&sent), "{sent} requests for 10 results at concurrency 4");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sb.received().len(), sent, "nothing is sent after the stream is dropped");
+}
