@@ -42,6 +42,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum Command {
     /// Verify one KTP and print the result as JSON.
     #[command(after_help = VERIFY_EXIT_CODES)]

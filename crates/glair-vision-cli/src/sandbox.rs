@@ -77,19 +77,9 @@ fn apply(mut b: VisionBuilder, args: &ClientArgs) -> VisionBuilder {
 }
 
 /// Runs the sandbox server until SIGINT/SIGTERM.
+#[allow(clippy::needless_update)]
 pub async fn run(args: SandboxArgs) -> u8 {
     let mut shutdown = Shutdown::install();
-    let mut config = SandboxConfig::default();
-    config.host = args.host;
-    config.port = args.port;
-    config.credentials =
-        Credentials { api_key: args.api_key, username: args.username, password: args.password };
-    config.synthetic = args.synthetic;
-    config.seed = args.seed;
-    config.match_threshold = args.match_threshold;
-    config.latency = Duration::from_millis(args.latency_ms);
-    config.failure_rate = args.failure_rate;
-    config.slow_delay = Duration::from_millis(args.slow_delay_ms);
     let loaded = match &args.records {
         Some(path) => match glair_vision_sandbox::load_records(path) {
             Ok(records) => records,
@@ -101,7 +91,20 @@ pub async fn run(args: SandboxArgs) -> u8 {
         None => Vec::new(),
     };
     let loaded_count = loaded.len();
-    config.records = loaded;
+    let config = SandboxConfig {
+        host: args.host,
+        port: args.port,
+        credentials: Credentials { api_key: args.api_key, username: args.username, password: args.password },
+        synthetic: args.synthetic,
+        seed: args.seed,
+        records: loaded,
+        match_threshold: args.match_threshold,
+        latency: Duration::from_millis(args.latency_ms),
+        failure_rate: args.failure_rate,
+        slow_delay: Duration::from_millis(args.slow_delay_ms),
+        // Settings added later keep their defaults.
+        ..SandboxConfig::default()
+    };
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,
         Err(e) => {

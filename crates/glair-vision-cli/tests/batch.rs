@@ -333,10 +333,11 @@ fn wait_for_lines(child: &mut Child, path: &Path, at_least: usize) {
 
 #[test]
 fn batch_resumes_after_sigkill_and_sigterm_with_every_row_exactly_once() {
-    let mut config = SandboxConfig::default();
-    config.latency = Duration::from_millis(40);
-    config.slow_delay = Duration::from_millis(300);
-    let ts = TestSandbox::start(config);
+    let ts = TestSandbox::start(SandboxConfig {
+        latency: Duration::from_millis(40),
+        slow_delay: Duration::from_millis(300),
+        ..SandboxConfig::default()
+    });
     let base = mixed_rows();
     let mut rows: Vec<[&str; 4]> = Vec::new();
     for i in 0..160 {
@@ -422,4 +423,29 @@ fn core_batch_and_cli_agree_on_a_plain_run() {
             Err(e) => assert_eq!(line["error"]["kind"], e.kind().code()),
         }
     }
+}
+
+#[test]
+fn batch_stops_on_sigint_with_more_rows_queued_than_the_channel_holds() {
+    let ts =
+        TestSandbox::start(SandboxConfig { latency: Duration::from_millis(20), ..SandboxConfig::default() });
+    let rows = vec![["3171014508900001", "SITI RAHAYU", "", ""]; 3000];
+    let dir = scratch("bigstop");
+    let csv = dir.join("in.csv");
+    write_csv(&csv, &rows);
+    let output = dir.join("out.jsonl");
+    let mut child =
+        batch_cmd(&ts, &csv, &output, &["--concurrency", "2"]).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_lines(&mut child, &output, 10);
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the batch did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    let done = read_output(&output);
+    assert!(done.len() < rows.len());
+    assert!(stderr(&out).contains("SIGINT"));
 }

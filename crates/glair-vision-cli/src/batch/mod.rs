@@ -9,7 +9,6 @@ mod resume;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -37,6 +36,9 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a ErrorJson>,
 }
+
+/// Stream index -> (row, row-level error), for the calls in flight only.
+type InFlight = Arc<Mutex<HashMap<usize, (u64, Option<ErrorJson>)>>>;
 
 /// How the reader thread ended.
 enum ReaderEnd {
@@ -132,7 +134,7 @@ pub async fn run(args: BatchArgs) -> u8 {
     };
 
     // Stream index -> (row, row-level error). Holds only what is in flight.
-    let in_flight: Arc<Mutex<HashMap<usize, (u64, Option<ErrorJson>)>>> = Arc::default();
+    let in_flight: InFlight = Arc::default();
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let requests = {
         let in_flight = in_flight.clone();
@@ -159,7 +161,8 @@ pub async fn run(args: BatchArgs) -> u8 {
         rate_limit: args.rate_limit,
         request_options: RequestOptions::default(),
     };
-    let mut results = pin!(client.vision.identity().verification_stream(requests, options));
+    // Boxed (not pinned on the stack) so that dropping it really cancels the calls.
+    let mut results = Box::pin(client.vision.identity().verification_stream(requests, options));
 
     let started = Instant::now();
     let mut progress =
