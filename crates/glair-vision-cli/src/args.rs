@@ -143,9 +143,13 @@ pub struct FieldArgs {
 }
 
 impl FieldArgs {
-    /// The request for `nik` with every field given on the command line.
-    pub fn to_request(&self, nik: &str) -> VerificationRequest {
-        let mut request = VerificationRequest::new(nik);
+    /// The request for `nik` with every field given on the command line. A missing
+    /// NIK is left unset for the core's validation to report.
+    pub fn to_request(&self, nik: Option<&str>) -> VerificationRequest {
+        let mut request = VerificationRequest::default();
+        if let Some(nik) = nik {
+            request.set(Field::Nik, nik);
+        }
         let pairs = [
             (Field::Name, &self.name),
             (Field::DateOfBirth, &self.date_of_birth),
@@ -174,9 +178,9 @@ impl FieldArgs {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// The 16-digit NIK (spaces and dashes are stripped)
+    /// The 16-digit NIK, required (spaces and dashes are stripped)
     #[arg(long)]
-    pub nik: String,
+    pub nik: Option<String>,
     #[command(flatten)]
     pub fields: FieldArgs,
     #[command(flatten)]
@@ -333,7 +337,7 @@ mod tests {
             rt: Some("N".into()),
             rw: Some("O".into()),
         };
-        let request = args.to_request("1");
+        let request = args.to_request(Some("1"));
         assert_eq!(request.fields().count(), 16);
         assert_eq!(request.get(Field::Rw), Some("O"));
         assert_eq!(request.get(Field::Name), Some("A"));

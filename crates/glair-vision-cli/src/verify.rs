@@ -7,7 +7,7 @@ use crate::output::{self, ErrorJson, VerifyOutput, EXIT_NOT_VERIFIED, EXIT_OK};
 use crate::sandbox;
 
 pub async fn run(args: VerifyArgs) -> u8 {
-    let request = args.fields.to_request(&args.nik);
+    let request = args.fields.to_request(args.nik.as_deref());
     // Validate before anything else: bad input never needs credentials or a network.
     let normalized = match request.normalized() {
         Ok(r) => r,
