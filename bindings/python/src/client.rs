@@ -1,0 +1,414 @@
+//! `Client`: the core `Vision` behind the Python `Vision`/`AsyncVision`, and
+//! `BatchSession`, the engine of the batch iterators.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt as _;
+use glair_vision::{BatchItem, BatchOptions, Error, Verification, VerificationRequest, Vision};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tokio::sync::mpsc;
+
+use crate::convert::{request_from_py, request_from_record, request_options, retries, seconds};
+use crate::errors::to_pyerr;
+use crate::runtime::{block_on, future_into_py, runtime};
+use crate::types::{py_repr, PyVerification};
+
+/// An outcome that raises its error when converted (single calls).
+pub struct Raise(pub Result<Verification, Error>);
+
+impl<'py> IntoPyObject<'py> for Raise {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Ok(v) => Ok(Bound::new(py, PyVerification::from(v))?.into_any()),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
+}
+
+/// An outcome whose error is returned as an exception instance (batches).
+pub struct Settled(pub Result<Verification, Error>);
+
+impl<'py> IntoPyObject<'py> for Settled {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Ok(v) => Ok(Bound::new(py, PyVerification::from(v))?.into_any()),
+            Err(e) => Ok(to_pyerr(py, &e).into_value(py).into_bound(py).into_any()),
+        }
+    }
+}
+
+fn batch_options(
+    concurrency: usize,
+    rate_limit: Option<f64>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<BatchOptions> {
+    if concurrency == 0 {
+        return Err(PyValueError::new_err("concurrency must be at least 1"));
+    }
+    if let Some(r) = rate_limit {
+        if !r.is_finite() || r <= 0.0 {
+            return Err(PyValueError::new_err("rate_limit must be a positive number of requests per second"));
+        }
+    }
+    Ok(BatchOptions { concurrency, rate_limit, request_options: request_options(options)? })
+}
+
+/// Records to requests; a record that cannot be converted is settled at once
+/// as a validation error. Returns the slots and the convertible requests with
+/// their positions.
+type Prepared = (Vec<Option<Result<Verification, Error>>>, Vec<usize>, Vec<VerificationRequest>);
+
+fn prepare(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Prepared> {
+    let mut slots = Vec::new();
+    let mut positions = Vec::new();
+    let mut requests = Vec::new();
+    for record in records.try_iter()? {
+        let record = record?;
+        match request_from_record(py, &record) {
+            Ok(r) => {
+                positions.push(slots.len());
+                requests.push(r);
+                slots.push(None);
+            }
+            Err(e) => slots.push(Some(Err(Error::Validation(e)))),
+        }
+    }
+    Ok((slots, positions, requests))
+}
+
+fn settle(
+    mut slots: Vec<Option<Result<Verification, Error>>>,
+    positions: Vec<usize>,
+    outcomes: Vec<Result<Verification, Error>>,
+) -> Vec<Settled> {
+    for (pos, outcome) in positions.into_iter().zip(outcomes) {
+        slots[pos] = Some(outcome);
+    }
+    slots.into_iter().map(|o| Settled(o.unwrap_or(Err(Error::Cancelled)))).collect()
+}
+
+/// A configured GLAIR Vision client (the Rust core's `Vision`). Thread-safe; after
+/// `fork()` the child transparently gets a fresh connection pool.
+#[pyclass(frozen, module = "glair_vision._native", name = "Client")]
+pub struct PyClient {
+    state: Mutex<(u32, Vision)>,
+}
+
+impl PyClient {
+    fn vision(&self) -> Vision {
+        let pid = std::process::id();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0 != pid {
+            // The pool's connections belong to the parent's runtime: start afresh.
+            let old = &state.1;
+            let rebuilt = Vision::builder()
+                .read_env(false)
+                .credentials(old.credentials().clone())
+                .base_url(old.base_url())
+                .api_version(old.api_version())
+                .timeout(old.timeout())
+                .connect_timeout(old.connect_timeout())
+                .retry_policy(old.retry_policy())
+                .client_name("python")
+                .build()
+                .unwrap_or_else(|_| old.clone());
+            let old = std::mem::replace(&mut *state, (pid, rebuilt));
+            std::mem::forget(old);
+        }
+        state.1.clone()
+    }
+}
+
+#[pymethods]
+impl PyClient {
+    #[new]
+    #[pyo3(signature = (api_key=None, username=None, password=None, base_url=None, api_version=None,
+        timeout=None, connect_timeout=None, max_retries=None, read_env=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        api_key: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        base_url: Option<String>,
+        api_version: Option<String>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        connect_timeout: Option<&Bound<'_, PyAny>>,
+        max_retries: Option<&Bound<'_, PyAny>>,
+        read_env: bool,
+    ) -> PyResult<Self> {
+        let mut b = Vision::builder().client_name("python").read_env(read_env);
+        if let Some(v) = api_key {
+            b = b.api_key(v);
+        }
+        if let Some(v) = username {
+            b = b.username(v);
+        }
+        if let Some(v) = password {
+            b = b.password(v);
+        }
+        if let Some(v) = base_url {
+            b = b.base_url(v);
+        }
+        if let Some(v) = api_version {
+            b = b.api_version(v);
+        }
+        if let Some(v) = timeout.filter(|v| !v.is_none()) {
+            b = b.timeout(seconds("timeout", v)?);
+        }
+        if let Some(v) = connect_timeout.filter(|v| !v.is_none()) {
+            b = b.connect_timeout(seconds("connect_timeout", v)?);
+        }
+        if let Some(v) = max_retries.filter(|v| !v.is_none()) {
+            b = b.max_retries(retries(v)?);
+        }
+        let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
+        Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
+    }
+
+    #[getter]
+    fn base_url(&self) -> String {
+        self.vision().base_url().to_owned()
+    }
+    #[getter]
+    fn api_version(&self) -> String {
+        self.vision().api_version().to_owned()
+    }
+    /// Seconds.
+    #[getter]
+    fn timeout(&self) -> f64 {
+        self.vision().timeout().as_secs_f64()
+    }
+    /// Seconds.
+    #[getter]
+    fn connect_timeout(&self) -> f64 {
+        self.vision().connect_timeout().as_secs_f64()
+    }
+    #[getter]
+    fn max_retries(&self) -> u32 {
+        self.vision().retry_policy().max_retries
+    }
+    #[getter]
+    fn user_agent(&self) -> String {
+        self.vision().user_agent().to_owned()
+    }
+
+    /// The resolved configuration, credentials included (to re-create the client,
+    /// e.g. when unpickling). Contains secrets: do not log it.
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let v = self.vision();
+        let d = PyDict::new(py);
+        d.set_item("api_key", &v.credentials().api_key)?;
+        d.set_item("username", &v.credentials().username)?;
+        d.set_item("password", &v.credentials().password)?;
+        d.set_item("base_url", v.base_url())?;
+        d.set_item("api_version", v.api_version())?;
+        d.set_item("timeout", v.timeout().as_secs_f64())?;
+        d.set_item("connect_timeout", v.connect_timeout().as_secs_f64())?;
+        d.set_item("max_retries", v.retry_policy().max_retries)?;
+        Ok(d)
+    }
+
+    /// Verifies one record, waiting with the GIL released; Ctrl-C aborts the call.
+    #[pyo3(signature = (record, options=None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        record: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyVerification> {
+        let request = request_from_py(py, record)?;
+        let options = request_options(options)?;
+        let vision = self.vision();
+        let outcome =
+            block_on(py, async move { vision.identity().verification_with(&request, &options).await })?;
+        outcome.map(PyVerification::from).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Verifies one record; returns an asyncio awaitable. Cancelling it aborts the call.
+    #[pyo3(signature = (record, options=None))]
+    fn verify_async<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = request_from_py(py, record)?;
+        let options = request_options(options)?;
+        let vision = self.vision();
+        future_into_py(
+            py,
+            async move { Ok(Raise(vision.identity().verification_with(&request, &options).await)) },
+        )
+    }
+
+    /// Verifies every record; returns results and exception instances in input order.
+    #[pyo3(signature = (records, concurrency=16, rate_limit=None, options=None))]
+    fn verify_batch(
+        &self,
+        py: Python<'_>,
+        records: &Bound<'_, PyAny>,
+        concurrency: usize,
+        rate_limit: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Vec<Settled>> {
+        let opts = batch_options(concurrency, rate_limit, options)?;
+        let (slots, positions, requests) = prepare(py, records)?;
+        let vision = self.vision();
+        let outcomes =
+            block_on(py, async move { vision.identity().verification_batch(requests, opts).await })?;
+        Ok(settle(slots, positions, outcomes))
+    }
+
+    /// Like `verify_batch`, as an asyncio awaitable.
+    #[pyo3(signature = (records, concurrency=16, rate_limit=None, options=None))]
+    fn verify_batch_async<'py>(
+        &self,
+        py: Python<'py>,
+        records: &Bound<'py, PyAny>,
+        concurrency: usize,
+        rate_limit: Option<f64>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts = batch_options(concurrency, rate_limit, options)?;
+        let (slots, positions, requests) = prepare(py, records)?;
+        let vision = self.vision();
+        future_into_py(py, async move {
+            let outcomes = vision.identity().verification_batch(requests, opts).await;
+            Ok(settle(slots, positions, outcomes))
+        })
+    }
+
+    /// Starts a streaming batch: submit records as `capacity()` allows, collect
+    /// `(submission index, outcome)` pairs as they complete.
+    #[pyo3(signature = (concurrency=16, rate_limit=None, options=None, buffer=None))]
+    fn batch_session(
+        &self,
+        concurrency: usize,
+        rate_limit: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
+        buffer: Option<usize>,
+    ) -> PyResult<PyBatchSession> {
+        let opts = batch_options(concurrency, rate_limit, options)?;
+        let buffer = buffer.unwrap_or(concurrency.saturating_mul(2)).max(1);
+        let (in_tx, mut in_rx) = mpsc::channel::<VerificationRequest>(buffer);
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<BatchItem>();
+        let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));
+        let items = self.vision().identity().verification_stream(input, opts);
+        let task = runtime().spawn(async move {
+            let mut items = std::pin::pin!(items);
+            while let Some(item) = items.next().await {
+                if out_tx.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(PyBatchSession {
+            input: Mutex::new(Some(in_tx)),
+            output: Arc::new(tokio::sync::Mutex::new(out_rx)),
+            task: task.abort_handle(),
+            submitted: AtomicUsize::new(0),
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let v = self.vision();
+        format!(
+            "Client(base_url={}, api_version={}, timeout={}, max_retries={})",
+            py_repr(Some(v.base_url())),
+            py_repr(Some(v.api_version())),
+            v.timeout().as_secs_f64(),
+            v.retry_policy().max_retries
+        )
+    }
+}
+
+/// A running streaming batch (see `Client.batch_session`).
+#[pyclass(frozen, module = "glair_vision._native", name = "BatchSession")]
+pub struct PyBatchSession {
+    input: Mutex<Option<mpsc::Sender<VerificationRequest>>>,
+    output: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<BatchItem>>>,
+    task: tokio::task::AbortHandle,
+    submitted: AtomicUsize,
+}
+
+impl Drop for PyBatchSession {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type Item = Option<(usize, Settled)>;
+
+fn item(i: Option<BatchItem>) -> Item {
+    i.map(|i| (i.index, Settled(i.outcome)))
+}
+
+#[pymethods]
+impl PyBatchSession {
+    /// How many more records `submit` accepts right now.
+    fn capacity(&self) -> usize {
+        let input = self.input.lock().unwrap_or_else(|e| e.into_inner());
+        input.as_ref().map_or(0, |tx| tx.capacity())
+    }
+
+    /// Queues a record; returns its submission index. Raises `ValidationError` if
+    /// the record cannot be converted (nothing is queued then).
+    fn submit(&self, py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let request = request_from_py(py, record)?;
+        let input = self.input.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = input.as_ref().ok_or_else(|| PyRuntimeError::new_err("the batch input is closed"))?;
+        tx.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => PyRuntimeError::new_err("the batch input is full"),
+            mpsc::error::TrySendError::Closed(_) => PyRuntimeError::new_err("the batch has stopped"),
+        })?;
+        Ok(self.submitted.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// No more records: the batch finishes once the queued ones are done.
+    fn close(&self) {
+        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    /// A completed `(index, outcome)` if one is ready, else None (never blocks).
+    fn poll(&self) -> Item {
+        let mut out = self.output.try_lock().ok()?;
+        item(out.try_recv().ok())
+    }
+
+    /// The next completed `(index, outcome)`, waiting with the GIL released;
+    /// None once the input is closed and every record is done.
+    fn wait(&self, py: Python<'_>) -> PyResult<Item> {
+        let output = self.output.clone();
+        block_on(py, async move { item(output.lock().await.recv().await) })
+    }
+
+    /// `wait` as an asyncio awaitable.
+    fn wait_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let output = self.output.clone();
+        future_into_py(py, async move { Ok(item(output.lock().await.recv().await)) })
+    }
+
+    /// Stops the batch: calls in flight are abandoned.
+    fn cancel(&self) {
+        self.close();
+        self.task.abort();
+    }
+}
+
+/// Masks a NIK for display: `317101******0001`.
+#[pyfunction]
+pub fn mask_nik(nik: &str) -> String {
+    glair_vision::mask_nik(nik)
+}

@@ -1,0 +1,148 @@
+//! Python values to core types. Wrong types and unknown keys become
+//! `ValidationError`s naming the field; values are never echoed.
+
+use std::time::Duration;
+
+use glair_vision::{Field, RequestOptions, ValidationError, VerificationRequest};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyType};
+
+use crate::errors::validation_pyerr;
+
+static DATE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DATETIME_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
+}
+
+/// One field's value as text: `str`, or for `date_of_birth` also a
+/// `datetime.date`/`datetime.datetime` (sent as ISO, which the core accepts).
+fn field_value(py: Python<'_>, field: Field, value: &Bound<'_, PyAny>) -> Result<String, ValidationError> {
+    if let Ok(s) = value.cast::<PyString>() {
+        return s
+            .to_cow()
+            .map(|c| c.into_owned())
+            .map_err(|_| ValidationError::new(field, "must be valid Unicode text"));
+    }
+    if field == Field::DateOfBirth {
+        let is = |cell: &PyOnceLock<Py<PyType>>, name: &str| -> bool {
+            cell.import(py, "datetime", name).map(|t| value.is_instance(t).unwrap_or(false)).unwrap_or(false)
+        };
+        let date = if is(&DATETIME_TYPE, "datetime") {
+            value.call_method0("date").ok()
+        } else if is(&DATE_TYPE, "date") {
+            Some(value.clone())
+        } else {
+            None
+        };
+        if let Some(date) = date {
+            return date
+                .call_method0("isoformat")
+                .and_then(|s| s.extract::<String>())
+                .map_err(|_| ValidationError::new(field, "is not a usable date"));
+        }
+        return Err(ValidationError::new(
+            field,
+            format!("must be a str or a datetime.date, not {}", type_name(value)),
+        ));
+    }
+    Err(ValidationError::new(field, format!("must be a str, not {}", type_name(value))))
+}
+
+/// A record (a mapping of wire field names to values; `None` means unset) as a
+/// request. Validation of the values themselves is the core's.
+pub fn request_from_record(
+    py: Python<'_>,
+    record: &Bound<'_, PyAny>,
+) -> Result<VerificationRequest, ValidationError> {
+    let dict = record.cast::<PyDict>().map_err(|_| {
+        ValidationError::for_key(
+            "record",
+            format!("must be a dict of wire field names to values, not {}", type_name(record)),
+        )
+    })?;
+    let mut request = VerificationRequest::default();
+    for (key, value) in dict.iter() {
+        let key = key
+            .cast::<PyString>()
+            .ok()
+            .and_then(|k| k.to_cow().ok().map(|c| c.into_owned()))
+            .ok_or_else(|| ValidationError::for_key("record", "field names must be str"))?;
+        let field = Field::from_wire_name(&key).ok_or_else(|| {
+            ValidationError::for_key(
+                key.clone(),
+                "is not a verification field (expected a wire name such as nik, name, date_of_birth)",
+            )
+        })?;
+        if value.is_none() {
+            continue;
+        }
+        request.set(field, field_value(py, field, &value)?);
+    }
+    Ok(request)
+}
+
+/// [`request_from_record`], raising `ValidationError`.
+pub fn request_from_py(py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<VerificationRequest> {
+    request_from_record(py, record).map_err(|e| validation_pyerr(py, &e))
+}
+
+/// Seconds (int or float, positive, finite) as a duration.
+pub fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!("{name} must be a number of seconds, not bool")));
+    }
+    let secs: f64 = value.extract().map_err(|_| {
+        PyTypeError::new_err(format!("{name} must be a number of seconds, not {}", type_name(value)))
+    })?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(PyValueError::new_err(format!("{name} must be a positive number of seconds")));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A non-negative retry count.
+pub fn retries(value: &Bound<'_, PyAny>) -> PyResult<u32> {
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err("max_retries must be an int, not bool"));
+    }
+    let n: i64 = value
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("max_retries must be an int, not {}", type_name(value))))?;
+    u32::try_from(n).map_err(|_| PyValueError::new_err("max_retries must be between 0 and 4294967295"))
+}
+
+fn string(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    value
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("{name} must be a str, not {}", type_name(value))))?
+        .to_cow()
+        .map(|c| c.into_owned())
+}
+
+/// Per-call overrides from a dict of `api_key`, `username`, `password`, `base_url`,
+/// `api_version`, `timeout` (seconds), `max_retries`; `None` values are ignored.
+pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestOptions> {
+    let mut out = RequestOptions::default();
+    let Some(options) = options else { return Ok(out) };
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        if value.is_none() {
+            continue;
+        }
+        match key.as_str() {
+            "api_key" => out.api_key = Some(string(&key, &value)?),
+            "username" => out.username = Some(string(&key, &value)?),
+            "password" => out.password = Some(string(&key, &value)?),
+            "base_url" => out.base_url = Some(string(&key, &value)?),
+            "api_version" => out.api_version = Some(string(&key, &value)?),
+            "timeout" => out.timeout = Some(seconds(&key, &value)?),
+            "max_retries" => out.max_retries = Some(retries(&value)?),
+            _ => return Err(PyTypeError::new_err(format!("unknown option {key:?}"))),
+        }
+    }
+    Ok(out)
+}

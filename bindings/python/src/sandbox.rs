@@ -1,0 +1,202 @@
+//! `SandboxServer`: the Rust sandbox, in-process, on the binding's runtime.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use glair_vision::{Credentials, Field};
+use glair_vision_sandbox::{self as sandbox, Record, Sandbox, SandboxConfig};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::seconds;
+use crate::runtime::block_on;
+
+fn record_dict<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for field in Field::ALL {
+        if let Some(v) = record.get(field) {
+            d.set_item(field.wire_name(), v)?;
+        }
+    }
+    Ok(d)
+}
+
+/// A running sandbox server (see `glair_vision.Sandbox`).
+#[pyclass(frozen, module = "glair_vision._native", name = "SandboxServer")]
+pub struct PySandbox {
+    server: Mutex<Option<Sandbox>>,
+    url: String,
+    credentials: Credentials,
+}
+
+impl PySandbox {
+    fn with<T>(&self, f: impl FnOnce(&Sandbox) -> T) -> PyResult<T> {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        server.as_ref().map(f).ok_or_else(|| PyRuntimeError::new_err("the sandbox is stopped"))
+    }
+}
+
+#[pymethods]
+impl PySandbox {
+    #[new]
+    #[pyo3(signature = (*, records_json=None, records_path=None, synthetic=None, seed=None, api_key=None,
+        username=None, password=None, latency=None, failure_rate=None, slow_delay=None,
+        match_threshold=None, host=None, port=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        records_json: Option<&str>,
+        records_path: Option<PathBuf>,
+        synthetic: Option<usize>,
+        seed: Option<u64>,
+        api_key: Option<String>,
+        username: Option<String>,
+        password: Option<String>,
+        latency: Option<&Bound<'_, PyAny>>,
+        failure_rate: Option<f64>,
+        slow_delay: Option<&Bound<'_, PyAny>>,
+        match_threshold: Option<f64>,
+        host: Option<&str>,
+        port: u16,
+    ) -> PyResult<Self> {
+        let mut config = SandboxConfig::default();
+        if let Some(text) = records_json {
+            config
+                .records
+                .extend(sandbox::parse_records_json(text).map_err(|e| PyValueError::new_err(e.to_string()))?);
+        }
+        if let Some(path) = records_path {
+            config
+                .records
+                .extend(sandbox::load_records(&path).map_err(|e| PyValueError::new_err(e.to_string()))?);
+        }
+        if let Some(n) = synthetic {
+            config.synthetic = n;
+        }
+        if let Some(s) = seed {
+            config.seed = s;
+        }
+        if let Some(v) = api_key {
+            config.credentials.api_key = v;
+        }
+        if let Some(v) = username {
+            config.credentials.username = v;
+        }
+        if let Some(v) = password {
+            config.credentials.password = v;
+        }
+        if let Some(v) = latency.filter(|v| !v.is_none()) {
+            config.latency = zero_or_seconds("latency", v)?;
+        }
+        if let Some(v) = slow_delay.filter(|v| !v.is_none()) {
+            config.slow_delay = zero_or_seconds("slow_delay", v)?;
+        }
+        if let Some(r) = failure_rate {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(PyValueError::new_err("failure_rate must be between 0 and 1"));
+            }
+            config.failure_rate = r;
+        }
+        if let Some(t) = match_threshold {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(PyValueError::new_err("match_threshold must be between 0 and 1"));
+            }
+            config.match_threshold = t;
+        }
+        if let Some(h) = host {
+            config.host =
+                h.parse::<IpAddr>().map_err(|_| PyValueError::new_err("host must be an IP address"))?;
+        }
+        config.port = port;
+        let server = block_on(py, Sandbox::start(config))?
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")))?;
+        Ok(PySandbox {
+            url: server.url().to_owned(),
+            credentials: server.credentials().clone(),
+            server: Mutex::new(Some(server)),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+    #[getter]
+    fn api_key(&self) -> &str {
+        &self.credentials.api_key
+    }
+    #[getter]
+    fn username(&self) -> &str {
+        &self.credentials.username
+    }
+    #[getter]
+    fn password(&self) -> &str {
+        &self.credentials.password
+    }
+    #[getter]
+    fn running(&self) -> bool {
+        self.server.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Every person in the registry, as dicts of wire field names.
+    fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self.with(|s| s.records())?;
+        let list = PyList::empty(py);
+        for r in &records {
+            list.append(record_dict(py, r)?)?;
+        }
+        Ok(list)
+    }
+
+    /// The requests the endpoint received (latest 10,000), oldest first.
+    fn requests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let received = self.with(|s| s.received())?;
+        let list = PyList::empty(py);
+        for r in &received {
+            let d = PyDict::new(py);
+            let fields = PyDict::new(py);
+            for (k, v) in &r.fields {
+                fields.set_item(k, v)?;
+            }
+            d.set_item("fields", fields)?;
+            d.set_item("content_type", &r.content_type)?;
+            d.set_item("user_agent", r.user_agent.as_deref())?;
+            d.set_item("request_id", &r.request_id)?;
+            d.set_item("status", r.status)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    /// Empties the received-request log.
+    fn clear_requests(&self) -> PyResult<()> {
+        self.with(|s| s.clear_received())
+    }
+
+    /// Shuts the server down (idempotent).
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(server) = server {
+            block_on(py, server.stop())?;
+        }
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SandboxServer(url='{}', running={})",
+            self.url,
+            if self.running() { "True" } else { "False" }
+        )
+    }
+}
+
+fn zero_or_seconds(name: &str, v: &Bound<'_, PyAny>) -> PyResult<std::time::Duration> {
+    if let Ok(0.0) = v.extract::<f64>() {
+        return Ok(std::time::Duration::ZERO);
+    }
+    seconds(name, v)
+}

@@ -1,0 +1,271 @@
+//! Results as Python objects: `Verification` and its per-field `FieldResults`.
+//! Neither holds personal data (statuses, the reason and the request id only).
+
+use glair_vision::{Field, FieldResults, Verification};
+use pyo3::exceptions::{PyKeyError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// Per-field verification status: `True` matches, `False` does not, `None` was
+/// not sent or could not be checked.
+#[pyclass(frozen, eq, get_all, module = "glair_vision._native", name = "FieldResults")]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct PyFieldResults {
+    pub nik: Option<bool>,
+    pub name: Option<bool>,
+    pub date_of_birth: Option<bool>,
+    pub no_kk: Option<bool>,
+    pub mother_maiden_name: Option<bool>,
+    pub place_of_birth: Option<bool>,
+    pub address: Option<bool>,
+    pub gender: Option<bool>,
+    pub marital_status: Option<bool>,
+    pub job_type: Option<bool>,
+    pub province: Option<bool>,
+    pub city: Option<bool>,
+    pub district: Option<bool>,
+    pub subdistrict: Option<bool>,
+    pub rt: Option<bool>,
+    pub rw: Option<bool>,
+}
+
+impl From<FieldResults> for PyFieldResults {
+    fn from(r: FieldResults) -> Self {
+        PyFieldResults {
+            nik: r.nik,
+            name: r.name,
+            date_of_birth: r.date_of_birth,
+            no_kk: r.no_kk,
+            mother_maiden_name: r.mother_maiden_name,
+            place_of_birth: r.place_of_birth,
+            address: r.address,
+            gender: r.gender,
+            marital_status: r.marital_status,
+            job_type: r.job_type,
+            province: r.province,
+            city: r.city,
+            district: r.district,
+            subdistrict: r.subdistrict,
+            rt: r.rt,
+            rw: r.rw,
+        }
+    }
+}
+
+impl From<PyFieldResults> for FieldResults {
+    fn from(r: PyFieldResults) -> Self {
+        FieldResults {
+            nik: r.nik,
+            name: r.name,
+            date_of_birth: r.date_of_birth,
+            no_kk: r.no_kk,
+            mother_maiden_name: r.mother_maiden_name,
+            place_of_birth: r.place_of_birth,
+            address: r.address,
+            gender: r.gender,
+            marital_status: r.marital_status,
+            job_type: r.job_type,
+            province: r.province,
+            city: r.city,
+            district: r.district,
+            subdistrict: r.subdistrict,
+            rt: r.rt,
+            rw: r.rw,
+        }
+    }
+}
+
+impl PyFieldResults {
+    fn core(&self) -> FieldResults {
+        (*self).into()
+    }
+}
+
+#[pymethods]
+impl PyFieldResults {
+    #[new]
+    #[pyo3(signature = (nik=None, name=None, date_of_birth=None, no_kk=None, mother_maiden_name=None,
+        place_of_birth=None, address=None, gender=None, marital_status=None, job_type=None,
+        province=None, city=None, district=None, subdistrict=None, rt=None, rw=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        nik: Option<bool>,
+        name: Option<bool>,
+        date_of_birth: Option<bool>,
+        no_kk: Option<bool>,
+        mother_maiden_name: Option<bool>,
+        place_of_birth: Option<bool>,
+        address: Option<bool>,
+        gender: Option<bool>,
+        marital_status: Option<bool>,
+        job_type: Option<bool>,
+        province: Option<bool>,
+        city: Option<bool>,
+        district: Option<bool>,
+        subdistrict: Option<bool>,
+        rt: Option<bool>,
+        rw: Option<bool>,
+    ) -> Self {
+        PyFieldResults {
+            nik,
+            name,
+            date_of_birth,
+            no_kk,
+            mother_maiden_name,
+            place_of_birth,
+            address,
+            gender,
+            marital_status,
+            job_type,
+            province,
+            city,
+            district,
+            subdistrict,
+            rt,
+            rw,
+        }
+    }
+
+    /// `{wire field name: True | False | None}` for all 16 fields.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (field, value) in self.core().iter() {
+            d.set_item(field.wire_name(), value)?;
+        }
+        Ok(d)
+    }
+
+    /// The wire names of the fields that were checked and did not match.
+    fn mismatched(&self) -> Vec<&'static str> {
+        self.core().mismatched().map(Field::wire_name).collect()
+    }
+
+    /// The status of one field by its wire name.
+    fn __getitem__(&self, key: &str) -> PyResult<Option<bool>> {
+        Field::from_wire_name(key)
+            .map(|f| self.core().get(f))
+            .ok_or_else(|| PyKeyError::new_err(key.to_owned()))
+    }
+
+    fn __repr__(&self) -> String {
+        let set: Vec<String> = self
+            .core()
+            .iter()
+            .filter_map(|(f, v)| v.map(|b| format!("{}={}", f.wire_name(), if b { "True" } else { "False" })))
+            .collect();
+        format!("FieldResults({})", set.join(", "))
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let values: Vec<Option<bool>> = slf.get().core().iter().map(|(_, v)| v).collect();
+        Ok((slf.get_type().into_any(), PyTuple::new(slf.py(), values)?))
+    }
+}
+
+/// The registry's answer to one verification.
+#[pyclass(frozen, eq, module = "glair_vision._native", name = "Verification")]
+#[derive(Clone, PartialEq, Eq)]
+pub struct PyVerification {
+    pub inner: Verification,
+}
+
+impl From<Verification> for PyVerification {
+    fn from(inner: Verification) -> Self {
+        PyVerification { inner }
+    }
+}
+
+#[pymethods]
+impl PyVerification {
+    #[new]
+    #[pyo3(signature = (verification_status, reason, result=None, request_id=None))]
+    fn new(
+        verification_status: bool,
+        reason: String,
+        result: Option<&Bound<'_, PyAny>>,
+        request_id: Option<String>,
+    ) -> PyResult<Self> {
+        let result = match result {
+            None => FieldResults::default(),
+            Some(r) if r.is_none() => FieldResults::default(),
+            Some(r) => {
+                if let Ok(fr) = r.cast::<PyFieldResults>() {
+                    fr.get().core()
+                } else if let Ok(d) = r.cast::<PyDict>() {
+                    let mut out = FieldResults::default();
+                    for (k, v) in d.iter() {
+                        let key: String = k.extract()?;
+                        let field = Field::from_wire_name(&key)
+                            .ok_or_else(|| PyKeyError::new_err(format!("unknown field {key:?}")))?;
+                        out.set(field, v.extract::<Option<bool>>()?);
+                    }
+                    out
+                } else {
+                    return Err(PyTypeError::new_err("result must be a FieldResults, a dict or None"));
+                }
+            }
+        };
+        Ok(PyVerification { inner: Verification { verification_status, reason, result, request_id } })
+    }
+
+    /// True when every field sent matched the registry.
+    #[getter]
+    fn verification_status(&self) -> bool {
+        self.inner.verification_status
+    }
+
+    /// The API's human-readable explanation.
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+
+    /// Status per field; fields not sent are None.
+    #[getter]
+    fn result(&self) -> PyFieldResults {
+        self.inner.result.into()
+    }
+
+    /// The `Request-Id` response header, for GLAIR support.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// `{"verification_status", "reason", "result": {...16 fields}, "request_id"}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("verification_status", self.inner.verification_status)?;
+        d.set_item("reason", &self.inner.reason)?;
+        d.set_item("result", PyFieldResults::from(self.inner.result).to_dict(py)?)?;
+        d.set_item("request_id", self.inner.request_id.as_deref())?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Verification(verification_status={}, reason={}, result={}, request_id={})",
+            if self.inner.verification_status { "True" } else { "False" },
+            py_repr(Some(&self.inner.reason)),
+            PyFieldResults::from(self.inner.result).__repr__(),
+            py_repr(self.inner.request_id.as_deref()),
+        )
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let py = slf.py();
+        let v = &slf.get().inner;
+        let result = Py::new(py, PyFieldResults::from(v.result))?;
+        let args =
+            (v.verification_status, v.reason.clone(), result, v.request_id.clone()).into_pyobject(py)?;
+        Ok((slf.get_type().into_any(), args))
+    }
+}
+
+/// A string as Python's `repr` would show it (close enough for display).
+pub fn py_repr(s: Option<&str>) -> String {
+    match s {
+        None => "None".to_owned(),
+        Some(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+    }
+}

@@ -1,0 +1,63 @@
+"""glair-vision: GLAIR Vision KTP Basic Verification for Python.
+
+    from glair_vision import Vision
+
+    vision = Vision()  # GLAIR_API_KEY, GLAIR_USERNAME, GLAIR_PASSWORD
+    result = vision.identity.verification(nik="3171014508900001", name="SITI RAHAYU")
+    print(result.verification_status, result.reason, result.result.name)
+
+The logic (validation, HTTP, retries, batching) is the glair-vision Rust core.
+"""
+
+from . import errors
+from ._client import FIELDS, AsyncIdentity, AsyncVision, Identity, Outcome, Vision
+from ._native import DEFAULT_BASE_URL, FieldResults, Verification, __version__, mask_nik
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DecodeError,
+    GlairVisionError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestCancelledError,
+    ServerError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+from .sandbox import Sandbox
+
+__all__ = [
+    "Vision",
+    "AsyncVision",
+    "Identity",
+    "AsyncIdentity",
+    "Sandbox",
+    "Verification",
+    "FieldResults",
+    "Outcome",
+    "FIELDS",
+    "DEFAULT_BASE_URL",
+    "mask_nik",
+    "errors",
+    "GlairVisionError",
+    "ConfigurationError",
+    "ValidationError",
+    "APIError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "ServerError",
+    "DecodeError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "RequestCancelledError",
+    "__version__",
+]

@@ -1,0 +1,497 @@
+"""The Python face of the clients: argument handling and batch iteration.
+
+The work (validation, HTTP, retries, batching) happens in the Rust core through
+``glair_vision._native``; this module only shapes arguments and results.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import (
+    Any,
+    AsyncIterable,
+    AsyncIterator,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+)
+
+from . import _native
+from ._native import Verification
+from .errors import GlairVisionError, ValidationError
+
+__all__ = ["Vision", "AsyncVision", "Identity", "AsyncIdentity", "FIELDS", "Outcome"]
+
+#: The 16 wire field names, in documentation order.
+FIELDS: Tuple[str, ...] = tuple(_native.FIELDS)
+
+#: One batch outcome: a result or the exception for that record.
+Outcome = Union[Verification, GlairVisionError]
+
+#: A date of birth: "dd-mm-yyyy", ISO "yyyy-mm-dd", or a date/datetime.
+DateLike = Union[str, datetime.date]
+
+_OPTION_NAMES = ("api_key", "username", "password", "base_url", "api_version", "timeout", "max_retries")
+_DEFAULT_CONCURRENCY = 16
+
+
+def _options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if key not in _OPTION_NAMES:
+            raise TypeError(f"unknown option {key!r}; expected one of {', '.join(_OPTION_NAMES)}")
+        if value is not None:
+            merged[key] = value
+    return merged
+
+
+def _record(nik: Any, fields: Mapping[str, Any]) -> Dict[str, Any]:
+    record: Dict[str, Any] = {"nik": nik}
+    for key, value in fields.items():
+        if value is not None:
+            record[key] = value
+    return record
+
+
+def _check_batch(concurrency: Any, rate_limit: Any) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError("concurrency must be an int")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if rate_limit is not None:
+        if isinstance(rate_limit, bool) or not isinstance(rate_limit, (int, float)):
+            raise TypeError("rate_limit must be a number of requests per second or None")
+        if not rate_limit > 0 or rate_limit == float("inf"):
+            raise ValueError("rate_limit must be a positive number of requests per second")
+
+
+class _BaseVision:
+    _client: _native.Client
+    _overrides: Dict[str, Any]
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        base_url: Optional[str] = None,
+        api_version: str = "v1",
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        *,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._client = _native.Client(
+            api_key=api_key,
+            username=username,
+            password=password,
+            base_url=base_url,
+            api_version=api_version,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+        )
+        self._overrides = {}
+
+    @classmethod
+    def _wrap(cls, client: _native.Client, overrides: Dict[str, Any]) -> Any:
+        self = cls.__new__(cls)
+        self._client = client
+        self._overrides = overrides
+        return self
+
+    def with_options(
+        self,
+        *,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        base_url: Optional[str] = None,
+        api_version: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+    ) -> Any:
+        """A client that shares this one's connection pool, with some settings
+        overridden for every call it makes."""
+        overrides = _options(
+            self._overrides,
+            dict(
+                api_key=api_key,
+                username=username,
+                password=password,
+                base_url=base_url,
+                api_version=api_version,
+                timeout=timeout,
+                max_retries=max_retries,
+            ),
+        )
+        _check_options(overrides)  # reject bad values now, not at the first call
+        return type(self)._wrap(self._client, overrides)
+
+    @property
+    def base_url(self) -> str:
+        return str(self._overrides.get("base_url", self._client.base_url))
+
+    @property
+    def api_version(self) -> str:
+        return str(self._overrides.get("api_version", self._client.api_version))
+
+    @property
+    def timeout(self) -> float:
+        return float(self._overrides.get("timeout", self._client.timeout))
+
+    @property
+    def max_retries(self) -> int:
+        return int(self._overrides.get("max_retries", self._client.max_retries))
+
+    @property
+    def user_agent(self) -> str:
+        return self._client.user_agent
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+            f"timeout={self.timeout!r}, max_retries={self.max_retries!r})"
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # By configuration (credentials included, so that workers without the
+        # environment variables can call too); the pool is rebuilt on arrival.
+        return (_rebuild_vision, (type(self), self._client.config(), dict(self._overrides)))
+
+
+def _check_options(options: Dict[str, Any]) -> None:
+    """Type checks for overrides (the native layer checks again at call time)."""
+    for key in ("api_key", "username", "password", "base_url", "api_version"):
+        if key in options and not isinstance(options[key], str):
+            raise TypeError(f"{key} must be a str, not {type(options[key]).__name__}")
+    if "timeout" in options:
+        t = options["timeout"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds, not {type(t).__name__}")
+        if not t > 0:
+            raise ValueError("timeout must be a positive number of seconds")
+    if "max_retries" in options:
+        n = options["max_retries"]
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"max_retries must be an int, not {type(n).__name__}")
+        if n < 0:
+            raise ValueError("max_retries must not be negative")
+
+
+def _rebuild_vision(cls: type, config: Dict[str, Any], overrides: Dict[str, Any]) -> Any:
+    client = _native.Client(read_env=False, **config)
+    return cls._wrap(client, overrides)  # type: ignore[attr-defined]
+
+
+class Vision(_BaseVision):
+    """A GLAIR Vision client (blocking calls; see :class:`AsyncVision` for asyncio).
+
+    Credentials and the base URL not given here are read from ``GLAIR_API_KEY``,
+    ``GLAIR_USERNAME``, ``GLAIR_PASSWORD`` and ``GLAIR_BASE_URL``; missing
+    credentials raise :class:`~glair_vision.errors.ConfigurationError`.
+    Thread-safe, picklable (by configuration) and usable after ``os.fork()``.
+    Calls release the GIL while they wait and answer Ctrl-C.
+    """
+
+    @property
+    def identity(self) -> "Identity":
+        """The Identity product: KTP verification."""
+        return Identity(self)
+
+
+class AsyncVision(_BaseVision):
+    """Like :class:`Vision`, with ``async`` methods for asyncio."""
+
+    @property
+    def identity(self) -> "AsyncIdentity":
+        """The Identity product: KTP verification."""
+        return AsyncIdentity(self)
+
+
+class Identity:
+    """``vision.identity``: the KTP Basic Verification endpoint."""
+
+    def __init__(self, vision: Vision) -> None:
+        self._vision = vision
+
+    def __repr__(self) -> str:
+        return f"Identity({self._vision!r})"
+
+    def verification(
+        self,
+        nik: str,
+        *,
+        name: Optional[str] = None,
+        date_of_birth: Optional[DateLike] = None,
+        no_kk: Optional[str] = None,
+        mother_maiden_name: Optional[str] = None,
+        place_of_birth: Optional[str] = None,
+        address: Optional[str] = None,
+        gender: Optional[str] = None,
+        marital_status: Optional[str] = None,
+        job_type: Optional[str] = None,
+        province: Optional[str] = None,
+        city: Optional[str] = None,
+        district: Optional[str] = None,
+        subdistrict: Optional[str] = None,
+        rt: Optional[str] = None,
+        rw: Optional[str] = None,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        base_url: Optional[str] = None,
+        api_version: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+    ) -> Verification:
+        """Verifies a KTP's fields against the population registry.
+
+        Only the fields given are sent. Raises
+        :class:`~glair_vision.errors.ValidationError` (nothing sent) for bad input,
+        and an :class:`~glair_vision.errors.APIError` subclass or
+        :class:`~glair_vision.errors.APIConnectionError` when the call fails. A
+        result whose ``verification_status`` is False is not an error.
+        """
+        record = _record(
+            nik,
+            dict(
+                name=name,
+                date_of_birth=date_of_birth,
+                no_kk=no_kk,
+                mother_maiden_name=mother_maiden_name,
+                place_of_birth=place_of_birth,
+                address=address,
+                gender=gender,
+                marital_status=marital_status,
+                job_type=job_type,
+                province=province,
+                city=city,
+                district=district,
+                subdistrict=subdistrict,
+                rt=rt,
+                rw=rw,
+            ),
+        )
+        options = _options(
+            self._vision._overrides,
+            dict(
+                api_key=api_key,
+                username=username,
+                password=password,
+                base_url=base_url,
+                api_version=api_version,
+                timeout=timeout,
+                max_retries=max_retries,
+            ),
+        )
+        return self._vision._client.verify(record, options or None)
+
+    def verification_batch(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = _DEFAULT_CONCURRENCY,
+        rate_limit: Optional[float] = None,
+        **options: Any,
+    ) -> List[Outcome]:
+        """Verifies many records (dicts keyed by wire field names) with at most
+        ``concurrency`` calls in flight and at most ``rate_limit`` calls started
+        per second. Returns, in input order, a result or the exception for each
+        record; one failure never stops the rest. Runs in Rust with the GIL
+        released; Ctrl-C stops the batch."""
+        _check_batch(concurrency, rate_limit)
+        opts = _options(self._vision._overrides, options)
+        return self._vision._client.verify_batch(records, concurrency, rate_limit, opts or None)
+
+    def verification_batch_iter(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = _DEFAULT_CONCURRENCY,
+        rate_limit: Optional[float] = None,
+        **options: Any,
+    ) -> Iterator[Tuple[int, Outcome]]:
+        """Like :meth:`verification_batch`, yielding ``(index, outcome)`` pairs as
+        calls complete (not in input order). Records are read lazily, so the
+        input may be a generator over a file of any size. Closing the iterator
+        (or breaking out of the loop) cancels the calls in flight."""
+        _check_batch(concurrency, rate_limit)
+        opts = _options(self._vision._overrides, options)
+        session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
+        return _iterate(session, iter(records))
+
+
+def _iterate(session: _native.BatchSession, records: Iterator[Mapping[str, Any]]) -> Iterator[Tuple[int, Outcome]]:
+    positions: Dict[int, int] = {}
+    index = 0
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and session.capacity() > 0:
+                try:
+                    record = next(records)
+                except StopIteration:
+                    exhausted = True
+                    session.close()
+                    break
+                position = index
+                index += 1
+                try:
+                    positions[session.submit(record)] = position
+                except ValidationError as e:
+                    yield position, e
+            if exhausted and not positions:
+                return
+            item = session.wait()
+            if item is None:
+                return
+            submitted, outcome = item
+            yield positions.pop(submitted), outcome
+    finally:
+        session.cancel()
+
+
+class AsyncIdentity:
+    """``async_vision.identity``: the KTP Basic Verification endpoint, for asyncio."""
+
+    def __init__(self, vision: AsyncVision) -> None:
+        self._vision = vision
+
+    def __repr__(self) -> str:
+        return f"AsyncIdentity({self._vision!r})"
+
+    async def verification(
+        self,
+        nik: str,
+        *,
+        name: Optional[str] = None,
+        date_of_birth: Optional[DateLike] = None,
+        no_kk: Optional[str] = None,
+        mother_maiden_name: Optional[str] = None,
+        place_of_birth: Optional[str] = None,
+        address: Optional[str] = None,
+        gender: Optional[str] = None,
+        marital_status: Optional[str] = None,
+        job_type: Optional[str] = None,
+        province: Optional[str] = None,
+        city: Optional[str] = None,
+        district: Optional[str] = None,
+        subdistrict: Optional[str] = None,
+        rt: Optional[str] = None,
+        rw: Optional[str] = None,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        base_url: Optional[str] = None,
+        api_version: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+    ) -> Verification:
+        """Like :meth:`Identity.verification`, awaitable. Cancelling the task
+        aborts the call."""
+        record = _record(
+            nik,
+            dict(
+                name=name,
+                date_of_birth=date_of_birth,
+                no_kk=no_kk,
+                mother_maiden_name=mother_maiden_name,
+                place_of_birth=place_of_birth,
+                address=address,
+                gender=gender,
+                marital_status=marital_status,
+                job_type=job_type,
+                province=province,
+                city=city,
+                district=district,
+                subdistrict=subdistrict,
+                rt=rt,
+                rw=rw,
+            ),
+        )
+        options = _options(
+            self._vision._overrides,
+            dict(
+                api_key=api_key,
+                username=username,
+                password=password,
+                base_url=base_url,
+                api_version=api_version,
+                timeout=timeout,
+                max_retries=max_retries,
+            ),
+        )
+        return await self._vision._client.verify_async(record, options or None)
+
+    async def verification_batch(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = _DEFAULT_CONCURRENCY,
+        rate_limit: Optional[float] = None,
+        **options: Any,
+    ) -> List[Outcome]:
+        """Like :meth:`Identity.verification_batch`, awaitable."""
+        _check_batch(concurrency, rate_limit)
+        opts = _options(self._vision._overrides, options)
+        return await self._vision._client.verify_batch_async(records, concurrency, rate_limit, opts or None)
+
+    def verification_batch_iter(
+        self,
+        records: Union[Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]],
+        *,
+        concurrency: int = _DEFAULT_CONCURRENCY,
+        rate_limit: Optional[float] = None,
+        **options: Any,
+    ) -> AsyncIterator[Tuple[int, Outcome]]:
+        """An async iterator of ``(index, outcome)`` pairs as calls complete.
+        ``records`` may be a (lazy) iterable or an async iterable of dicts."""
+        _check_batch(concurrency, rate_limit)
+        opts = _options(self._vision._overrides, options)
+        session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
+        return _aiterate(session, records)
+
+
+async def _aiterate(
+    session: _native.BatchSession,
+    records: Union[Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]],
+) -> AsyncIterator[Tuple[int, Outcome]]:
+    if hasattr(records, "__aiter__"):
+        source: Any = records.__aiter__()  # type: ignore[union-attr]
+        is_async = True
+    else:
+        source = iter(records)  # type: ignore[arg-type]
+        is_async = False
+    positions: Dict[int, int] = {}
+    index = 0
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and session.capacity() > 0:
+                try:
+                    record = await source.__anext__() if is_async else next(source)
+                except (StopIteration, StopAsyncIteration):
+                    exhausted = True
+                    session.close()
+                    break
+                position = index
+                index += 1
+                try:
+                    positions[session.submit(record)] = position
+                except ValidationError as e:
+                    yield position, e
+            if exhausted and not positions:
+                return
+            item = await session.wait_async()
+            if item is None:
+                return
+            submitted, outcome = item
+            yield positions.pop(submitted), outcome
+    finally:
+        session.cancel()

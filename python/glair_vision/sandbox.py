@@ -1,0 +1,179 @@
+"""A local GLAIR Vision sandbox for tests: the Rust sandbox server, in-process.
+
+    from glair_vision import Sandbox
+
+    with Sandbox() as sb:
+        vision = sb.vision()
+        result = vision.identity.verification(nik="3171014508900001", name="SITI RAHAYU")
+
+It implements ``POST /identity/v1/verification`` as documented over a synthetic
+registry (plus three fixture people and any records you load), checks the
+credentials, and triggers every error path from reserved NIKs (last four digits
+9xxx: ...9503 answers 503, ...9429 answers 429, ...9408 answers slowly, ...).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+from ._client import AsyncVision, Vision
+
+__all__ = ["Sandbox"]
+
+Seconds = Union[float, int, datetime.timedelta]
+
+
+def _seconds(value: Optional[Seconds]) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return value
+
+
+class Sandbox:
+    """An in-process sandbox server on 127.0.0.1 and an ephemeral port.
+
+    Use it as a context manager (``with Sandbox() as sb:``) or call
+    :meth:`start` and :meth:`stop`. Options:
+
+    - ``records``: extra people, a list of dicts keyed by wire field names, or the
+      path of a ``.jsonl``, ``.json`` or ``.csv`` file;
+    - ``synthetic``: how many synthetic people to generate (default 100), ``seed``;
+    - ``api_key``, ``username``, ``password``: the credentials it accepts
+      (defaults: ``sandbox-api-key``, ``sandbox``, ``sandbox-password``);
+    - ``latency`` (seconds added to every answer), ``failure_rate`` (share of
+      answers that are 503), ``slow_delay`` (how long ...9408 NIKs wait, default 3 s),
+      ``match_threshold`` (free-text similarity needed to match, default 0.85).
+    """
+
+    def __init__(
+        self,
+        records: Union[Sequence[Mapping[str, Any]], str, "os.PathLike[str]", None] = None,
+        *,
+        synthetic: Optional[int] = None,
+        seed: Optional[int] = None,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        latency: Optional[Seconds] = None,
+        failure_rate: Optional[float] = None,
+        slow_delay: Optional[Seconds] = None,
+        match_threshold: Optional[float] = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        records_json: Optional[str] = None
+        records_path: Optional[str] = None
+        if records is None:
+            pass
+        elif isinstance(records, (str, os.PathLike)):
+            records_path = os.fspath(records)
+        else:
+            records = list(records)
+            for r in records:
+                if not isinstance(r, Mapping):
+                    raise TypeError("records must be dicts keyed by wire field names (or a file path)")
+            records_json = json.dumps([dict(r) for r in records])
+        self._config: Dict[str, Any] = dict(
+            records_json=records_json,
+            records_path=records_path,
+            synthetic=synthetic,
+            seed=seed,
+            api_key=api_key,
+            username=username,
+            password=password,
+            latency=_seconds(latency),
+            failure_rate=failure_rate,
+            slow_delay=_seconds(slow_delay),
+            match_threshold=match_threshold,
+            host=host,
+            port=port,
+        )
+        self._server: Optional[_native.SandboxServer] = None
+
+    # lifecycle -----------------------------------------------------------
+
+    def start(self) -> "Sandbox":
+        """Starts the server (no-op if running). Returns self."""
+        if self._server is None or not self._server.running:
+            self._server = _native.SandboxServer(**self._config)
+        return self
+
+    def stop(self) -> None:
+        """Stops the server (idempotent)."""
+        if self._server is not None:
+            self._server.stop()
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None and self._server.running
+
+    def _require(self) -> _native.SandboxServer:
+        if self._server is None or not self._server.running:
+            raise RuntimeError("the sandbox is not running: use `with Sandbox() as sb:` or call start()")
+        return self._server
+
+    # connection details --------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        return self._require().url
+
+    @property
+    def api_key(self) -> str:
+        return self._require().api_key
+
+    @property
+    def username(self) -> str:
+        return self._require().username
+
+    @property
+    def password(self) -> str:
+        return self._require().password
+
+    @property
+    def credentials(self) -> Dict[str, str]:
+        """``{"api_key", "username", "password"}``, as accepted by the clients."""
+        s = self._require()
+        return {"api_key": s.api_key, "username": s.username, "password": s.password}
+
+    def vision(self, **options: Any) -> Vision:
+        """A :class:`Vision` client for this sandbox (options: timeout, max_retries, ...)."""
+        return Vision(**{"base_url": self.url, **self.credentials, **options})
+
+    def async_vision(self, **options: Any) -> AsyncVision:
+        """An :class:`AsyncVision` client for this sandbox."""
+        return AsyncVision(**{"base_url": self.url, **self.credentials, **options})
+
+    # inspection ----------------------------------------------------------
+
+    def records(self) -> List[Dict[str, str]]:
+        """Every person in the registry, as dicts keyed by wire field names."""
+        return self._require().records()
+
+    def requests(self) -> List[Dict[str, Any]]:
+        """The verification requests received so far (oldest first, latest 10,000):
+        dicts with ``fields`` (what was sent, by wire name), ``content_type``,
+        ``user_agent``, ``request_id`` and ``status``."""
+        return self._require().requests()
+
+    def clear_requests(self) -> None:
+        """Forgets the requests received so far."""
+        self._require().clear_requests()
+
+    def __repr__(self) -> str:
+        if self.running:
+            return f"Sandbox(url={self.url!r})"
+        return "Sandbox(stopped)"
