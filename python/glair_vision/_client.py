@@ -51,7 +51,7 @@ def _options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[str,
 
 
 def _record(nik: Any, fields: Mapping[str, Any]) -> Dict[str, Any]:
-    record: Dict[str, Any] = {"nik": nik}
+    record: Dict[str, Any] = {} if nik is None else {"nik": nik}
     for key, value in fields.items():
         if value is not None:
             record[key] = value
@@ -225,7 +225,7 @@ class Identity:
 
     def verification(
         self,
-        nik: str,
+        nik: Optional[str] = None,
         *,
         name: Optional[str] = None,
         date_of_birth: Optional[DateLike] = None,
@@ -368,7 +368,7 @@ class AsyncIdentity:
 
     async def verification(
         self,
-        nik: str,
+        nik: Optional[str] = None,
         *,
         name: Optional[str] = None,
         date_of_birth: Optional[DateLike] = None,

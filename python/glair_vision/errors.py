@@ -225,7 +225,7 @@ def _from_native(code: str, message: str, info: Dict[str, Any]) -> GlairVisionEr
     if issubclass(cls, ValidationError):
         return cls(message, field=info.get("field"), detail=info.get("detail"))
     if issubclass(cls, APIError):
-        kwargs = {
+        kwargs: Dict[str, Any] = {
             k: info.get(k) for k in ("status_code", "reason", "request_id", "retry_after")
         }
         kwargs["body"] = info.get("body") or ""

@@ -1,0 +1,219 @@
+"""Type stubs for the native extension (checked against it with mypy.stubtest)."""
+
+from typing import Any, Awaitable, Dict, Iterable, List, Optional, Tuple, Union, final
+
+from .errors import GlairVisionError
+
+__all__ = [
+    "mask_nik",
+    "BatchSession",
+    "Client",
+    "SandboxServer",
+    "FieldResults",
+    "Verification",
+    "__version__",
+    "DEFAULT_BASE_URL",
+    "FIELDS",
+    "DEFAULT_SANDBOX_CREDENTIALS",
+]
+
+__version__: str
+DEFAULT_BASE_URL: str
+FIELDS: List[str]
+DEFAULT_SANDBOX_CREDENTIALS: Tuple[str, str, str]
+
+_Outcome = Union["Verification", GlairVisionError]
+_Item = Optional[Tuple[int, _Outcome]]
+
+def mask_nik(nik: str) -> str: ...
+@final
+class FieldResults:
+    """Per-field verification status: True matches, False does not, None was not
+    sent or could not be checked."""
+
+    def __new__(
+        cls,
+        nik: Optional[bool] = None,
+        name: Optional[bool] = None,
+        date_of_birth: Optional[bool] = None,
+        no_kk: Optional[bool] = None,
+        mother_maiden_name: Optional[bool] = None,
+        place_of_birth: Optional[bool] = None,
+        address: Optional[bool] = None,
+        gender: Optional[bool] = None,
+        marital_status: Optional[bool] = None,
+        job_type: Optional[bool] = None,
+        province: Optional[bool] = None,
+        city: Optional[bool] = None,
+        district: Optional[bool] = None,
+        subdistrict: Optional[bool] = None,
+        rt: Optional[bool] = None,
+        rw: Optional[bool] = None,
+    ) -> "FieldResults": ...
+    @property
+    def nik(self) -> Optional[bool]: ...
+    @property
+    def name(self) -> Optional[bool]: ...
+    @property
+    def date_of_birth(self) -> Optional[bool]: ...
+    @property
+    def no_kk(self) -> Optional[bool]: ...
+    @property
+    def mother_maiden_name(self) -> Optional[bool]: ...
+    @property
+    def place_of_birth(self) -> Optional[bool]: ...
+    @property
+    def address(self) -> Optional[bool]: ...
+    @property
+    def gender(self) -> Optional[bool]: ...
+    @property
+    def marital_status(self) -> Optional[bool]: ...
+    @property
+    def job_type(self) -> Optional[bool]: ...
+    @property
+    def province(self) -> Optional[bool]: ...
+    @property
+    def city(self) -> Optional[bool]: ...
+    @property
+    def district(self) -> Optional[bool]: ...
+    @property
+    def subdistrict(self) -> Optional[bool]: ...
+    @property
+    def rt(self) -> Optional[bool]: ...
+    @property
+    def rw(self) -> Optional[bool]: ...
+    def to_dict(self) -> Dict[str, Optional[bool]]: ...
+    def mismatched(self) -> List[str]: ...
+    def __getitem__(self, key: str, /) -> Optional[bool]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> Tuple[Any, ...]: ...
+    __hash__: None  # type: ignore[assignment]
+
+@final
+class Verification:
+    """The registry's answer to one verification."""
+
+    def __new__(
+        cls,
+        verification_status: bool,
+        reason: str,
+        result: Union[FieldResults, Dict[str, Optional[bool]], None] = None,
+        request_id: Optional[str] = None,
+    ) -> "Verification": ...
+    @property
+    def verification_status(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def result(self) -> FieldResults: ...
+    @property
+    def request_id(self) -> Optional[str]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> Tuple[Any, ...]: ...
+    __hash__: None  # type: ignore[assignment]
+
+@final
+class Client:
+    """A configured GLAIR Vision client (the Rust core's Vision)."""
+
+    def __new__(
+        cls,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        base_url: Optional[str] = None,
+        api_version: Optional[str] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        read_env: bool = True,
+    ) -> "Client": ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def api_version(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def user_agent(self) -> str: ...
+    def config(self) -> Dict[str, Any]: ...
+    def verify(self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None) -> Verification: ...
+    def verify_async(
+        self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None
+    ) -> Awaitable[Verification]: ...
+    def verify_batch(
+        self,
+        records: Iterable[Any],
+        concurrency: int = 16,
+        rate_limit: Optional[float] = None,
+        options: Optional[Dict[str, Any]] = None,
+    ) -> List[_Outcome]: ...
+    def verify_batch_async(
+        self,
+        records: Iterable[Any],
+        concurrency: int = 16,
+        rate_limit: Optional[float] = None,
+        options: Optional[Dict[str, Any]] = None,
+    ) -> Awaitable[List[_Outcome]]: ...
+    def batch_session(
+        self,
+        concurrency: int = 16,
+        rate_limit: Optional[float] = None,
+        options: Optional[Dict[str, Any]] = None,
+        buffer: Optional[int] = None,
+    ) -> "BatchSession": ...
+
+@final
+class BatchSession:
+    """A running streaming batch."""
+
+    def capacity(self) -> int: ...
+    def submit(self, record: Any) -> int: ...
+    def close(self) -> None: ...
+    def poll(self) -> _Item: ...
+    def wait(self) -> _Item: ...
+    def wait_async(self) -> Awaitable[_Item]: ...
+    def cancel(self) -> None: ...
+
+@final
+class SandboxServer:
+    """A running in-process sandbox server."""
+
+    def __new__(
+        cls,
+        *,
+        records_json: Optional[str] = None,
+        records_path: Optional[str] = None,
+        synthetic: Optional[int] = None,
+        seed: Optional[int] = None,
+        api_key: Optional[str] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        latency: Optional[float] = None,
+        failure_rate: Optional[float] = None,
+        slow_delay: Optional[float] = None,
+        match_threshold: Optional[float] = None,
+        host: Optional[str] = None,
+        port: int = 0,
+    ) -> "SandboxServer": ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def api_key(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def records(self) -> List[Dict[str, str]]: ...
+    def requests(self) -> List[Dict[str, Any]]: ...
+    def clear_requests(self) -> None: ...
+    def stop(self) -> None: ...

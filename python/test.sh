@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the glair-vision wheel, installs it into python/.venv, checks the type
+# stubs against the native module, and runs the pytest suite. Idempotent; runs
+# from any directory. Extra arguments go to pytest (e.g. `-k batch -x`).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/python/.venv"
+PY="$VENV/bin/python"
+WHEELS="$ROOT/target/python-wheels"
+
+if [ ! -x "$PY" ]; then
+    echo "==> creating $VENV"
+    python3 -m venv "$VENV"
+fi
+
+echo "==> installing build and test tools"
+"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10"
+
+echo "==> building the wheel (release, abi3)"
+rm -rf "$WHEELS"
+(cd "$ROOT/python" && "$VENV/bin/maturin" build --release --out "$WHEELS")
+shopt -s nullglob
+wheels=("$WHEELS"/glair_vision-*.whl)
+if [ "${#wheels[@]}" -ne 1 ]; then
+    echo "expected exactly one wheel in $WHEELS, found ${#wheels[@]}" >&2
+    exit 1
+fi
+
+echo "==> installing ${wheels[0]##*/}"
+"$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
+
+# Run the checks from outside python/ so that the installed package (with its
+# native module) is imported, not the source tree.
+cd "$ROOT/target"
+
+echo "==> checking the type stubs against the native module"
+"$PY" -m mypy.stubtest glair_vision._native
+
+echo "==> type-checking the package"
+"$PY" -m mypy --no-incremental --cache-dir=/dev/null -p glair_vision
+
+echo "==> running the tests"
+"$PY" -m pytest "$ROOT/python/tests" "$@"

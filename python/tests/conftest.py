@@ -1,0 +1,70 @@
+"""Shared fixtures: one sandbox per session (tests that need special settings
+start their own), clients for it, and a clean GLAIR_* environment."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from glair_vision import AsyncVision, Sandbox, Vision
+
+# Fixture people of the sandbox (always in its registry).
+SITI = {
+    "nik": "3171014508900001",
+    "name": "SITI RAHAYU",
+    "date_of_birth": "05-08-1990",
+    "no_kk": "3171010101100001",
+    "mother_maiden_name": "AMINAH",
+    "place_of_birth": "JAKARTA",
+    "address": "JL. MERDEKA NO. 1",
+    "gender": "PEREMPUAN",
+    "marital_status": "KAWIN",
+    "job_type": "KARYAWAN SWASTA",
+    "province": "DKI JAKARTA",
+    "city": "JAKARTA PUSAT",
+    "district": "GAMBIR",
+    "subdistrict": "GAMBIR",
+    "rt": "001",
+    "rw": "002",
+}
+BUDI_NIK = "3273012305850002"
+FAULT = "317101100190"  # + 4 digits: scripted faults
+SLOW_NIK = FAULT + "9408"
+SLOW_DELAY = 2.0
+
+ENV_VARS = ("GLAIR_API_KEY", "GLAIR_USERNAME", "GLAIR_PASSWORD", "GLAIR_BASE_URL")
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(slow_delay=SLOW_DELAY) as sb:
+        yield sb
+
+
+@pytest.fixture
+def vision(sandbox: Sandbox) -> Vision:
+    return sandbox.vision()
+
+
+@pytest.fixture
+def async_vision(sandbox: Sandbox) -> AsyncVision:
+    return sandbox.async_vision()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def sent_since(sandbox: Sandbox, before: int) -> list:
+    return sandbox.requests()[before:]
+
+
+def count(sandbox: Sandbox) -> int:
+    return len(sandbox.requests())
+
+
+assert os  # (imported for fixtures' users)
