@@ -324,16 +324,20 @@ class Identity:
         _check_batch(concurrency, rate_limit)
         opts = _options(self._vision._overrides, options)
         session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
-        return _iterate(session, iter(records))
+        return _iterate(session, iter(records), 2 * concurrency)
 
 
-def _iterate(session: _native.BatchSession, records: Iterator[Mapping[str, Any]]) -> Iterator[Tuple[int, Outcome]]:
+def _iterate(
+    session: _native.BatchSession, records: Iterator[Mapping[str, Any]], window: int
+) -> Iterator[Tuple[int, Outcome]]:
+    # At most `window` records are between being read and being yielded: memory
+    # stays flat however long the input is.
     positions: Dict[int, int] = {}
     index = 0
     exhausted = False
     try:
         while True:
-            while not exhausted and session.capacity() > 0:
+            while not exhausted and len(positions) < window and session.capacity() > 0:
                 try:
                     record = next(records)
                 except StopIteration:
@@ -455,12 +459,13 @@ class AsyncIdentity:
         _check_batch(concurrency, rate_limit)
         opts = _options(self._vision._overrides, options)
         session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
-        return _aiterate(session, records)
+        return _aiterate(session, records, 2 * concurrency)
 
 
 async def _aiterate(
     session: _native.BatchSession,
     records: Union[Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]],
+    window: int,
 ) -> AsyncIterator[Tuple[int, Outcome]]:
     if hasattr(records, "__aiter__"):
         source: Any = records.__aiter__()  # type: ignore[union-attr]
@@ -473,7 +478,7 @@ async def _aiterate(
     exhausted = False
     try:
         while True:
-            while not exhausted and session.capacity() > 0:
+            while not exhausted and len(positions) < window and session.capacity() > 0:
                 try:
                     record = await source.__anext__() if is_async else next(source)
                 except (StopIteration, StopAsyncIteration):
