@@ -204,6 +204,12 @@ class Vision(_BaseVision):
         """The Identity product: KTP verification."""
         return Identity(self)
 
+    def __enter__(self) -> "Vision":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
 
 class AsyncVision(_BaseVision):
     """Like :class:`Vision`, with ``async`` methods for asyncio."""
@@ -212,6 +218,12 @@ class AsyncVision(_BaseVision):
     def identity(self) -> "AsyncIdentity":
         """The Identity product: KTP verification."""
         return AsyncIdentity(self)
+
+    async def __aenter__(self) -> "AsyncVision":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
 
 
 class Identity:

@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyTuple};
 /// Per-field verification status: `True` matches, `False` does not, `None` was
 /// not sent or could not be checked.
 #[pyclass(frozen, eq, get_all, module = "glair_vision._native", name = "FieldResults")]
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PyFieldResults {
     pub nik: Option<bool>,
     pub name: Option<bool>,
@@ -77,7 +77,7 @@ impl From<PyFieldResults> for FieldResults {
 
 impl PyFieldResults {
     fn core(&self) -> FieldResults {
-        (*self).into()
+        self.clone().into()
     }
 }
 
