@@ -254,7 +254,7 @@ pub struct BatchArgs {
     /// names); empty cells and nulls are unset
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
-    /// Input format [default: from the extension: .csv, .jsonl/.ndjson/.json]
+    /// Input format [default: from the extension: .csv, .jsonl/.ndjson]
     #[arg(long, value_enum)]
     pub format: Option<InputFormat>,
     /// Output file (JSONL); appended to, so a re-run resumes where it stopped

@@ -23,7 +23,7 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "csv" => Ok(InputFormat::Csv),
-        "jsonl" | "ndjson" | "json" => Ok(InputFormat::Jsonl),
+        "jsonl" | "ndjson" => Ok(InputFormat::Jsonl),
         _ => Err(format!(
             "{}: cannot tell the format from the extension; name it .csv or .jsonl, or pass --format",
             path.display()
