@@ -1,0 +1,185 @@
+//! The Rust contenders: this SDK (single calls in a loop; `verification_stream` at
+//! concurrency C) and a plain `reqwest` loop (sequential; C concurrent tasks), the
+//! floor for any Rust client. Protocol: see the crate docs (`src/lib.rs`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt};
+use glair_vision::{BatchOptions, VerificationRequest, Vision};
+use glair_vision_bench::{Args, Meter, API_KEY, DATE_OF_BIRTH, NAME, NIK, PASSWORD, PATH, USERNAME};
+
+fn sdk(args: &Args) -> Vision {
+    Vision::builder()
+        .base_url(&args.url)
+        .api_key(API_KEY)
+        .username(USERNAME)
+        .password(PASSWORD)
+        .read_env(false)
+        .build()
+        .expect("client builds")
+}
+
+fn request() -> VerificationRequest {
+    VerificationRequest::new(NIK).name(NAME).date_of_birth(DATE_OF_BIRTH)
+}
+
+fn versions() -> serde_json::Value {
+    serde_json::json!({
+        "glair-vision (Rust)": glair_vision::VERSION,
+        "reqwest": "0.13 (workspace)",
+        "rustc": option_env!("BENCH_RUSTC_VERSION").unwrap_or("see harness"),
+    })
+}
+
+/// The plain-reqwest call: multipart form, the two auth headers, JSON decode,
+/// read `verification_status`.
+async fn plain_call(http: &reqwest::Client, endpoint: &str) -> bool {
+    let form = reqwest::multipart::Form::new()
+        .text("nik", NIK)
+        .text("name", NAME)
+        .text("date_of_birth", DATE_OF_BIRTH);
+    let Ok(resp) = http
+        .post(endpoint)
+        .header("x-api-key", API_KEY)
+        .basic_auth(USERNAME, Some(PASSWORD))
+        .multipart(form)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(body) = resp.bytes().await else { return false };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else { return false };
+    json.get("verification_status").and_then(|v| v.as_bool()) == Some(true)
+}
+
+/// Runs `call` sequentially: warm-up, then until the time or count budget ends.
+async fn sequential<F, Fut>(args: &Args, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..args.warmup {
+        call().await;
+    }
+    let mut latencies = Vec::with_capacity(args.max.min(1 << 20));
+    let mut errors = 0;
+    let meter = Meter::start();
+    while latencies.len() < args.max && meter.elapsed() < args.duration {
+        let t = Instant::now();
+        if !call().await {
+            errors += 1;
+        }
+        latencies.push(t.elapsed().as_secs_f64());
+    }
+    let n = latencies.len();
+    meter.report(args, n, errors, Some(&mut latencies), versions());
+}
+
+/// Runs `call` from `concurrency` tasks sharing one budget.
+async fn concurrent<F, Fut>(args: &Args, call: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    async fn spawn_all<F, Fut>(
+        concurrency: usize,
+        budget: usize,
+        deadline: Instant,
+        call: F,
+    ) -> (usize, usize)
+    where
+        F: Fn() -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
+        let taken = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let (taken, failed, call) = (taken.clone(), failed.clone(), call.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < deadline && taken.fetch_add(1, Ordering::Relaxed) < budget {
+                    if !call().await {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        (taken.load(Ordering::Relaxed).min(budget), failed.load(Ordering::Relaxed))
+    }
+    let far = Instant::now() + Duration::from_secs(3600);
+    spawn_all(args.concurrency, args.warmup, far, call.clone()).await;
+    let meter = Meter::start();
+    let deadline = Instant::now() + args.duration;
+    let (n, errors) = spawn_all(args.concurrency, args.max, deadline, call).await;
+    meter.report(args, n, errors, None, versions());
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::from_env();
+    match args.mode.as_str() {
+        "sdk-seq" => {
+            let vision = sdk(&args);
+            let req = request();
+            let identity = vision.identity();
+            sequential(&args, || {
+                let (identity, req) = (&identity, &req);
+                async move { matches!(identity.verification(req).await, Ok(v) if v.verification_status) }
+            })
+            .await;
+        }
+        "sdk-batch" => {
+            let vision = sdk(&args);
+            let identity = vision.identity();
+            let run = |n: usize| {
+                let identity = identity.clone();
+                async move {
+                    let items = identity.verification_stream(
+                        stream::iter(std::iter::repeat_with(request).take(n)),
+                        BatchOptions::default().concurrency(args.concurrency),
+                    );
+                    items
+                        .fold(0usize, |errors, item| async move {
+                            match item.outcome {
+                                Ok(v) if v.verification_status => errors,
+                                _ => errors + 1,
+                            }
+                        })
+                        .await
+                }
+            };
+            // Warm up, and size the measured batch from the warm-up's rate so that
+            // it lasts about `duration` (one batch, no drain in the middle).
+            let warm = args.warmup.max(args.concurrency * 4);
+            run(warm).await; // connections
+            let t = Instant::now();
+            run(warm).await;
+            let rate = warm as f64 / t.elapsed().as_secs_f64();
+            let n = ((rate * args.duration.as_secs_f64()) as usize).clamp(args.concurrency * 4, args.max);
+            let meter = Meter::start();
+            let errors = run(n).await;
+            meter.report(&args, n, errors, None, versions());
+        }
+        "reqwest-seq" => {
+            let http = reqwest::Client::new();
+            let endpoint = format!("{}{PATH}", args.url);
+            sequential(&args, || plain_call(&http, &endpoint)).await;
+        }
+        "reqwest-conc" => {
+            let http = reqwest::Client::new();
+            let endpoint: Arc<str> = format!("{}{PATH}", args.url).into();
+            concurrent(&args, move || {
+                let (http, endpoint) = (http.clone(), endpoint.clone());
+                async move { plain_call(&http, &endpoint).await }
+            })
+            .await;
+        }
+        other => panic!("unknown mode {other}"),
+    }
+}
