@@ -4,6 +4,7 @@ start their own), clients for it, and a clean GLAIR_* environment."""
 from __future__ import annotations
 
 import os
+import socket
 from typing import Iterator
 
 import pytest
@@ -57,6 +58,14 @@ def async_vision(sandbox: Sandbox) -> AsyncVision:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
+
+
+def closed_url() -> str:
+    """A loopback URL where nothing listens (a port just released by the OS)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def sent_since(sandbox: Sandbox, before: int) -> list:

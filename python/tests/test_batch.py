@@ -6,7 +6,7 @@ import itertools
 from typing import Dict, Iterator
 
 import pytest
-from conftest import BUDI_NIK, FAULT, SITI, SLOW_NIK
+from conftest import closed_url, BUDI_NIK, FAULT, SITI, SLOW_NIK
 
 from glair_vision import (
     APIConnectionError,
@@ -68,7 +68,7 @@ def test_batch_per_call_overrides(vision: Vision) -> None:
     assert all(isinstance(o, PermissionDeniedError) for o in out)
     out = vision.identity.verification_batch([{"nik": FAULT + "9503"}], max_retries=0)
     assert isinstance(out[0], ServiceUnavailableError)
-    out = vision.identity.verification_batch([{"nik": SITI["nik"]}], base_url="http://127.0.0.1:1", max_retries=0)
+    out = vision.identity.verification_batch([{"nik": SITI["nik"]}], base_url=closed_url(), max_retries=0)
     assert isinstance(out[0], APIConnectionError)
 
 

@@ -7,7 +7,7 @@ import datetime
 import pickle
 
 import pytest
-from conftest import BUDI_NIK, SITI
+from conftest import closed_url, BUDI_NIK, SITI
 
 import glair_vision
 from glair_vision import (
@@ -148,7 +148,7 @@ def test_per_call_overrides(sandbox: Sandbox, vision: Vision) -> None:
     with pytest.raises(glair_vision.NotFoundError):
         vision.identity.verification(SITI["nik"], api_version="v2")
     with pytest.raises(glair_vision.APIConnectionError):
-        vision.identity.verification(SITI["nik"], base_url="http://127.0.0.1:1", max_retries=0)
+        vision.identity.verification(SITI["nik"], base_url=closed_url(), max_retries=0)
     with pytest.raises(glair_vision.APITimeoutError):
         vision.identity.verification("3171011001909408", timeout=0.2, max_retries=0)
     # the client itself is unchanged
@@ -156,7 +156,7 @@ def test_per_call_overrides(sandbox: Sandbox, vision: Vision) -> None:
 
 
 def test_with_options(sandbox: Sandbox) -> None:
-    base = Vision(base_url="http://127.0.0.1:1", api_key="k", username="u", password="p", max_retries=0)
+    base = Vision(base_url=closed_url(), api_key="k", username="u", password="p", max_retries=0)
     good = base.with_options(base_url=sandbox.url, **sandbox.credentials)
     assert good.base_url == sandbox.url
     assert good.identity.verification(SITI["nik"]).verification_status

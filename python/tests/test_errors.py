@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from conftest import FAULT, SITI
+from conftest import closed_url, FAULT, SITI
 
 import glair_vision
 from glair_vision import Vision, errors
@@ -121,7 +121,7 @@ def test_bad_request_with_malformed_body(vision: Vision) -> None:
 
 def test_connection_and_timeout(vision: Vision) -> None:
     with pytest.raises(APIConnectionError) as info:
-        vision.identity.verification(SITI["nik"], base_url="http://127.0.0.1:1", max_retries=0)
+        vision.identity.verification(SITI["nik"], base_url=closed_url(), max_retries=0)
     assert type(info.value) is APIConnectionError
     with pytest.raises(APITimeoutError) as t:
         vision.identity.verification(FAULT + "9408", timeout=0.2, max_retries=0)
@@ -131,7 +131,7 @@ def test_connection_and_timeout(vision: Vision) -> None:
 
 
 def test_validation_error_attributes() -> None:
-    v = Vision(api_key="k", username="u", password="p", base_url="http://127.0.0.1:1")
+    v = Vision(api_key="k", username="u", password="p", base_url=closed_url())
     with pytest.raises(ValidationError) as info:
         v.identity.verification(SITI["nik"], rt="12345")
     e = info.value
