@@ -152,6 +152,16 @@ def test_bad_batch_options(vision: Vision, kwargs: dict, exc: type) -> None:
         list(vision.identity.verification_batch_iter([{"nik": SITI["nik"]}], **kwargs))
 
 
+def test_records_may_be_any_mapping(vision: Vision) -> None:
+    import collections
+    import types
+
+    out = vision.identity.verification_batch(
+        [types.MappingProxyType({"nik": SITI["nik"]}), collections.OrderedDict(nik=SITI["nik"], name="SITI RAHAYU")]
+    )
+    assert all(isinstance(o, Verification) and o.verification_status for o in out)
+
+
 def test_outcomes_are_exceptions_not_raised(vision: Vision) -> None:
     out = vision.identity.verification_batch([{"nik": "1"}, {"nik": SITI["nik"]}])
     assert isinstance(out[0], ValidationError) and isinstance(out[0], GlairVisionError)

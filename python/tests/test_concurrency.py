@@ -3,6 +3,7 @@ Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import SITI, SLOW_NIK
 
-from glair_vision import Sandbox, Vision
+from glair_vision import AsyncVision, Sandbox, Vision
 
 
 def test_other_threads_progress_during_a_slow_call(vision: Vision) -> None:
@@ -55,16 +56,18 @@ def test_shared_client_across_threads(vision: Vision) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_child_after_fork_can_verify(vision: Vision) -> None:
-    # The parent has used the client (runtime and pool exist) before forking.
+def test_child_after_fork_can_verify(vision: Vision, async_vision: AsyncVision) -> None:
+    # The parent has used both clients (runtime and pools exist) before forking.
     assert vision.identity.verification(SITI["nik"]).verification_status
+    assert asyncio.run(async_vision.identity.verification(SITI["nik"])).verification_status
     pid = os.fork()
     if pid == 0:  # child
         code = 1
         try:
             r = vision.identity.verification(SITI["nik"], name="SITI RAHAYU")
             r2 = vision.identity.verification_batch([{"nik": SITI["nik"]}] * 3)
-            if r.verification_status and all(x.verification_status for x in r2):
+            r3 = asyncio.run(async_vision.identity.verification(SITI["nik"]))
+            if r.verification_status and all(x.verification_status for x in r2) and r3.verification_status:
                 code = 0
         except BaseException:
             code = 2

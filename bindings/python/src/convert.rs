@@ -7,7 +7,7 @@ use glair_vision::{Field, RequestOptions, ValidationError, VerificationRequest};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyType};
+use pyo3::types::{PyDict, PyMapping, PyString, PyType};
 
 use crate::errors::validation_pyerr;
 
@@ -58,14 +58,24 @@ pub fn request_from_record(
     py: Python<'_>,
     record: &Bound<'_, PyAny>,
 ) -> Result<VerificationRequest, ValidationError> {
-    let dict = record.cast::<PyDict>().map_err(|_| {
+    let not_a_record = || {
         ValidationError::for_key(
             "record",
             format!("must be a dict of wire field names to values, not {}", type_name(record)),
         )
-    })?;
+    };
+    let items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = if let Ok(dict) = record.cast::<PyDict>() {
+        dict.iter().collect()
+    } else if let Ok(mapping) = record.cast::<PyMapping>() {
+        mapping
+            .items()
+            .and_then(|items| items.iter().map(|pair| pair.extract()).collect::<PyResult<Vec<_>>>())
+            .map_err(|_| not_a_record())?
+    } else {
+        return Err(not_a_record());
+    };
     let mut request = VerificationRequest::default();
-    for (key, value) in dict.iter() {
+    for (key, value) in items {
         let key = key
             .cast::<PyString>()
             .ok()
