@@ -34,6 +34,7 @@ echo "==> installing ${wheels[0]##*/}"
 
 # Run the checks from outside python/ so that the installed package (with its
 # native module) is imported, not the source tree.
+mkdir -p "$ROOT/target"
 cd "$ROOT/target"
 
 echo "==> checking the type stubs against the native module"
