@@ -117,15 +117,20 @@ async function* iterateStream(stream, records) {
   const replaced = new Map();
   let index = 0;
   let feedError = null;
+  let closed = false;
+  // Sync iterables (arrays) go over in chunks; an async source record by
+  // record, so a slow producer's records start at once.
+  const isAsync = records != null && typeof records[Symbol.asyncIterator] === 'function';
+  const chunkSize = isAsync ? 1 : PUSH_CHUNK;
   const feeding = (async () => {
+    let chunk = [];
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const rows = chunk;
+      chunk = [];
+      await stream.push(JSON.stringify(rows));
+    };
     try {
-      let chunk = [];
-      const flush = async () => {
-        if (chunk.length === 0) return;
-        const rows = chunk;
-        chunk = [];
-        await stream.push(JSON.stringify(rows));
-      };
       for await (const record of records) {
         const p = prepareRow(record);
         if (p.error) {
@@ -135,11 +140,16 @@ async function* iterateStream(stream, records) {
           chunk.push(p.row);
         }
         index += 1;
-        if (chunk.length >= PUSH_CHUNK) await flush();
+        if (chunk.length >= chunkSize) await flush();
+        if (closed) break; // the consumer stopped: read no further
       }
-      await flush();
     } catch (err) {
       feedError = err;
+    }
+    try {
+      await flush(); // records read before a failing source still get outcomes
+    } catch (_) {
+      // the stream was closed
     } finally {
       stream.end();
     }
@@ -161,6 +171,7 @@ async function* iterateStream(stream, records) {
     await feeding;
     if (feedError) throw feedError;
   } finally {
+    closed = true;
     stream.close();
   }
 }

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use glair_vision::{
-    BatchOptions, Credentials, Error, Field, RequestOptions, ValidationError, VerificationRequest, Verification,
-    Vision,
+    BatchOptions, Credentials, Error, Field, RequestOptions, ValidationError, Verification,
+    VerificationRequest, Vision,
 };
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 use napi::bindgen_prelude::*;
@@ -34,24 +34,11 @@ const STREAM_CHUNK: usize = 512;
 // ---------------------------------------------------------------------------
 // Logging
 
-/// Installs a stderr `tracing` subscriber once, filtered by `GLAIR_LOG` (falling
-/// back to `RUST_LOG`). Off when neither is set.
+/// Turns on the core's stderr logging once when `GLAIR_LOG` (or `RUST_LOG`) is set.
 fn init_logging() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let filter = std::env::var("GLAIR_LOG")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .or_else(|| std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()));
-        if let Some(filter) = filter {
-            if let Ok(filter) = tracing_subscriber::EnvFilter::try_new(filter) {
-                let _ = tracing_subscriber::fmt()
-                    .with_env_filter(filter)
-                    .with_writer(std::io::stderr)
-                    .with_target(true)
-                    .try_init();
-            }
-        }
+        glair_vision::logging::init_from_env();
     });
 }
 
@@ -134,7 +121,9 @@ fn request_from_value(value: &Value) -> std::result::Result<VerificationRequest,
             Value::Null => {}
             Value::String(s) => request.set(field, s.as_str()),
             other => {
-                return Err(ValidationError::new(field, format!("must be a string, not {}", js_type(other))).into())
+                return Err(
+                    ValidationError::new(field, format!("must be a string, not {}", js_type(other))).into()
+                )
             }
         }
     }
@@ -197,13 +186,24 @@ fn options_object(text: Option<String>, what: &str) -> std::result::Result<Map<S
 
 fn reject_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> std::result::Result<(), Error> {
     match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(config_error(format!("unknown {what} option `{k}` (expected one of: {})", known.join(", ")))),
+        Some(k) => {
+            Err(config_error(format!("unknown {what} option `{k}` (expected one of: {})", known.join(", "))))
+        }
         None => Ok(()),
     }
 }
 
-const OVERRIDE_KEYS: [&str; 9] =
-    ["apiKey", "username", "password", "baseUrl", "apiVersion", "timeoutMs", "timeout", "maxRetries", "retries"];
+const OVERRIDE_KEYS: [&str; 9] = [
+    "apiKey",
+    "username",
+    "password",
+    "baseUrl",
+    "apiVersion",
+    "timeoutMs",
+    "timeout",
+    "maxRetries",
+    "retries",
+];
 
 /// The official SDK's second argument (`Partial<Settings>`), plus timeout and retries.
 fn request_options(obj: &Map<String, Value>) -> std::result::Result<RequestOptions, Error> {
@@ -266,10 +266,15 @@ fn outcome_json(index: usize, outcome: &std::result::Result<Verification, Error>
 
 /// Parses a JSON array of records; rows that are not requests become errors
 /// in place (they never reach the API).
-fn parse_records(text: &str) -> std::result::Result<Vec<std::result::Result<VerificationRequest, Error>>, Error> {
+fn parse_records(
+    text: &str,
+) -> std::result::Result<Vec<std::result::Result<VerificationRequest, Error>>, Error> {
     match parse_json(text, "records")? {
         Value::Array(rows) => Ok(rows.iter().map(request_from_value).collect()),
-        other => Err(ValidationError::for_key("records", format!("must be an array, not {}", js_type(&other))).into()),
+        other => {
+            Err(ValidationError::for_key("records", format!("must be an array, not {}", js_type(&other)))
+                .into())
+        }
     }
 }
 
@@ -398,7 +403,8 @@ impl NativeVision {
             // Rows that failed conversion keep their slot; the rest go to the core batch.
             let mut positions = Vec::with_capacity(rows.len());
             let mut requests = Vec::with_capacity(rows.len());
-            let mut outcomes: Vec<Option<std::result::Result<Verification, Error>>> = Vec::with_capacity(rows.len());
+            let mut outcomes: Vec<Option<std::result::Result<Verification, Error>>> =
+                Vec::with_capacity(rows.len());
             for (i, row) in rows.into_iter().enumerate() {
                 match row {
                     Ok(r) => {
@@ -445,7 +451,7 @@ pub struct BatchStream {
     input: Arc<Mutex<Option<mpsc::Sender<Vec<Row>>>>>,
     output: Arc<tokio::sync::Mutex<mpsc::Receiver<Value>>>,
     pushed: Arc<Mutex<usize>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl BatchStream {
@@ -484,7 +490,8 @@ impl BatchStream {
         let driver = async move {
             let mut results = std::pin::pin!(results);
             while let Some(item) = results.next().await {
-                let index = positions.lock().expect("positions lock").remove(&item.index).unwrap_or(item.index);
+                let index =
+                    positions.lock().expect("positions lock").remove(&item.index).unwrap_or(item.index);
                 if out_tx.send(outcome_json(index, &item.outcome)).await.is_err() {
                     return; // closed: dropping `results` cancels in-flight calls
                 }
@@ -501,7 +508,7 @@ impl BatchStream {
             input: Arc::new(Mutex::new(Some(in_tx))),
             output: Arc::new(tokio::sync::Mutex::new(out_rx)),
             pushed: Arc::default(),
-            task: Some(task),
+            task: Mutex::new(Some(task)),
         }
     }
 }
@@ -553,9 +560,9 @@ impl BatchStream {
 
     /// Stops the batch: no more input, in-flight calls are cancelled.
     #[napi]
-    pub fn close(&mut self) {
+    pub fn close(&self) {
         self.input.lock().expect("input lock").take();
-        if let Some(task) = self.task.take() {
+        if let Some(task) = self.task.lock().expect("task lock").take() {
             task.abort();
         }
     }
@@ -563,9 +570,7 @@ impl BatchStream {
 
 impl Drop for BatchStream {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.close();
     }
 }
 

@@ -1,0 +1,352 @@
+// Types of the `glair-vision` package (hand-written for the JS layer; the
+// native addon's own generated types are in native.d.ts).
+
+/** The 16 wire field names of the KTP Basic Verification endpoint. */
+export type FieldName =
+  | 'nik'
+  | 'name'
+  | 'date_of_birth'
+  | 'no_kk'
+  | 'mother_maiden_name'
+  | 'place_of_birth'
+  | 'address'
+  | 'gender'
+  | 'marital_status'
+  | 'job_type'
+  | 'province'
+  | 'city'
+  | 'district'
+  | 'subdistrict'
+  | 'rt'
+  | 'rw';
+
+/** The 16 wire field names, in documentation order. */
+export declare const FIELDS: readonly FieldName[];
+
+/**
+ * What to verify. `nik` is required; every other field is optional and only the
+ * fields you set are sent. `undefined` and `null` mean "not set".
+ */
+export interface VerificationParams {
+  /** 16-digit NIK (spaces and dashes are stripped). */
+  nik: string;
+  name?: string | null;
+  /**
+   * dd-mm-yyyy (also dd/mm/yyyy or ISO yyyy-mm-dd), or a JS `Date`: its
+   * **local** calendar date is sent (getFullYear/getMonth/getDate).
+   */
+  date_of_birth?: string | Date | null;
+  /** 16-digit family card (KK) number. */
+  no_kk?: string | null;
+  mother_maiden_name?: string | null;
+  place_of_birth?: string | null;
+  address?: string | null;
+  /** LAKI-LAKI / PEREMPUAN (also L/P, male/female, M/F, any case). */
+  gender?: string | null;
+  /** BELUM KAWIN, KAWIN, CERAI HIDUP, CERAI MATI (also single, married, divorced, widowed). */
+  marital_status?: string | null;
+  job_type?: string | null;
+  province?: string | null;
+  city?: string | null;
+  district?: string | null;
+  subdistrict?: string | null;
+  /** 1-3 digits, sent zero-padded to 3. */
+  rt?: string | null;
+  /** 1-3 digits, sent zero-padded to 3. */
+  rw?: string | null;
+}
+
+/** Per-field status: true matches, false does not, null not sent or not checked. */
+export type FieldResults = { [F in FieldName]: boolean | null };
+
+/** The answer of one verification (wire keys, plus `requestId`). */
+export interface VerificationResult {
+  /** True when every field sent matched the registry. */
+  verification_status: boolean;
+  /** The API's explanation, e.g. "Verification Success", "Name does not match". */
+  reason: string;
+  /** One entry per field (all 16 present). */
+  result: FieldResults;
+  /** The `Request-Id` response header, for GLAIR support. */
+  requestId: string | null;
+}
+
+/** Client settings: `@glair/vision`'s `Settings`, plus timeout and retries. */
+export interface Settings {
+  /** Default: GLAIR_API_KEY. */
+  apiKey?: string;
+  /** Default: GLAIR_USERNAME. */
+  username?: string;
+  /** Default: GLAIR_PASSWORD. */
+  password?: string;
+  /** Default: GLAIR_BASE_URL, else https://api.vision.glair.ai. */
+  baseUrl?: string;
+  /** Default "v1". */
+  apiVersion?: string;
+  /** Deadline per attempt, connect to last byte, in milliseconds. Default 30000. */
+  timeoutMs?: number;
+  /** Deadline for connecting, in milliseconds. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Retries after the first attempt on 429, 5xx, timeouts and connection errors. Default 2. */
+  maxRetries?: number;
+  /** Whether unset settings are read from the GLAIR_* environment. Default true. */
+  readEnv?: boolean;
+}
+
+/** Per-call overrides (the second argument of `verification`, as in `@glair/vision`). */
+export interface RequestOverrides {
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  baseUrl?: string;
+  apiVersion?: string;
+  /** Deadline per attempt for this call, in milliseconds. */
+  timeoutMs?: number;
+  /** Retries for this call. */
+  maxRetries?: number;
+}
+
+/** Options of `verificationBatch` and `verificationStream`: per-call overrides apply to every record. */
+export interface BatchOptions extends RequestOverrides {
+  /** Calls in flight at once. Default 16. */
+  concurrency?: number;
+  /** Calls started per second, evenly spaced across all workers. Default: no limit. */
+  rateLimit?: number;
+}
+
+export type BatchRecord = VerificationParams;
+
+export interface BatchFulfilled {
+  status: 'fulfilled';
+  value: VerificationResult;
+}
+export interface BatchRejected {
+  status: 'rejected';
+  reason: GlairVisionError;
+}
+/** One settled outcome of `verificationBatch`, like `Promise.allSettled`'s. */
+export type BatchOutcome = BatchFulfilled | BatchRejected;
+
+/** One outcome of `verificationStream`, with its position in the input. */
+export type StreamItem =
+  | { index: number; value: VerificationResult; error?: undefined }
+  | { index: number; error: GlairVisionError; value?: undefined };
+
+/** `vision.identity`: KTP Basic Verification. */
+export declare class Identity {
+  private constructor();
+  /** Verifies one person; rejects with a `GlairVisionError` subclass. */
+  verification(params: VerificationParams, overrides?: RequestOverrides): Promise<VerificationResult>;
+  /** Verifies every record; resolves to outcomes in input order (never rejects for one record). */
+  verificationBatch(
+    records: Iterable<BatchRecord>,
+    options?: BatchOptions,
+  ): Promise<BatchOutcome[]>;
+  /** Verifies every record, yielding outcomes as they complete. Breaking out cancels the rest. */
+  verificationStream(
+    records: Iterable<BatchRecord> | AsyncIterable<BatchRecord>,
+    options?: BatchOptions,
+  ): AsyncGenerator<StreamItem, void, undefined>;
+}
+
+/** A GLAIR Vision client: a drop-in for `@glair/vision`'s `Vision`. */
+export declare class Vision {
+  /** Throws `ConfigurationError` when credentials are missing (argument and environment). */
+  constructor(settings?: Settings);
+  readonly identity: Identity;
+  readonly baseUrl: string;
+  readonly apiVersion: string;
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
+  readonly userAgent: string;
+  toJSON(): { baseUrl: string; apiVersion: string; timeoutMs: number; maxRetries: number };
+}
+
+/** Options of `Sandbox.start`. */
+export interface SandboxOptions {
+  /** Extra people: objects keyed by the wire field names, or a .jsonl/.json/.csv file path. */
+  records?: Array<Partial<Record<FieldName, string | Date>>> | string;
+  /** Synthetic people generated (default 100). */
+  synthetic?: number;
+  /** Seed of the synthetic registry (default 0). */
+  seed?: number;
+  /** Accepted username (default "sandbox"). */
+  username?: string;
+  /** Accepted password (default "sandbox-password"). */
+  password?: string;
+  /** Accepted API key (default "sandbox-api-key"). */
+  apiKey?: string;
+  /** Added to every answer, in milliseconds (default 0). */
+  latencyMs?: number;
+  /** Share of answers that are 503, 0..1 (default 0). */
+  failureRate?: number;
+  /** How long NIKs ending 9408 wait, in milliseconds (default 3000). */
+  slowDelayMs?: number;
+  /** Free-text similarity threshold, 0..1 (default 0.85). */
+  matchThreshold?: number;
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: an ephemeral port). */
+  port?: number;
+}
+
+/** A request the sandbox received. */
+export interface SandboxRequest {
+  /** The form fields as sent, in order. */
+  fields: Array<[string, string]>;
+  content_type: string;
+  user_agent: string | null;
+  request_id: string;
+  status: number;
+}
+
+/** A local GLAIR Vision sandbox running in this process. */
+export declare class Sandbox {
+  private constructor();
+  static start(options?: SandboxOptions): Promise<Sandbox>;
+  /** e.g. "http://127.0.0.1:41234" (no trailing slash). */
+  readonly url: string;
+  readonly apiKey: string;
+  readonly username: string;
+  readonly password: string;
+  readonly credentials: { apiKey: string; username: string; password: string };
+  /** A client pointed at this sandbox (GLAIR_* environment ignored). */
+  vision(options?: Settings): Vision;
+  /** Every person in the registry. */
+  records(): Promise<Array<Partial<Record<FieldName, string>>>>;
+  /** Requests received on the verification endpoint, oldest first. */
+  requests(): Promise<SandboxRequest[]>;
+  clearRequests(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Stable error codes, shared with the Rust core, the Python package and the CLI. */
+export type ErrorCode =
+  | 'error'
+  | 'validation'
+  | 'configuration'
+  | 'bad_request'
+  | 'authentication'
+  | 'permission_denied'
+  | 'not_found'
+  | 'rate_limited'
+  | 'service_unavailable'
+  | 'server'
+  | 'decode'
+  | 'timeout'
+  | 'connection'
+  | 'cancelled';
+
+/** Base class of every error this package throws. */
+export declare class GlairVisionError extends Error {
+  readonly code: ErrorCode | string;
+  static readonly code: string;
+}
+
+/** Bad input, caught before anything was sent. */
+export declare class ValidationError extends GlairVisionError {
+  readonly code: 'validation';
+  /** The offending wire field name (or unknown key). */
+  readonly field: string | null;
+}
+
+/** Missing credentials, bad base URL or option. */
+export declare class ConfigurationError extends GlairVisionError {
+  readonly code: 'configuration';
+}
+
+/** The API answered with an error. */
+export declare class APIError extends GlairVisionError {
+  /** HTTP status code. */
+  readonly status: number;
+  /** The reason read from the body, if any. */
+  readonly reason: string | null;
+  /** The `Request-Id` response header. */
+  readonly requestId: string | null;
+  /** The start of the raw response body. */
+  readonly body: string;
+  /** Seconds the server asked to wait (Retry-After), if any. */
+  readonly retryAfter: number | null;
+  /** Per-field result carried by some errors (503), if any. */
+  readonly result: FieldResults | null;
+}
+/** 400. */
+export declare class BadRequestError extends APIError {
+  readonly code: 'bad_request';
+}
+/** 401. */
+export declare class AuthenticationError extends APIError {
+  readonly code: 'authentication';
+}
+/** 403. */
+export declare class PermissionDeniedError extends APIError {
+  readonly code: 'permission_denied';
+}
+/** 404. */
+export declare class NotFoundError extends APIError {
+  readonly code: 'not_found';
+}
+/** 429. */
+export declare class RateLimitError extends APIError {
+  readonly code: 'rate_limited';
+}
+/** 503: Dukcapil is down. */
+export declare class ServiceUnavailableError extends APIError {
+  readonly code: 'service_unavailable';
+}
+/** Other 5xx. */
+export declare class ServerError extends APIError {
+  readonly code: 'server';
+}
+/** A 2xx that is not a verification result. */
+export declare class DecodeError extends APIError {
+  readonly code: 'decode';
+}
+/** DNS, refused, reset, TLS: no answer. */
+export declare class APIConnectionError extends GlairVisionError {
+  readonly code: 'connection' | 'timeout';
+}
+/** The connect or total deadline passed. */
+export declare class APITimeoutError extends APIConnectionError {
+  readonly code: 'timeout';
+}
+/** The call was cancelled before it finished. */
+export declare class CancelledError extends GlairVisionError {
+  readonly code: 'cancelled';
+}
+
+/** `@glair/vision` compatibility. */
+export declare enum LogLevel {
+  DEBUG = 0,
+  INFO = 1,
+  WARN = 2,
+  ERROR = 3,
+  SILENT = 4,
+}
+/** `@glair/vision` compatibility; a no-op: set GLAIR_LOG (e.g. `debug`) to see this package's logs. */
+export declare function setLogLevel(level: LogLevel): void;
+
+declare const glair: {
+  Vision: typeof Vision;
+  Identity: typeof Identity;
+  Sandbox: typeof Sandbox;
+  FIELDS: typeof FIELDS;
+  LogLevel: typeof LogLevel;
+  setLogLevel: typeof setLogLevel;
+  GlairVisionError: typeof GlairVisionError;
+  ValidationError: typeof ValidationError;
+  ConfigurationError: typeof ConfigurationError;
+  APIError: typeof APIError;
+  BadRequestError: typeof BadRequestError;
+  AuthenticationError: typeof AuthenticationError;
+  PermissionDeniedError: typeof PermissionDeniedError;
+  NotFoundError: typeof NotFoundError;
+  RateLimitError: typeof RateLimitError;
+  ServiceUnavailableError: typeof ServiceUnavailableError;
+  ServerError: typeof ServerError;
+  DecodeError: typeof DecodeError;
+  APIConnectionError: typeof APIConnectionError;
+  APITimeoutError: typeof APITimeoutError;
+  CancelledError: typeof CancelledError;
+};
+export default glair;
