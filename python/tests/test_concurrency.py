@@ -56,6 +56,7 @@ def test_shared_client_across_threads(vision: Vision) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_child_after_fork_can_verify(vision: Vision, async_vision: AsyncVision) -> None:
     # The parent has used both clients (runtime and pools exist) before forking.
     assert vision.identity.verification(SITI["nik"]).verification_status
