@@ -1,3 +1,4 @@
+/// <reference lib="es2018" />
 // Types of the `glair-vision` package (hand-written for the JS layer; the
 // native addon's own generated types are in native.d.ts).
 

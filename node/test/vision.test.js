@@ -259,3 +259,34 @@ test('the module exports', () => {
   glair.setLogLevel(glair.LogLevel.SILENT);
   assert.equal(glair.default, glair);
 });
+
+test('GLAIR_LOG turns on stderr logs, which carry no personal data', async (t) => {
+  const { execFile } = require('node:child_process');
+  const { promisify } = require('node:util');
+  const script = `
+    const { Sandbox } = require(${JSON.stringify(require.resolve('..'))});
+    (async () => {
+      const sb = await Sandbox.start({ synthetic: 0 });
+      await sb.vision({ maxRetries: 1 }).identity.verification({ nik: '3171014508900001', name: 'SITI RAHAYU' });
+      await sb.vision({ maxRetries: 0 }).identity.verification({ nik: '3171011001909503', name: 'SITI RAHAYU' }).catch(() => {});
+      await sb.stop();
+    })();
+  `;
+  const run = (env) => {
+    const childEnv = { ...process.env, ...env };
+    if (!('GLAIR_LOG' in env)) delete childEnv.GLAIR_LOG;
+    if (!('RUST_LOG' in env)) delete childEnv.RUST_LOG;
+    return promisify(execFile)(process.execPath, ['-e', script], { env: childEnv });
+  };
+  const quiet = await run({});
+  assert.equal(quiet.stderr, '', 'off by default');
+  const loud = await run({ GLAIR_LOG: 'debug' });
+  assert.match(loud.stderr, /glair_vision/);
+  assert.match(loud.stderr, /317101\*+0001/, 'the NIK shows masked');
+  for (const needle of ['3171014508900001', '3171011001909503', 'SITI RAHAYU', 'sandbox-password', 'sandbox-api-key']) {
+    assert.ok(!loud.stderr.includes(needle), `${needle} in the logs`);
+  }
+  const fallback = await run({ RUST_LOG: 'glair_vision=debug' });
+  assert.match(fallback.stderr, /glair_vision/);
+  assert.ok(t);
+});
