@@ -56,6 +56,9 @@ pub enum Command {
     )]
     Nik(NikArgs),
     /// Run the local sandbox server until SIGINT/SIGTERM.
+    #[command(after_help = "The first line of stdout is `listening on http://HOST:PORT`.\n\n\
+                            Exit codes:\n  0  stopped by SIGINT/SIGTERM\n  2  bad --records file or usage\n  \
+                            3  could not start (address in use, ...)")]
     Sandbox(SandboxArgs),
 }
 
