@@ -11,18 +11,6 @@ mod types;
 
 use pyo3::prelude::*;
 
-/// Honour `GLAIR_LOG` (falling back to `RUST_LOG`): tracing to stderr. Off by default.
-fn init_logging() {
-    let filter = ["GLAIR_LOG", "RUST_LOG"]
-        .into_iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()));
-    if let Some(filter) = filter {
-        if let Ok(filter) = tracing_subscriber::EnvFilter::try_new(filter) {
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-        }
-    }
-}
-
 #[pymodule]
 mod _native {
     #[pymodule_export]
@@ -36,7 +24,8 @@ mod _native {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        super::init_logging();
+        // GLAIR_LOG / RUST_LOG to stderr; off by default.
+        glair_vision::logging::init_from_env();
         m.add("__version__", glair_vision::VERSION)?;
         m.add("DEFAULT_BASE_URL", glair_vision::DEFAULT_BASE_URL)?;
         let fields: Vec<&str> = glair_vision::Field::ALL.iter().map(|f| f.wire_name()).collect();

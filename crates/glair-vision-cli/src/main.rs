@@ -3,7 +3,6 @@
 
 mod args;
 mod batch;
-mod logging;
 mod nik;
 mod output;
 mod sandbox;
@@ -18,7 +17,7 @@ use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    glair_vision::logging::init_from_env();
     let code = match cli.command {
         Command::Nik(args) => nik::run(args),
         command => {
