@@ -127,10 +127,7 @@ fn request_from_value(value: &Value) -> std::result::Result<VerificationRequest,
             }
         }
     }
-    if request.get(Field::Nik).is_none() {
-        return Err(ValidationError::new(Field::Nik, "is required").into());
-    }
-    Ok(request)
+    Ok(request) // the core checks the values (and that `nik` is there)
 }
 
 fn opt_string(obj: &Map<String, Value>, key: &str) -> std::result::Result<Option<String>, Error> {
