@@ -79,6 +79,9 @@ class Identity {
    * of one record.
    */
   async verificationBatch(records, options) {
+    if (records == null || typeof records[Symbol.iterator] !== 'function' || typeof records === 'string') {
+      throw new errors.ValidationError('invalid records: must be an array (or iterable) of records', { field: 'records' });
+    }
     const list = Array.from(records);
     const prepared = list.map(prepareRow);
     const rows = prepared.map((p) => (p.error ? {} : p.row));
@@ -99,6 +102,15 @@ class Identity {
    * workers free up. Breaking out of the loop cancels what is in flight.
    */
   verificationStream(records, options) {
+    const iterable =
+      records != null &&
+      typeof records !== 'string' &&
+      (typeof records[Symbol.iterator] === 'function' || typeof records[Symbol.asyncIterator] === 'function');
+    if (!iterable) {
+      throw new errors.ValidationError('invalid records: must be an iterable or async iterable of records', {
+        field: 'records',
+      });
+    }
     const opts = prepareOptions(options);
     const stream = (() => {
       try {

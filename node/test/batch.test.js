@@ -172,3 +172,13 @@ test('verificationStream: an error in the input iterable is raised', async (t) =
   }, /input broke/);
   assert.equal(items.length, 1);
 });
+
+test('records that are not a list are a ValidationError', async (t) => {
+  const sb = await sandboxFor(t);
+  const vision = sb.vision();
+  for (const bad of [null, undefined, 42, 'nik', { nik: FIXTURE_SITI.nik }]) {
+    await assert.rejects(vision.identity.verificationBatch(bad), glair.ValidationError);
+    assert.throws(() => vision.identity.verificationStream(bad), glair.ValidationError);
+  }
+  assert.equal((await sb.requests()).length, 0);
+});
