@@ -46,6 +46,12 @@ function parseOutcome(item) {
 
 /** How many records the async-iterator form hands to the core at a time. */
 const PUSH_CHUNK = 256;
+/** Records prepared per slice in `verificationBatch` between event-loop turns. */
+const SLICE = 4096;
+
+function yieldToEventLoop() {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** `vision.identity`: KTP Basic Verification. */
 class Identity {
@@ -83,16 +89,33 @@ class Identity {
       throw new errors.ValidationError('invalid records: must be an array (or iterable) of records', { field: 'records' });
     }
     const list = Array.from(records);
-    const prepared = list.map(prepareRow);
-    const rows = prepared.map((p) => (p.error ? {} : p.row));
     const opts = prepareOptions(options);
-    const text = await errors.call(() => this[NATIVE].verificationBatch(JSON.stringify(rows), opts));
-    const items = JSON.parse(text);
-    return items.map((item, i) => {
-      if (prepared[i].error) return { status: 'rejected', reason: prepared[i].error };
-      if (item.error) return { status: 'rejected', reason: shapeError(item.error) };
-      return { status: 'fulfilled', value: shapeResult(item.value) };
-    });
+    // Prepared and parsed in slices, yielding to the event loop in between, so
+    // a huge batch never holds it for long.
+    const localErrors = new Map();
+    const chunks = [];
+    for (let start = 0; start < list.length; start += SLICE) {
+      if (start > 0) await yieldToEventLoop();
+      const rows = [];
+      for (let i = start; i < Math.min(start + SLICE, list.length); i++) {
+        const p = prepareRow(list[i]);
+        if (p.error) localErrors.set(i, p.error);
+        rows.push(p.error ? {} : p.row); // `{}` fails validation in the core: never sent
+      }
+      chunks.push(JSON.stringify(rows));
+    }
+    const texts = await errors.call(() => this[NATIVE].verificationBatch(chunks, opts));
+    const out = [];
+    for (let c = 0; c < texts.length; c++) {
+      if (c > 0) await yieldToEventLoop();
+      for (const item of JSON.parse(texts[c])) {
+        const i = item.index;
+        if (localErrors.has(i)) out.push({ status: 'rejected', reason: localErrors.get(i) });
+        else if (item.error) out.push({ status: 'rejected', reason: shapeError(item.error) });
+        else out.push({ status: 'fulfilled', value: shapeResult(item.value) });
+      }
+    }
+    return out;
   }
 
   /**

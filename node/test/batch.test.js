@@ -182,3 +182,30 @@ test('records that are not a list are a ValidationError', async (t) => {
   }
   assert.equal((await sb.requests()).length, 0);
 });
+
+test('a batch larger than one slice keeps every record in its place', async (t) => {
+  const sb = await sandboxFor(t);
+  const vision = sb.vision();
+  const n = 9000; // more than two 4096-record slices
+  const records = Array.from({ length: n }, (_, i) => {
+    if (i % 1000 === 999) return { nik: FIXTURE_SITI.nik, date_of_birth: new Date(NaN) };
+    if (i % 1000 === 500) return { nik: 'bad' };
+    return i % 2 ? { nik: FIXTURE_SITI.nik, name: FIXTURE_SITI.name } : { nik: FIXTURE_BUDI.nik, name: 'SIAPA' };
+  });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const outcomes = await vision.identity.verificationBatch(records, { concurrency: 64 }).finally(() => clearInterval(timer));
+  assert.equal(outcomes.length, n);
+  outcomes.forEach((o, i) => {
+    if (i % 1000 === 999) {
+      assert.equal(o.reason.field, 'date_of_birth', `#${i}`);
+    } else if (i % 1000 === 500) {
+      assert.equal(o.reason.field, 'nik', `#${i}`);
+    } else {
+      assert.equal(o.status, 'fulfilled', `#${i}`);
+      assert.equal(o.value.verification_status, i % 2 === 1, `#${i}`);
+    }
+  });
+  assert.equal((await sb.requests()).length, n - 18);
+  assert.ok(ticks > 0);
+});

@@ -30,6 +30,8 @@ const ERROR_PREFIX: &str = "GLAIR_VISION_ERROR:";
 const TYPE_MARKER: &str = "\u{0}glair_type";
 /// Outcomes handed to JS per `next()` call of a stream, at most.
 const STREAM_CHUNK: usize = 512;
+/// Outcomes per JSON text in a batch's answer.
+const BATCH_CHUNK: usize = 4096;
 
 // ---------------------------------------------------------------------------
 // Logging
@@ -390,13 +392,23 @@ impl NativeVision {
         run.await.map_err(|e| to_napi(&e))
     }
 
-    /// Every record, `concurrency` at a time; resolves to a JSON array of
-    /// `{index, value}` / `{index, error}` in input order.
+    /// Every record, `concurrency` at a time. `records`: JSON arrays of records
+    /// (chunks, concatenated in order). Resolves to JSON arrays of at most
+    /// [`BATCH_CHUNK`] `{index, value}` / `{index, error}`, in input order, so the
+    /// JS layer can parse them without holding the event loop for long.
     #[napi]
-    pub async fn verification_batch(&self, records: String, options: Option<String>) -> napi::Result<String> {
+    pub async fn verification_batch(
+        &self,
+        records: Vec<String>,
+        options: Option<String>,
+    ) -> napi::Result<Vec<String>> {
         let run = async {
             let options = batch_options(options)?;
-            let rows = parse_records(&records)?;
+            let mut rows = Vec::new();
+            for chunk in &records {
+                rows.extend(parse_records(chunk)?);
+            }
+            drop(records);
             // Rows that failed conversion keep their slot; the rest go to the core batch.
             let mut positions = Vec::with_capacity(rows.len());
             let mut requests = Vec::with_capacity(rows.len());
@@ -416,12 +428,17 @@ impl NativeVision {
             for (pos, outcome) in positions.into_iter().zip(done) {
                 outcomes[pos] = Some(outcome);
             }
-            let items: Vec<Value> = outcomes
-                .iter()
+            let chunks = outcomes
+                .chunks(BATCH_CHUNK)
                 .enumerate()
-                .map(|(i, o)| outcome_json(i, o.as_ref().expect("every slot is filled")))
+                .map(|(c, chunk)| {
+                    let items = chunk.iter().enumerate().map(|(i, o)| {
+                        outcome_json(c * BATCH_CHUNK + i, o.as_ref().expect("every slot is filled"))
+                    });
+                    Value::Array(items.collect()).to_string()
+                })
                 .collect();
-            Ok::<_, Error>(Value::Array(items).to_string())
+            Ok::<_, Error>(chunks)
         };
         run.await.map_err(|e| to_napi(&e))
     }
