@@ -50,12 +50,12 @@ def _options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[str,
     return merged
 
 
-def _record(nik: Any, fields: Mapping[str, Any]) -> Dict[str, Any]:
-    record: Dict[str, Any] = {} if nik is None else {"nik": nik}
-    for key, value in fields.items():
-        if value is not None:
-            record[key] = value
-    return record
+def _call(vision: "_BaseVision", arguments: Mapping[str, Any]) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
+    """Splits a verification call's arguments into the record to send (only the
+    fields given) and the per-call options merged over the client's."""
+    record = {key: arguments[key] for key in FIELDS if arguments.get(key) is not None}
+    options = _options(vision._overrides, {key: arguments[key] for key in _OPTION_NAMES})
+    return record, options or None
 
 
 def _check_batch(concurrency: Any, rate_limit: Any) -> None:
@@ -270,39 +270,8 @@ class Identity:
         :class:`~glair_vision.errors.APIConnectionError` when the call fails. A
         result whose ``verification_status`` is False is not an error.
         """
-        record = _record(
-            nik,
-            dict(
-                name=name,
-                date_of_birth=date_of_birth,
-                no_kk=no_kk,
-                mother_maiden_name=mother_maiden_name,
-                place_of_birth=place_of_birth,
-                address=address,
-                gender=gender,
-                marital_status=marital_status,
-                job_type=job_type,
-                province=province,
-                city=city,
-                district=district,
-                subdistrict=subdistrict,
-                rt=rt,
-                rw=rw,
-            ),
-        )
-        options = _options(
-            self._vision._overrides,
-            dict(
-                api_key=api_key,
-                username=username,
-                password=password,
-                base_url=base_url,
-                api_version=api_version,
-                timeout=timeout,
-                max_retries=max_retries,
-            ),
-        )
-        return self._vision._client.verify(record, options or None)
+        record, options = _call(self._vision, locals())
+        return self._vision._client.verify(record, options)
 
     def verification_batch(
         self,
@@ -411,39 +380,8 @@ class AsyncIdentity:
     ) -> Verification:
         """Like :meth:`Identity.verification`, awaitable. Cancelling the task
         aborts the call."""
-        record = _record(
-            nik,
-            dict(
-                name=name,
-                date_of_birth=date_of_birth,
-                no_kk=no_kk,
-                mother_maiden_name=mother_maiden_name,
-                place_of_birth=place_of_birth,
-                address=address,
-                gender=gender,
-                marital_status=marital_status,
-                job_type=job_type,
-                province=province,
-                city=city,
-                district=district,
-                subdistrict=subdistrict,
-                rt=rt,
-                rw=rw,
-            ),
-        )
-        options = _options(
-            self._vision._overrides,
-            dict(
-                api_key=api_key,
-                username=username,
-                password=password,
-                base_url=base_url,
-                api_version=api_version,
-                timeout=timeout,
-                max_retries=max_retries,
-            ),
-        )
-        return await self._vision._client.verify_async(record, options or None)
+        record, options = _call(self._vision, locals())
+        return await self._vision._client.verify_async(record, options)
 
     async def verification_batch(
         self,
