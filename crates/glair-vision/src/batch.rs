@@ -2,7 +2,10 @@
 //! results as they complete with their input index, memory flat however long the
 //! input. Dropping the stream cancels what is in flight.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{self, Stream, StreamExt};
@@ -10,7 +13,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::client::{Identity, RequestOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 
@@ -78,6 +81,23 @@ impl RateLimiter {
     }
 }
 
+/// A spawned call that is aborted when the batch stops waiting for it, so
+/// dropping the stream cancels what is in flight.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = std::result::Result<T, tokio::task::JoinError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Identity {
     /// Verifies every request of `requests`, at most `options.concurrency` at a
     /// time, yielding each outcome as it completes (not in input order; use
@@ -103,15 +123,24 @@ impl Identity {
                 let call_options = call_options.clone();
                 async move {
                     // Validate first: a bad row never waits for (or uses up) a rate slot.
-                    let outcome = match request.normalized() {
-                        Err(e) => Err(e.into()),
-                        Ok(request) => {
-                            if let Some(l) = &limiter {
-                                l.acquire().await;
-                            }
-                            identity.verification_with(&request, &call_options).await
-                        }
+                    let request = match request.normalized() {
+                        Err(e) => return BatchItem { index, outcome: Err(e.into()) },
+                        Ok(request) => request,
                     };
+                    // Each call is its own task, so responses are decoded on every
+                    // worker thread rather than all in the task polling the stream.
+                    let call = AbortOnDrop(tokio::spawn(async move {
+                        if let Some(l) = &limiter {
+                            l.acquire().await;
+                        }
+                        identity.verification_with(&request, &call_options).await
+                    }));
+                    let outcome = call.await.unwrap_or_else(|e| {
+                        if e.is_panic() {
+                            std::panic::resume_unwind(e.into_panic());
+                        }
+                        Err(Error::Cancelled)
+                    });
                     BatchItem { index, outcome }
                 }
             })
