@@ -436,6 +436,20 @@ def machine():
     return {"cores": os.cpu_count(), "cpu": cpu, "os": f"{platform.system()} {platform.release()}"}
 
 
+def lockfile_versions(names=("reqwest", "hyper", "tokio", "axum", "multer")):
+    """Versions of the Rust crates that matter here, from the workspace's Cargo.lock."""
+    found = {}
+    try:
+        text = open(os.path.join(ROOT, "Cargo.lock")).read()
+    except OSError:
+        return found
+    for block in text.split("[[package]]"):
+        m = re.search(r'name = "([^"]+)"\s*\nversion = "([^"]+)"', block)
+        if m and m.group(1) in names:
+            found.setdefault(m.group(1), []).append(m.group(2))
+    return {f"{k} (Rust)": ", ".join(v) for k, v in found.items()}
+
+
 def tool_version(argv):
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
@@ -457,7 +471,7 @@ def main():
         cfg.duration, cfg.repetitions, cfg.warmup, cfg.max_requests = 1.2, 3, 100, 200_000
         cfg.batch_rows = 50_000
     else:
-        cfg.duration, cfg.repetitions, cfg.warmup, cfg.max_requests = 4.0, 5, 300, 2_000_000
+        cfg.duration, cfg.repetitions, cfg.warmup, cfg.max_requests = 3.0, 5, 300, 2_000_000
         cfg.batch_rows = 1_000_000
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.monotonic()
@@ -535,6 +549,7 @@ def main():
         versions.update(s.get("versions") or {})
     versions.pop("cores", None)
     versions.update({k: v for k, v in tools.get("versions", {}).items() if v})
+    versions.update(lockfile_versions())
     result = {
         "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mode": "quick" if cfg.quick else "full",

@@ -75,21 +75,26 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     # --- the project's Python wheel, built as python/test.sh does --------------
     say "building the Python wheel (release)"
     rm -rf "$WHEELS"
-    (cd "$ROOT/python" && "$VENV/bin/maturin" build --release --quiet --out "$WHEELS" >/dev/null)
+    # target/maturin is shared with python/test.sh: if a build there races ours, retry.
+    for attempt in 1 2 3; do
+        if (cd "$ROOT/python" && "$VENV/bin/maturin" build --release --quiet --out "$WHEELS" >/dev/null); then
+            break
+        fi
+        [ "$attempt" = 3 ] && { echo "maturin build failed" >&2; exit 1; }
+        say "maturin build failed (attempt $attempt), retrying"
+        sleep 5
+    done
     "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/glair_vision-*.whl
 
     # --- the project's Node package, built as node/test.sh does, in a copy -----
     # (a copy, so that the bench never touches the node/ working tree)
     say "building the Node package (release)"
     mkdir -p "$NODE_PKG"
-    cp "$ROOT/node/package.json" "$ROOT/node/package-lock.json" "$NODE_PKG/" 2>/dev/null || cp "$ROOT/node/package.json" "$NODE_PKG/"
-    rm -rf "$NODE_PKG/lib"
-    cp -r "$ROOT/node/lib" "$NODE_PKG/lib"
-    for f in index.js index.mjs index.d.ts; do
-        [ -f "$ROOT/node/$f" ] && cp "$ROOT/node/$f" "$NODE_PKG/$f"
-    done
+    rm -rf "$NODE_PKG/lib" "$NODE_PKG/scripts"
+    tar -C "$ROOT/node" --exclude=./node_modules --exclude=./test --exclude='*.node' \
+        --exclude=./native.js --exclude=./native.d.ts -cf - . | tar -C "$NODE_PKG" -xf -
     if [ ! -x "$NODE_PKG/node_modules/.bin/napi" ]; then
-        (cd "$NODE_PKG" && npm install --no-audit --no-fund --silent)
+        (cd "$NODE_PKG" && npm install --ignore-scripts --no-audit --no-fund --silent)
     fi
     (cd "$NODE_PKG" && npx napi build --platform --release \
         --manifest-path "$ROOT/bindings/node/Cargo.toml" --output-dir . \

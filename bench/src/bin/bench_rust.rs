@@ -10,6 +10,9 @@ use futures_util::stream::{self, StreamExt};
 use glair_vision::{BatchOptions, VerificationRequest, Vision};
 use glair_vision_bench::{Args, Meter, API_KEY, DATE_OF_BIRTH, NAME, NIK, PASSWORD, PATH, USERNAME};
 
+/// Records per batch call in the batch modes (see `sdk-batch`).
+const BATCH_CHUNK: usize = 10_000;
+
 fn sdk(args: &Args) -> Vision {
     Vision::builder()
         .base_url(&args.url)
@@ -26,11 +29,8 @@ fn request() -> VerificationRequest {
 }
 
 fn versions() -> serde_json::Value {
-    serde_json::json!({
-        "glair-vision (Rust)": glair_vision::VERSION,
-        "reqwest": "0.13 (workspace)",
-        "rustc": option_env!("BENCH_RUSTC_VERSION").unwrap_or("see harness"),
-    })
+    // reqwest, tokio, axum and hyper versions are read from Cargo.lock by the harness.
+    serde_json::json!({ "glair-vision (Rust)": glair_vision::VERSION })
 }
 
 /// The plain-reqwest call: multipart form, the two auth headers, JSON decode,
@@ -154,16 +154,20 @@ async fn main() {
                         .await
                 }
             };
-            // Warm up, and size the measured batch from the warm-up's rate so that
-            // it lasts about `duration` (one batch, no drain in the middle).
-            let warm = args.warmup.max(args.concurrency * 4);
-            run(warm).await; // connections
-            let t = Instant::now();
-            run(warm).await;
-            let rate = warm as f64 / t.elapsed().as_secs_f64();
-            let n = ((rate * args.duration.as_secs_f64()) as usize).clamp(args.concurrency * 4, args.max);
+            // One warm-up batch, then batches of BATCH_CHUNK back to back until
+            // the duration (or request budget) is used up: the same shape as the
+            // Python and Node batch contenders (a user paging through a file).
+            run(args.warmup.max(args.concurrency * 4)).await;
             let meter = Meter::start();
-            let errors = run(n).await;
+            let (mut n, mut errors) = (0, 0);
+            loop {
+                let size = BATCH_CHUNK.min(args.max - n);
+                errors += run(size).await;
+                n += size;
+                if meter.elapsed() >= args.duration || n >= args.max {
+                    break;
+                }
+            }
             meter.report(&args, n, errors, None, versions());
         }
         "reqwest-seq" => {
