@@ -134,6 +134,17 @@ async fn main() {
             })
             .await;
         }
+        "sdk-conc" => {
+            // Single calls from `concurrency` spawned tasks: how a Rust service
+            // calls the SDK, and the same task structure as `reqwest-conc`.
+            let identity = sdk(&args).identity();
+            let req = Arc::new(request());
+            concurrent(&args, move || {
+                let (identity, req) = (identity.clone(), req.clone());
+                async move { matches!(identity.verification(&req).await, Ok(v) if v.verification_status) }
+            })
+            .await;
+        }
         "sdk-batch" => {
             let vision = sdk(&args);
             let identity = vision.identity();
