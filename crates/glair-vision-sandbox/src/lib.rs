@@ -20,7 +20,9 @@
 //!
 //! Reserved NIKs (serial 9000-9999) trigger faults: see [`faults::FAULTS`].
 
+mod body;
 pub mod faults;
+mod log;
 pub mod matching;
 mod record;
 mod server;
@@ -35,8 +37,9 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use log::REQUEST_LOG_CAPACITY;
 pub use record::{fixtures, load_records, parse_records_json, Record};
-pub use server::{MAX_BODY_BYTES, REQUEST_LOG_CAPACITY};
+pub use server::MAX_BODY_BYTES;
 pub use synthetic::generate as synthetic_people;
 
 pub const DEFAULT_API_KEY: &str = "sandbox-api-key";

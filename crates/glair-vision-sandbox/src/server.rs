@@ -1,10 +1,10 @@
 //! The HTTP server: the endpoint as documented, plus `/_sandbox/*` introspection.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::body::to_bytes;
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,15 +16,15 @@ use glair_vision::{Date, Field, Nik};
 use serde::ser::SerializeMap;
 use serde::Serialize;
 
+use crate::body::{self, BodyError};
 use crate::faults::{fault_for, Fault};
+use crate::log::{Entry, RequestLog};
 use crate::matching::{compare, reason};
 use crate::record::Record;
 use crate::{ReceivedRequest, SandboxConfig};
 
 /// Largest request body accepted (the 16 fields fit in a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// How many received requests `/_sandbox/requests` remembers.
-pub const REQUEST_LOG_CAPACITY: usize = 10_000;
 
 const HTML_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 /// Verbatim from the endpoint's documentation, trailing comma included.
@@ -36,7 +36,7 @@ pub(crate) struct AppState {
     by_nik: HashMap<String, usize>,
     authorization: String,
     attempts: Mutex<HashMap<String, u64>>,
-    log: Mutex<VecDeque<ReceivedRequest>>,
+    log: RequestLog,
     rng: Mutex<fastrand::Rng>,
 }
 
@@ -56,7 +56,7 @@ impl AppState {
             by_nik,
             authorization,
             attempts: Mutex::default(),
-            log: Mutex::default(),
+            log: RequestLog::default(),
             rng,
         }
     }
@@ -70,19 +70,11 @@ impl AppState {
     }
 
     pub(crate) fn received(&self) -> Vec<ReceivedRequest> {
-        self.log.lock().expect("log lock").iter().cloned().collect()
+        self.log.snapshot()
     }
 
     pub(crate) fn clear_received(&self) {
-        self.log.lock().expect("log lock").clear();
-    }
-
-    fn remember(&self, entry: ReceivedRequest) {
-        let mut log = self.log.lock().expect("log lock");
-        if log.len() == REQUEST_LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(entry);
+        self.log.clear();
     }
 }
 
@@ -116,12 +108,6 @@ async fn stamp(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// A finished answer and what the log should say about the request.
-struct Answer {
-    response: Response,
-    fields: Vec<(String, String)>,
-}
-
 async fn verify(
     State(state): State<Arc<AppState>>,
     Extension(RequestId(request_id)): Extension<RequestId>,
@@ -130,75 +116,48 @@ async fn verify(
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let headers = request.headers().clone();
-    let content_type = header_text(&headers, header::CONTENT_TYPE).unwrap_or_default();
-    let user_agent = header_text(&headers, header::USER_AGENT);
-    let answer = answer(&state, &headers, request).await;
-    state.remember(ReceivedRequest {
-        fields: answer.fields,
+    let headers = request.headers();
+    let content_type = header_text(headers, header::CONTENT_TYPE).unwrap_or_default();
+    let user_agent = header_text(headers, header::USER_AGENT);
+    let authorized = if headers.get("x-api-key").map(|v| v.as_bytes())
+        != Some(state.config.credentials.api_key.as_bytes())
+    {
+        Err(forbidden())
+    } else if headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()) != Some(state.authorization.as_bytes())
+    {
+        Err(status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"))
+    } else {
+        Ok(())
+    };
+    let body = to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+    let response = match (authorized, &body) {
+        (Err(response), _) => response,
+        (Ok(()), Err(_)) => status_reason(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
+        (Ok(()), Ok(bytes)) => match body::fields(&content_type, bytes) {
+            Err(e) => rejection(e).into_response(),
+            Ok(raw) => match validate(&raw) {
+                Ok(sent) => respond(&state, &sent).await,
+                Err(reject) => reject.into_response(),
+            },
+        },
+    };
+    state.log.push(Entry {
+        body: body.unwrap_or_default(),
         content_type,
         user_agent,
         request_id,
-        status: answer.response.status().as_u16(),
+        status: response.status().as_u16(),
     });
-    answer.response
+    response
 }
 
-async fn answer(state: &AppState, headers: &HeaderMap, request: Request) -> Answer {
-    let unlogged = |response| Answer { response, fields: Vec::new() };
-    if header_text(headers, "x-api-key").as_deref() != Some(state.config.credentials.api_key.as_str()) {
-        return unlogged(forbidden());
-    }
-    if header_text(headers, header::AUTHORIZATION).as_deref() != Some(state.authorization.as_str()) {
-        return unlogged(status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"));
-    }
-    let raw = match read_fields(request).await {
-        Ok(raw) => raw,
-        Err(reject) => return unlogged(reject.into_response()),
-    };
-    let response = match validate(&raw) {
-        Ok(sent) => respond(state, &sent).await,
-        Err(reject) => reject.into_response(),
-    };
-    Answer { response, fields: raw }
-}
-
-/// The body's fields, whichever of the three encodings it uses.
-async fn read_fields(request: Request) -> Result<Vec<(String, String)>, Reject> {
-    let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| Reject(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".to_owned()))?;
-    let content_type =
-        header_text(&parts.headers, header::CONTENT_TYPE).unwrap_or_default().to_ascii_lowercase();
-    let bad = |why: &str| Reject(StatusCode::BAD_REQUEST, why.to_owned());
-    if content_type.starts_with("multipart/form-data") {
-        let request = Request::from_parts(parts, Body::from(bytes));
-        let mut multipart =
-            Multipart::from_request(request, &()).await.map_err(|_| bad("Malformed multipart body"))?;
-        let mut fields = Vec::new();
-        while let Some(part) = multipart.next_field().await.map_err(|_| bad("Malformed multipart body"))? {
-            let name = part.name().unwrap_or_default().to_owned();
-            let value = part.text().await.map_err(|_| bad("Malformed multipart body"))?;
-            fields.push((name, value));
+fn rejection(e: BodyError) -> Reject {
+    match e {
+        BodyError::Malformed(why) => Reject(StatusCode::BAD_REQUEST, why.to_owned()),
+        BodyError::NotText(key) => Reject(StatusCode::BAD_REQUEST, format!("Invalid {key} format")),
+        BodyError::UnsupportedType => {
+            Reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type".to_owned())
         }
-        Ok(fields)
-    } else if content_type.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes(&bytes).map_err(|_| bad("Malformed form body"))
-    } else if content_type.starts_with("application/json") {
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&bytes).map_err(|_| bad("Malformed JSON body"))?;
-        object
-            .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => Ok((k, s)),
-                serde_json::Value::Number(n) => Ok((k, n.to_string())),
-                _ => Err(bad(&format!("Invalid {k} format"))),
-            })
-            .collect()
-    } else {
-        Err(Reject(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type".to_owned()))
     }
 }
 
