@@ -46,13 +46,6 @@ function parseOutcome(item) {
 
 /** How many records the async-iterator form hands to the core at a time. */
 const PUSH_CHUNK = 256;
-/** Records prepared per slice in `verificationBatch` between event-loop turns. */
-const SLICE = 4096;
-
-function yieldToEventLoop() {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /** `vision.identity`: KTP Basic Verification. */
 class Identity {
   constructor(nativeVision) {
@@ -88,32 +81,12 @@ class Identity {
     if (records == null || typeof records[Symbol.iterator] !== 'function' || typeof records === 'string') {
       throw new errors.ValidationError('invalid records: must be an array (or iterable) of records', { field: 'records' });
     }
-    const list = Array.from(records);
-    const opts = prepareOptions(options);
-    // Prepared and parsed in slices, yielding to the event loop in between, so
-    // a huge batch never holds it for long.
-    const localErrors = new Map();
-    const chunks = [];
-    for (let start = 0; start < list.length; start += SLICE) {
-      if (start > 0) await yieldToEventLoop();
-      const rows = [];
-      for (let i = start; i < Math.min(start + SLICE, list.length); i++) {
-        const p = prepareRow(list[i]);
-        if (p.error) localErrors.set(i, p.error);
-        rows.push(p.error ? {} : p.row); // `{}` fails validation in the core: never sent
-      }
-      chunks.push(JSON.stringify(rows));
-    }
-    const texts = await errors.call(() => this[NATIVE].verificationBatch(chunks, opts));
-    const out = [];
-    for (let c = 0; c < texts.length; c++) {
-      if (c > 0) await yieldToEventLoop();
-      for (const item of JSON.parse(texts[c])) {
-        const i = item.index;
-        if (localErrors.has(i)) out.push({ status: 'rejected', reason: localErrors.get(i) });
-        else if (item.error) out.push({ status: 'rejected', reason: shapeError(item.error) });
-        else out.push({ status: 'fulfilled', value: shapeResult(item.value) });
-      }
+    // The streaming path underneath: only what is in flight lives in the addon,
+    // so memory grows with the results kept, not with copies of the whole input.
+    const out = Array.isArray(records) ? new Array(records.length) : [];
+    for await (const item of this.verificationStream(records, options)) {
+      out[item.index] =
+        item.error === undefined ? { status: 'fulfilled', value: item.value } : { status: 'rejected', reason: item.error };
     }
     return out;
   }

@@ -30,8 +30,6 @@ const ERROR_PREFIX: &str = "GLAIR_VISION_ERROR:";
 const TYPE_MARKER: &str = "\u{0}glair_type";
 /// Outcomes handed to JS per `next()` call of a stream, at most.
 const STREAM_CHUNK: usize = 512;
-/// Outcomes per JSON text in a batch's answer.
-const BATCH_CHUNK: usize = 4096;
 
 // ---------------------------------------------------------------------------
 // Logging
@@ -388,57 +386,6 @@ impl NativeVision {
             let options = request_options(&options_object(overrides, "per-call options")?)?;
             let v = self.inner.identity().verification_with(&request, &options).await?;
             Ok::<_, Error>(verification_json(&v).to_string())
-        };
-        run.await.map_err(|e| to_napi(&e))
-    }
-
-    /// Every record, `concurrency` at a time. `records`: JSON arrays of records
-    /// (chunks, concatenated in order). Resolves to JSON arrays of at most
-    /// [`BATCH_CHUNK`] `{index, value}` / `{index, error}`, in input order, so the
-    /// JS layer can parse them without holding the event loop for long.
-    #[napi]
-    pub async fn verification_batch(
-        &self,
-        records: Vec<String>,
-        options: Option<String>,
-    ) -> napi::Result<Vec<String>> {
-        let run = async {
-            let options = batch_options(options)?;
-            let mut rows = Vec::new();
-            for chunk in &records {
-                rows.extend(parse_records(chunk)?);
-            }
-            drop(records);
-            // Rows that failed conversion keep their slot; the rest go to the core batch.
-            let mut positions = Vec::with_capacity(rows.len());
-            let mut requests = Vec::with_capacity(rows.len());
-            let mut outcomes: Vec<Option<std::result::Result<Verification, Error>>> =
-                Vec::with_capacity(rows.len());
-            for (i, row) in rows.into_iter().enumerate() {
-                match row {
-                    Ok(r) => {
-                        positions.push(i);
-                        requests.push(r);
-                        outcomes.push(None);
-                    }
-                    Err(e) => outcomes.push(Some(Err(e))),
-                }
-            }
-            let done = self.inner.identity().verification_batch(requests, options).await;
-            for (pos, outcome) in positions.into_iter().zip(done) {
-                outcomes[pos] = Some(outcome);
-            }
-            let chunks = outcomes
-                .chunks(BATCH_CHUNK)
-                .enumerate()
-                .map(|(c, chunk)| {
-                    let items = chunk.iter().enumerate().map(|(i, o)| {
-                        outcome_json(c * BATCH_CHUNK + i, o.as_ref().expect("every slot is filled"))
-                    });
-                    Value::Array(items.collect()).to_string()
-                })
-                .collect();
-            Ok::<_, Error>(chunks)
         };
         run.await.map_err(|e| to_napi(&e))
     }
