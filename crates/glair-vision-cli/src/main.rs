@@ -15,6 +15,9 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     glair_vision::logging::init_from_env();
