@@ -511,6 +511,9 @@ def main():
             for c in contenders:
                 if c.failure:
                     continue
+                for server in servers:
+                    if server.proc.poll() is not None:
+                        raise SystemExit(f"the {server.name} exited (code {server.proc.returncode}) mid-run: results discarded")
                 r, failure = run_contender(c, sandbox.url, timeout)
                 if failure:
                     c.failure = failure
