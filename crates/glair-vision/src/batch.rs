@@ -2,18 +2,17 @@
 //! results as they complete with their input index, memory flat however long the
 //! input. Dropping the stream cancels what is in flight.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{self, Stream, StreamExt};
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
 use crate::client::{Identity, RequestOptions};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 
@@ -81,29 +80,85 @@ impl RateLimiter {
     }
 }
 
-/// A spawned call that is aborted when the batch stops waiting for it, so
-/// dropping the stream cancels what is in flight.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// A spawned task that is aborted when dropped, so dropping the stream cancels
+/// what is in flight.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
-impl<T> Future for AbortOnDrop<T> {
-    type Output = std::result::Result<T, tokio::task::JoinError>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+/// The input shared by the workers, with the index of the next request.
+type SharedInput<S> = Arc<Mutex<(Pin<Box<S>>, usize)>>;
+
+/// The outcomes of a running batch. Workers start on the first poll (inside the
+/// caller's runtime) and stop when this is dropped.
+struct Outcomes {
+    start: Option<Box<dyn FnOnce() -> (mpsc::Receiver<BatchItem>, Vec<AbortOnDrop>) + Send>>,
+    receiver: Option<mpsc::Receiver<BatchItem>>,
+    _workers: Vec<AbortOnDrop>,
+}
+
+impl Stream for Outcomes {
+    type Item = BatchItem;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<BatchItem>> {
+        if let Some(start) = self.start.take() {
+            let (receiver, workers) = start();
+            self.receiver = Some(receiver);
+            self._workers = workers;
+        }
+        match self.receiver.as_mut() {
+            Some(receiver) => receiver.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+/// One of `concurrency` workers: takes the next request, verifies it, hands the
+/// outcome over, until the input ends or the consumer goes away. Long-lived
+/// workers and a channel let the consumer take many outcomes per wake-up.
+async fn work<S>(
+    input: SharedInput<S>,
+    identity: Identity,
+    limiter: Option<Arc<RateLimiter>>,
+    options: Arc<RequestOptions>,
+    outcomes: mpsc::Sender<BatchItem>,
+) where
+    S: Stream<Item = VerificationRequest> + Send + 'static,
+{
+    loop {
+        let (index, request) = {
+            let mut guard = input.lock().await;
+            let (requests, next) = &mut *guard;
+            let Some(request) = requests.next().await else { return };
+            *next += 1;
+            (*next - 1, request)
+        };
+        // Validate first: a bad row never waits for (or uses up) a rate slot.
+        let outcome = match request.normalized() {
+            Err(e) => Err(e.into()),
+            Ok(request) => {
+                if let Some(l) = &limiter {
+                    l.acquire().await;
+                }
+                identity.send_normalized(&request, &options).await
+            }
+        };
+        if outcomes.send(BatchItem { index, outcome }).await.is_err() {
+            return;
+        }
     }
 }
 
 impl Identity {
     /// Verifies every request of `requests`, at most `options.concurrency` at a
     /// time, yielding each outcome as it completes (not in input order; use
-    /// `index`). Input is pulled only as slots free up, so an endless or huge input
-    /// is fine. One failure never stops the rest; each item is retried as a single
-    /// call would be.
+    /// `index`). Input is pulled only as workers free up, so an endless or huge
+    /// input is fine. One failure never stops the rest; each item is retried as a
+    /// single call would be. Dropping the stream cancels the calls in flight.
     pub fn verification_stream<S>(
         &self,
         requests: S,
@@ -112,39 +167,28 @@ impl Identity {
     where
         S: Stream<Item = VerificationRequest> + Send + 'static,
     {
-        let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
-        let call_options = Arc::new(options.request_options);
         let identity = self.clone();
-        requests
-            .enumerate()
-            .map(move |(index, request)| {
-                let identity = identity.clone();
-                let limiter = limiter.clone();
-                let call_options = call_options.clone();
-                async move {
-                    // Validate first: a bad row never waits for (or uses up) a rate slot.
-                    let request = match request.normalized() {
-                        Err(e) => return BatchItem { index, outcome: Err(e.into()) },
-                        Ok(request) => request,
-                    };
-                    // Each call is its own task, so responses are decoded on every
-                    // worker thread rather than all in the task polling the stream.
-                    let call = AbortOnDrop(tokio::spawn(async move {
-                        if let Some(l) = &limiter {
-                            l.acquire().await;
-                        }
-                        identity.verification_with(&request, &call_options).await
-                    }));
-                    let outcome = call.await.unwrap_or_else(|e| {
-                        if e.is_panic() {
-                            std::panic::resume_unwind(e.into_panic());
-                        }
-                        Err(Error::Cancelled)
-                    });
-                    BatchItem { index, outcome }
-                }
-            })
-            .buffer_unordered(options.concurrency.max(1))
+        let start = move || {
+            let concurrency = options.concurrency.max(1);
+            let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
+            let call_options = Arc::new(options.request_options);
+            let input: SharedInput<S> = Arc::new(Mutex::new((Box::pin(requests), 0)));
+            let (sender, receiver) = mpsc::channel(concurrency);
+            let workers = (0..concurrency)
+                .map(|_| {
+                    let worker = work(
+                        input.clone(),
+                        identity.clone(),
+                        limiter.clone(),
+                        call_options.clone(),
+                        sender.clone(),
+                    );
+                    AbortOnDrop(tokio::spawn(worker))
+                })
+                .collect();
+            (receiver, workers)
+        };
+        Outcomes { start: Some(Box::new(start)), receiver: None, _workers: Vec::new() }
     }
 
     /// Verifies every request and returns the outcomes in input order.

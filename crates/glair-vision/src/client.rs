@@ -196,7 +196,7 @@ impl VisionBuilder {
         let user_agent = format!("glair-vision/{} ({})", env!("CARGO_PKG_VERSION"), self.client_name);
         Ok(Vision {
             inner: Arc::new(Inner {
-                headers: auth_headers(&credentials, &user_agent)?,
+                headers: AuthHeaders::new(&credentials, &user_agent)?,
                 credentials,
                 base_url,
                 api_version: self.api_version,
@@ -221,7 +221,7 @@ struct Inner {
     retry: RetryPolicy,
     user_agent: String,
     /// Authorization, x-api-key and User-Agent, computed once.
-    headers: HeaderMap,
+    headers: AuthHeaders,
     /// One connection pool for every call of this client.
     http: reqwest::Client,
 }
@@ -294,7 +294,7 @@ pub struct Identity {
 /// Headers and URL for one call, after per-call overrides.
 struct CallTarget {
     endpoint: reqwest::Url,
-    headers: HeaderMap,
+    headers: AuthHeaders,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -312,10 +312,18 @@ impl Identity {
         request: &VerificationRequest,
         options: &RequestOptions,
     ) -> Result<Verification> {
-        let request = request.normalized()?;
+        self.send_normalized(&request.normalized()?, options).await
+    }
+
+    /// Sends a request that is already in wire form ([`VerificationRequest::normalized`]).
+    pub(crate) async fn send_normalized(
+        &self,
+        request: &VerificationRequest,
+        options: &RequestOptions,
+    ) -> Result<Verification> {
         let target = self.target(options)?;
         let span = tracing::debug_span!("glair_vision.verification", nik = %mask_nik(request.nik()));
-        self.send_with_retries(&request, &target).instrument(span).await
+        self.send_with_retries(request, &target).instrument(span).await
     }
 
     fn target(&self, options: &RequestOptions) -> Result<CallTarget> {
@@ -341,7 +349,7 @@ impl Identity {
                 username: options.username.clone().unwrap_or_else(|| c.username.clone()),
                 password: options.password.clone().unwrap_or_else(|| c.password.clone()),
             };
-            auth_headers(&credentials, &inner.user_agent)?
+            AuthHeaders::new(&credentials, &inner.user_agent)?
         } else {
             inner.headers.clone()
         };
@@ -394,7 +402,9 @@ impl Identity {
             .inner
             .http
             .post(target.endpoint.clone())
-            .headers(target.headers.clone())
+            .header(AUTHORIZATION, target.headers.authorization.clone())
+            .header("x-api-key", target.headers.api_key.clone())
+            .header(USER_AGENT, target.headers.user_agent.clone())
             .header(CONTENT_TYPE, content_type)
             .timeout(target.timeout)
             .body(wire::multipart_body(request, &boundary))
@@ -458,20 +468,28 @@ fn endpoint_url(base_url: &str, api_version: &str) -> Result<reqwest::Url> {
     reqwest::Url::parse(&joined).map_err(|e| bad(&e.to_string()))
 }
 
-fn auth_headers(credentials: &Credentials, user_agent: &str) -> Result<HeaderMap> {
-    let invalid = |what: &str| {
-        Error::Configuration(format!("the {what} contains characters not allowed in an HTTP header"))
-    };
-    let mut headers = HeaderMap::new();
-    let mut auth =
-        HeaderValue::from_str(&credentials.authorization()).map_err(|_| invalid("username or password"))?;
-    auth.set_sensitive(true);
-    let mut key = HeaderValue::from_str(&credentials.api_key).map_err(|_| invalid("API key"))?;
-    key.set_sensitive(true);
-    headers.insert(AUTHORIZATION, auth);
-    headers.insert("x-api-key", key);
-    headers.insert(USER_AGENT, HeaderValue::from_str(user_agent).map_err(|_| invalid("client name"))?);
-    Ok(headers)
+/// The headers every call carries. Cloning shares the bytes (no allocation), so a
+/// call copies three pointers rather than building a header map.
+#[derive(Clone)]
+struct AuthHeaders {
+    authorization: HeaderValue,
+    api_key: HeaderValue,
+    user_agent: HeaderValue,
+}
+
+impl AuthHeaders {
+    fn new(credentials: &Credentials, user_agent: &str) -> Result<AuthHeaders> {
+        let invalid = |what: &str| {
+            Error::Configuration(format!("the {what} contains characters not allowed in an HTTP header"))
+        };
+        let mut authorization = HeaderValue::from_str(&credentials.authorization())
+            .map_err(|_| invalid("username or password"))?;
+        authorization.set_sensitive(true);
+        let mut api_key = HeaderValue::from_str(&credentials.api_key).map_err(|_| invalid("API key"))?;
+        api_key.set_sensitive(true);
+        let user_agent = HeaderValue::from_str(user_agent).map_err(|_| invalid("client name"))?;
+        Ok(AuthHeaders { authorization, api_key, user_agent })
+    }
 }
 
 #[cfg(test)]
