@@ -93,10 +93,13 @@ impl Drop for AbortOnDrop {
 /// The input shared by the workers, with the index of the next request.
 type SharedInput<S> = Arc<Mutex<(Pin<Box<S>>, usize)>>;
 
+/// Spawns the workers: the receiving end of their outcomes, and their tasks.
+type Start = Box<dyn FnOnce() -> (mpsc::Receiver<BatchItem>, Vec<AbortOnDrop>) + Send>;
+
 /// The outcomes of a running batch. Workers start on the first poll (inside the
 /// caller's runtime) and stop when this is dropped.
 struct Outcomes {
-    start: Option<Box<dyn FnOnce() -> (mpsc::Receiver<BatchItem>, Vec<AbortOnDrop>) + Send>>,
+    start: Option<Start>,
     receiver: Option<mpsc::Receiver<BatchItem>>,
     _workers: Vec<AbortOnDrop>,
 }
