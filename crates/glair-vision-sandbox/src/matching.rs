@@ -9,6 +9,10 @@ use crate::record::Record;
 /// Compares one sent value with the registry's. Structured fields compare exactly
 /// (after parsing); free text by similarity against `threshold`.
 pub fn field_matches(field: Field, sent: &str, registered: &str, threshold: f64) -> bool {
+    // Both sides are in wire form, so the common case (a faithful copy) needs no parsing.
+    if sent == registered {
+        return true;
+    }
     match field {
         Field::Nik | Field::NoKk => digits_only(sent) == digits_only(registered),
         Field::DateOfBirth => {
@@ -71,8 +75,20 @@ fn lower_first(label: &str) -> String {
 /// Uppercase, punctuation to spaces, whitespace collapsed: "Jl. Merdeka, no.1" and
 /// "JL MERDEKA NO 1" fold alike.
 pub fn fold(s: &str) -> String {
-    let spaced: String = s.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.extend(c.to_uppercase());
+        } else {
+            pending_space = true;
+        }
+    }
+    out
 }
 
 fn digits_only(s: &str) -> String {
@@ -133,6 +149,13 @@ mod tests {
         r.address = Some(false);
         r.rt = Some(false);
         assert_eq!(reason(&r), "Name, date of birth, address and RT do not match");
+    }
+
+    #[test]
+    fn fold_normalises_case_punctuation_and_spacing() {
+        assert_eq!(fold("  Jl. Merdeka,  no.1 "), "JL MERDEKA NO 1");
+        assert_eq!(fold("..."), "");
+        assert_eq!(fold("straße"), "STRASSE");
     }
 
     #[test]

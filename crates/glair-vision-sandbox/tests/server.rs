@@ -80,6 +80,7 @@ async fn every_answer_has_a_request_id_and_the_sandbox_mark() {
         send(client.post(endpoint(&sb)).form(&[("nik", SITI)])).await,
         send(client.get(format!("{}/nowhere", sb.url()))).await,
         send(client.get(format!("{}/_sandbox/health", sb.url()))).await,
+        send(client.get(endpoint(&sb))).await,
     ];
     let mut ids = std::collections::HashSet::new();
     for call in &calls {
@@ -90,6 +91,7 @@ async fn every_answer_has_a_request_id_and_the_sandbox_mark() {
     assert_eq!(calls[1].status, 403);
     assert_eq!(calls[1].json(), json!({"error": "Access to this API has been disallowed"}));
     assert_eq!(calls[2].status, 404);
+    assert_eq!(calls[4].status, 405);
 }
 
 #[tokio::test]
