@@ -368,7 +368,8 @@ def fmt_spread(s, digits=0):
 def markdown(result):
     m = result["machine"]
     lines = []
-    lines.append(f"Run {result['started']} ({result['mode']} mode, command: `{result['command']}`), "
+    lines.append(f"Run {result['started']} ({result['mode']} mode, command: `{result['command']}`, "
+                 f"source {result.get('revision', 'unknown')}), "
                  f"{m['cores']} cores ({m['cpu']}), {m['os']}.")
     lines.append(f"Each figure is the median of {result['repetitions']} repetitions, with the spread (min-max); "
                  f"{result['duration_s']} s measured per repetition after a warm-up; concurrency {CONCURRENCY} where noted. "
@@ -425,6 +426,19 @@ def update_readme(md):
         f.write(before + start + "\n" + md + end + after)
 
 
+def source_revision():
+    """The commit the binaries were built from, and whether the tree differed from it."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", ROOT, "status", "--porcelain", "--", "crates", "bindings", "python", "node", "bench"],
+            capture_output=True, text=True,
+        ).stdout.strip()
+        return head + (" (with uncommitted changes)" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -475,6 +489,7 @@ def main():
         cfg.duration, cfg.repetitions, cfg.warmup, cfg.max_requests = 3.0, 5, 300, 2_000_000
         cfg.batch_rows = 1_000_000
     started = dt.datetime.now(dt.timezone.utc)
+    cfg.revision = os.environ.get("BENCH_REVISION") or source_revision()
     t0 = time.monotonic()
 
     sandbox = Server([tools["cli"], "sandbox", "--port", "0"], "sandbox")
@@ -563,6 +578,7 @@ def main():
         "repetitions": cfg.repetitions,
         "concurrency": CONCURRENCY,
         "machine": machine(),
+        "revision": cfg.revision,
         "versions": versions,
         "contenders": list(summary.values()),
         "load_generator": loadgen,

@@ -67,6 +67,12 @@ fi
 
 NODE_PKG="$WORK/node-pkg"
 WHEELS="$WORK/wheels"
+# The commit the builds come from (the tree is shared while others work in it).
+BENCH_REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git -C "$ROOT" status --porcelain -- crates bindings python node bench 2>/dev/null)" ]; then
+    BENCH_REVISION="$BENCH_REVISION (with uncommitted changes)"
+fi
+export BENCH_REVISION
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     # --- Rust: the CLI (sandbox + batch) and the bench binaries ----------------
     say "building glair-vision-cli and glair-vision-bench (release)"
