@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 
 use crate::body;
+use crate::server::header_str;
 use crate::ReceivedRequest;
 
 /// How many received requests are remembered.
@@ -19,9 +21,9 @@ const SHARDS: usize = 8;
 /// One request as received, before its body is parsed.
 pub(crate) struct Entry {
     pub body: Bytes,
-    pub content_type: String,
-    pub user_agent: Option<String>,
-    pub request_id: String,
+    pub content_type: Option<HeaderValue>,
+    pub user_agent: Option<HeaderValue>,
+    pub request_id: HeaderValue,
     pub status: u16,
 }
 
@@ -69,12 +71,13 @@ impl RequestLog {
 }
 
 fn received(e: &Entry) -> ReceivedRequest {
+    let content_type = header_str(e.content_type.as_ref());
     ReceivedRequest {
         // A body that cannot be read was answered 4xx; its fields are unknown.
-        fields: body::fields(&e.content_type, &e.body).unwrap_or_default(),
-        content_type: e.content_type.clone(),
-        user_agent: e.user_agent.clone(),
-        request_id: e.request_id.clone(),
+        fields: body::fields(content_type, &e.body).unwrap_or_default(),
+        content_type: content_type.to_owned(),
+        user_agent: e.user_agent.as_ref().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        request_id: header_str(Some(&e.request_id)).to_owned(),
         status: e.status,
     }
 }

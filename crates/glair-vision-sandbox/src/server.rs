@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::to_bytes;
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -92,24 +92,26 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new().route("/identity/v1/verification", endpoint).merge(rest).with_state(state)
 }
 
-/// A fresh id, shaped like the ones GLAIR sends.
-fn new_request_id() -> String {
-    format!(
+/// A fresh id, shaped like the ones GLAIR sends. A header value, so that the
+/// answer and the request log share one allocation.
+fn new_request_id() -> HeaderValue {
+    let id = format!(
         "sbx-{:08x}-{:04x}-{:012x}",
         fastrand::u32(..),
         fastrand::u16(..),
         fastrand::u64(..) & 0xFFFF_FFFF_FFFF
-    )
+    );
+    HeaderValue::from_maybe_shared(axum::body::Bytes::from(id)).expect("hex id")
 }
 
 /// Gives an answer its `Request-Id` and marks it as coming from the sandbox.
 fn stamped(response: Response) -> Response {
-    with_request_id(response, &new_request_id())
+    with_request_id(response, new_request_id())
 }
 
-fn with_request_id(mut response: Response, id: &str) -> Response {
+fn with_request_id(mut response: Response, id: HeaderValue) -> Response {
     let headers = response.headers_mut();
-    headers.insert("request-id", HeaderValue::from_str(id).expect("hex id"));
+    headers.insert("request-id", id);
     headers.insert("x-glair-sandbox", HeaderValue::from_static("true"));
     response
 }
@@ -120,8 +122,8 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
         tokio::time::sleep(state.config.latency).await;
     }
     let headers = request.headers();
-    let content_type = header_text(headers, header::CONTENT_TYPE).unwrap_or_default();
-    let user_agent = header_text(headers, header::USER_AGENT);
+    let content_type = headers.get(header::CONTENT_TYPE).cloned();
+    let user_agent = headers.get(header::USER_AGENT).cloned();
     let authorized = if headers.get("x-api-key").map(|v| v.as_bytes())
         != Some(state.config.credentials.api_key.as_bytes())
     {
@@ -136,7 +138,7 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let response = match (authorized, &body) {
         (Err(response), _) => response,
         (Ok(()), Err(_)) => status_reason(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
-        (Ok(()), Ok(bytes)) => match body::fields(&content_type, bytes) {
+        (Ok(()), Ok(bytes)) => match body::fields(header_str(content_type.as_ref()), bytes) {
             Err(e) => rejection(e).into_response(),
             Ok(raw) => match validate(&raw) {
                 Ok(sent) => respond(&state, &sent).await,
@@ -144,7 +146,7 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
             },
         },
     };
-    let response = with_request_id(response, &request_id);
+    let response = with_request_id(response, request_id.clone());
     state.log.push(Entry {
         body: body.unwrap_or_default(),
         content_type,
@@ -318,8 +320,9 @@ fn forbidden() -> Response {
         .into_response()
 }
 
-fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+/// A header value as text ("" when absent or not visible ASCII).
+pub(crate) fn header_str(value: Option<&HeaderValue>) -> &str {
+    value.and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 #[derive(serde::Deserialize)]
