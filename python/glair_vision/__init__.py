@@ -9,7 +9,9 @@
 The logic (validation, HTTP, retries, batching) is the glair-vision Rust core.
 """
 
-from . import errors
+import atexit
+
+from . import _native, errors
 from ._client import FIELDS, AsyncIdentity, AsyncVision, Identity, Outcome, Vision
 from ._native import DEFAULT_BASE_URL, FieldResults, Verification, __version__, mask_nik
 from .errors import (
@@ -61,3 +63,7 @@ __all__ = [
     "RequestCancelledError",
     "__version__",
 ]
+
+# Calls still in flight at exit are dropped before the interpreter is torn down,
+# so none of them completes into a finalized interpreter.
+atexit.register(_native._shutdown)

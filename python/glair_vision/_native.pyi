@@ -6,6 +6,7 @@ from .errors import GlairVisionError
 
 __all__ = [
     "mask_nik",
+    "_shutdown",
     "BatchSession",
     "Client",
     "SandboxServer",
@@ -26,6 +27,7 @@ _Outcome = Union["Verification", GlairVisionError]
 _Item = Optional[Tuple[int, _Outcome]]
 
 def mask_nik(nik: str) -> str: ...
+def _shutdown() -> None: ...
 @final
 class FieldResults:
     """Per-field verification status: True matches, False does not, None was not

@@ -22,6 +22,12 @@ mod _native {
 
     use pyo3::prelude::*;
 
+    /// Stops the binding's runtime; `glair_vision` registers it with `atexit`.
+    #[pyfunction]
+    fn _shutdown(py: Python<'_>) {
+        crate::runtime::shutdown(py);
+    }
+
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         // GLAIR_LOG / RUST_LOG to stderr; off by default.

@@ -5,45 +5,73 @@
 use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::generic::{ContextExt, Runtime as GenericRuntime};
 use pyo3_async_runtimes::TaskLocals;
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 /// How long the sync client waits with the GIL released before checking for
 /// signals (Ctrl-C) again.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
 
-struct Slot {
-    pid: u32,
-    runtime: &'static Runtime,
-}
-
-static RUNTIME: Mutex<Option<Slot>> = Mutex::new(None);
+/// The runtime and the process that built it.
+static RUNTIME: Mutex<Option<(u32, Runtime)>> = Mutex::new(None);
 
 /// The runtime of this process. A runtime inherited through `fork()` has no worker
 /// threads in the child: it is leaked (dropping it could block) and a new one built.
-pub fn runtime() -> &'static Runtime {
+pub fn runtime() -> Handle {
     let pid = std::process::id();
     let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(s) = slot.as_ref() {
-        if s.pid == pid {
-            return s.runtime;
+    match slot.take() {
+        Some((owner, runtime)) if owner == pid => {
+            let handle = runtime.handle().clone();
+            *slot = Some((owner, runtime));
+            return handle;
         }
+        Some((_, inherited)) => std::mem::forget(inherited),
+        None => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("glair-vision")
         .build()
         .expect("cannot start the tokio runtime");
-    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
-    *slot = Some(Slot { pid, runtime });
-    runtime
+    let handle = runtime.handle().clone();
+    *slot = Some((pid, runtime));
+    handle
+}
+
+/// Set at interpreter exit: completions of async calls no longer reach Python.
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+/// Completions (which attach to Python) running right now.
+static ACTIVE_COMPLETIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Called at interpreter exit (`atexit`, GIL held): from now on no completion of
+/// an async call attaches to Python (attaching to a finalized interpreter aborts
+/// the process); completions already attaching are let finish; then every task
+/// is dropped. A later call builds a new runtime.
+pub fn shutdown(py: Python<'_>) {
+    FINALIZING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while ACTIVE_COMPLETIONS.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((owner, runtime)) = slot.take() {
+        if owner == std::process::id() {
+            runtime.shutdown_background();
+        } else {
+            std::mem::forget(runtime);
+        }
+    }
 }
 
 /// Runs `fut` on the runtime and waits for it with the GIL released, in short
@@ -94,11 +122,20 @@ impl GenericRuntime for ForkSafeRuntime {
         runtime().spawn(fut)
     }
 
+    /// pyo3-async-runtimes completes asyncio futures here, attached to Python:
+    /// skipped once the interpreter is exiting (see [`shutdown`]).
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
-        runtime().spawn_blocking(f)
+        runtime().spawn_blocking(move || {
+            // Counted before the check, so `shutdown` either sees it or it sees the flag.
+            ACTIVE_COMPLETIONS.fetch_add(1, Ordering::SeqCst);
+            if !FINALIZING.load(Ordering::SeqCst) {
+                f();
+            }
+            ACTIVE_COMPLETIONS.fetch_sub(1, Ordering::SeqCst);
+        })
     }
 }
 
