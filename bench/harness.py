@@ -151,7 +151,8 @@ def build_contenders(cfg, tools):
     return [
         mk("rust-sdk-seq", "glair-vision (Rust) single calls, sequential", "rust", [rust], "sdk-seq", True),
         mk("rust-reqwest-seq", "plain reqwest, sequential", "rust", [rust], "reqwest-seq", True),
-        mk("rust-sdk-batch", "glair-vision (Rust) verification_stream @64", "rust", [rust], "sdk-batch", False),
+        mk("rust-sdk-batch", "glair-vision (Rust) verification_batch @64", "rust", [rust], "sdk-batch", False),
+        mk("rust-sdk-stream", "glair-vision (Rust) verification_stream @64", "rust", [rust], "sdk-stream", False),
         mk("rust-sdk-64", "glair-vision (Rust) single calls, 64 tasks", "rust", [rust], "sdk-conc", False),
         mk("rust-reqwest-64", "plain reqwest, 64 tasks", "rust", [rust], "reqwest-conc", False),
         mk("py-sdk-sync", "glair-vision (Python) Vision, sync loop", "python", [py, pyc], "sdk-sync", True),

@@ -1,6 +1,6 @@
-//! The Rust contenders: this SDK (single calls in a loop; `verification_stream` at
-//! concurrency C) and a plain `reqwest` loop (sequential; C concurrent tasks), the
-//! floor for any Rust client. Protocol: see the crate docs (`src/lib.rs`).
+//! The Rust contenders: this SDK (single calls in a loop; `verification_batch` and
+//! `verification_stream` at concurrency C) and a plain `reqwest` loop (sequential; C
+//! concurrent tasks), the floor for any Rust client. Protocol: see the crate docs (`src/lib.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -145,24 +145,28 @@ async fn main() {
             })
             .await;
         }
-        "sdk-batch" => {
+        "sdk-batch" | "sdk-stream" => {
             let vision = sdk(&args);
             let identity = vision.identity();
+            let ordered = args.mode == "sdk-batch";
+            let failed = |o: &Result<glair_vision::Verification, glair_vision::Error>| !matches!(o, Ok(v) if v.verification_status);
             let run = |n: usize| {
                 let identity = identity.clone();
                 async move {
-                    let items = identity.verification_stream(
-                        stream::iter(std::iter::repeat_with(request).take(n)),
-                        BatchOptions::default().concurrency(args.concurrency),
-                    );
-                    items
-                        .fold(0usize, |errors, item| async move {
-                            match item.outcome {
-                                Ok(v) if v.verification_status => errors,
-                                _ => errors + 1,
-                            }
-                        })
-                        .await
+                    let options = BatchOptions::default().concurrency(args.concurrency);
+                    let requests = std::iter::repeat_with(request).take(n);
+                    if ordered {
+                        // The ordered list form, as the Python and Node batch contenders use.
+                        let outcomes = identity.verification_batch(requests, options).await;
+                        outcomes.iter().filter(|o| failed(o)).count()
+                    } else {
+                        identity
+                            .verification_stream(stream::iter(requests), options)
+                            .fold(0usize, |errors, item| async move {
+                                errors + usize::from(failed(&item.outcome))
+                            })
+                            .await
+                    }
                 }
             };
             // One warm-up batch, then batches of BATCH_CHUNK back to back until

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{Stream, StreamExt};
 use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
 use crate::client::{Identity, RequestOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 
@@ -82,13 +82,16 @@ impl RateLimiter {
 
 /// A spawned task that is aborted when dropped, so dropping the stream cancels
 /// what is in flight.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop<T = ()>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
 }
+
+/// An outcome with its position in the input.
+type IndexedOutcome = (usize, Result<Verification>);
 
 /// The input shared by the workers, with the index of the next request.
 type SharedInput<S> = Arc<Mutex<(Pin<Box<S>>, usize)>>;
@@ -140,20 +143,26 @@ async fn work<S>(
             *next += 1;
             (*next - 1, request)
         };
-        // Validate first: a bad row never waits for (or uses up) a rate slot.
-        let outcome = match request.normalized() {
-            Err(e) => Err(e.into()),
-            Ok(request) => {
-                if let Some(l) = &limiter {
-                    l.acquire().await;
-                }
-                identity.send_normalized(&request, &options).await
-            }
-        };
+        let outcome = verify_item(&identity, limiter.as_deref(), &options, request).await;
         if outcomes.send(BatchItem { index, outcome }).await.is_err() {
             return;
         }
     }
+}
+
+/// One batch item: validated first, so a bad row never waits for (or uses up) a
+/// rate slot; then sent as a single call would be.
+async fn verify_item(
+    identity: &Identity,
+    limiter: Option<&RateLimiter>,
+    options: &RequestOptions,
+    request: VerificationRequest,
+) -> Result<Verification> {
+    let request = request.normalized()?;
+    if let Some(l) = limiter {
+        l.acquire().await;
+    }
+    identity.send_normalized(&request, options).await
 }
 
 impl Identity {
@@ -194,22 +203,53 @@ impl Identity {
         Outcomes { start: Some(Box::new(start)), receiver: None, _workers: Vec::new() }
     }
 
-    /// Verifies every request and returns the outcomes in input order.
+    /// Verifies every request and returns the outcomes in input order. The whole
+    /// list is known, so workers take items from it directly and keep their
+    /// outcomes until the end: no channel, no wake-up per item. Dropping the
+    /// returned future cancels the calls in flight.
     pub async fn verification_batch<I>(&self, requests: I, options: BatchOptions) -> Vec<Result<Verification>>
     where
         I: IntoIterator<Item = VerificationRequest>,
         I::IntoIter: Send + 'static,
     {
         let requests = requests.into_iter();
-        let mut slots: Vec<Option<Result<Verification>>> = Vec::with_capacity(requests.size_hint().0);
-        let mut items = std::pin::pin!(self.verification_stream(stream::iter(requests), options));
-        while let Some(item) = items.next().await {
-            if slots.len() <= item.index {
-                slots.resize_with(item.index + 1, || None);
+        let expected = requests.size_hint().0;
+        // A plain iterator never waits, so a short synchronous lock is enough.
+        let input = Arc::new(std::sync::Mutex::new(requests.enumerate()));
+        let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
+        let call_options = Arc::new(options.request_options);
+        let workers: Vec<AbortOnDrop<Vec<IndexedOutcome>>> = (0..options.concurrency.max(1))
+            .map(|_| {
+                let (input, identity) = (input.clone(), self.clone());
+                let (limiter, call_options) = (limiter.clone(), call_options.clone());
+                AbortOnDrop(tokio::spawn(async move {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = input.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((index, request)) = next else { return done };
+                        done.push((
+                            index,
+                            verify_item(&identity, limiter.as_deref(), &call_options, request).await,
+                        ));
+                    }
+                }))
+            })
+            .collect();
+        let mut slots: Vec<Option<Result<Verification>>> = Vec::with_capacity(expected);
+        for mut worker in workers {
+            let done = match (&mut worker.0).await {
+                Ok(done) => done,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Vec::new(), // cancelled with its runtime: those items stay `Cancelled`
+            };
+            for (index, outcome) in done {
+                if slots.len() <= index {
+                    slots.resize_with(index + 1, || None);
+                }
+                slots[index] = Some(outcome);
             }
-            slots[item.index] = Some(item.outcome);
         }
-        slots.into_iter().map(|o| o.expect("every index yields exactly once")).collect()
+        slots.into_iter().map(|o| o.unwrap_or(Err(Error::Cancelled))).collect()
     }
 }
 
