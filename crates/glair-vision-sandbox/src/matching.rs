@@ -15,14 +15,9 @@ pub fn field_matches(field: Field, sent: &str, registered: &str, threshold: f64)
     }
     match field {
         Field::Nik | Field::NoKk => digits_only(sent) == digits_only(registered),
-        Field::DateOfBirth => {
-            Date::parse_dmy(sent).is_some() && Date::parse_dmy(sent) == Date::parse_dmy(registered)
-        }
-        Field::Gender => Gender::parse(sent).is_some() && Gender::parse(sent) == Gender::parse(registered),
-        Field::MaritalStatus => {
-            parse_marital_status(sent).is_some()
-                && parse_marital_status(sent) == parse_marital_status(registered)
-        }
+        Field::DateOfBirth => same_parsed(sent, registered, Date::parse_dmy),
+        Field::Gender => same_parsed(sent, registered, Gender::parse),
+        Field::MaritalStatus => same_parsed(sent, registered, parse_marital_status),
         Field::Rt | Field::Rw => match (sent.trim().parse::<u32>(), registered.trim().parse::<u32>()) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
@@ -34,6 +29,11 @@ pub fn field_matches(field: Field, sent: &str, registered: &str, threshold: f64)
             similarity(&fold(sent), &fold(registered)) >= threshold
         }
     }
+}
+
+/// Both values parse, to the same thing.
+fn same_parsed<T: PartialEq>(sent: &str, registered: &str, parse: impl Fn(&str) -> Option<T>) -> bool {
+    parse(sent).is_some_and(|v| parse(registered) == Some(v))
 }
 
 /// Checks every sent field against `person`. Fields not sent stay `None`.

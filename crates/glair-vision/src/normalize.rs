@@ -86,11 +86,9 @@ pub fn normalize_field(field: Field, raw: &str) -> Result<String, ValidationErro
 }
 
 fn normalize_text(field: Field, raw: &str) -> Result<String, ValidationError> {
-    if raw.chars().any(char::is_control) {
-        // Tabs and newlines from a pasted address are whitespace, not control data.
-        if raw.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-            return Err(ValidationError::new(field, "must not contain control characters"));
-        }
+    // Tabs and newlines from a pasted address are whitespace, not control data.
+    if raw.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return Err(ValidationError::new(field, "must not contain control characters"));
     }
     let text = collapse_whitespace(raw);
     if text.is_empty() {
