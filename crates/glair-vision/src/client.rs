@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT,
+};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -543,7 +545,12 @@ impl Identity {
             Ok(sent) => sent.map_err(transport_error)?,
             // Whether the request went out is unknown (it may have been connecting):
             // counted as sent, so it is not retried by default.
-            Err(_) => return Err(Error::Timeout(TransportError::new(format!("{what} passed with no answer"), true))),
+            Err(_) => {
+                return Err(Error::Timeout(TransportError::new(
+                    format!("{what} passed with no answer"),
+                    true,
+                )))
+            }
         };
         let status = response.status().as_u16();
         let mut api = ApiError::new(status);

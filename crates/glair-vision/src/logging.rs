@@ -144,7 +144,12 @@ struct SinkLayer {
 struct SpanFields(Vec<(String, String)>);
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SinkLayer {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
         let mut fields = FieldVisitor::default();
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
