@@ -136,9 +136,9 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let content_type = headers.get(header::CONTENT_TYPE);
     // Credentials come first: a caller that fails them is answered without a byte
     // of its body being read, so it cannot make the sandbox read or keep anything.
-    let (response, received) = match authorize(&state, headers) {
-        Err(response) => (unread(response, body), None),
-        Ok(()) => match read_body(&state, body).await {
+    let (response, received) = match refusal(&state, headers) {
+        Some(response) => (unread(response, body), None),
+        None => match read_body(&state, body).await {
             Err(response) => (response, None),
             Ok(bytes) => (answer(&state, header_str(content_type), &bytes).await, Some(bytes)),
         },
@@ -155,15 +155,15 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
     response
 }
 
-/// `Ok` when both the API key and Basic auth are right; else the gateway's answer.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// The gateway's answer when the API key or Basic auth is wrong; `None` when both are right.
+fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     if headers.get("x-api-key").map(|v| v.as_bytes()) != Some(state.config.credentials.api_key.as_bytes()) {
-        Err(forbidden())
+        Some(forbidden())
     } else if headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()) != Some(state.authorization.as_bytes())
     {
-        Err(status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"))
+        Some(status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"))
     } else {
-        Ok(())
+        None
     }
 }
 
