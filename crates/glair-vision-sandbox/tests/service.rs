@@ -250,6 +250,14 @@ async fn serves_its_openapi_document() {
     {
         assert!(responses.get(status).is_some(), "{status} is documented");
     }
+    // Every scripted fault is listed, with a status the document describes.
+    let listed = doc["paths"][PATH]["post"]["x-sandbox-faults"].as_array().unwrap();
+    let serials: Vec<&str> = listed.iter().map(|f| f["serial"].as_str().unwrap()).collect();
+    let wired: Vec<&str> = glair_vision_sandbox::faults::FAULTS.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(serials, wired);
+    for fault in listed {
+        assert!(responses.get(fault["status"].to_string()).is_some(), "{fault}");
+    }
     let fields = &doc["components"]["schemas"]["VerificationFields"]["properties"];
     for field in glair_vision::Field::ALL {
         assert!(fields.get(field.wire_name()).is_some(), "{} is documented", field.wire_name());
