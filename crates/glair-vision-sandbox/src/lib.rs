@@ -22,6 +22,8 @@
 
 mod body;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod log;
 pub mod matching;

@@ -562,19 +562,26 @@ impl Identity {
             api.location = header_str(response.headers(), LOCATION.as_str());
         }
         let body = read_body(response, self.vision.inner.max_response_bytes, ends, what, &mut api).await?;
-        if (200..300).contains(&status) {
-            return Verification::from_body(&body, api.request_id.clone()).map_err(|why| {
-                api.reason = Some(why.to_owned());
-                api.body = wire::excerpt(&String::from_utf8_lossy(&body));
-                api.retry_after = None;
-                Error::Decode(api)
-            });
-        }
-        let mut read = wire::read_error_body(status, &body, api.request_id.take());
-        read.retry_after = api.retry_after;
-        read.location = api.location;
-        Err(Error::from_status(read))
+        decode_answer(api, &body)
     }
+}
+
+/// Turns a whole answer into the call's outcome: a 2xx must be a verification
+/// result (else [`Error::Decode`]); anything else is the error its status names.
+/// `api` holds what the headers said (status, Request-Id, Retry-After, Location).
+pub(crate) fn decode_answer(mut api: ApiError, body: &[u8]) -> Result<Verification> {
+    if (200..300).contains(&api.status) {
+        return Verification::from_body(body, api.request_id.clone()).map_err(|why| {
+            api.reason = Some(why.to_owned());
+            api.body = wire::excerpt(&String::from_utf8_lossy(body));
+            api.retry_after = None;
+            Error::Decode(api)
+        });
+    }
+    let mut read = wire::read_error_body(api.status, body, api.request_id.take());
+    read.retry_after = api.retry_after;
+    read.location = api.location;
+    Err(Error::from_status(read))
 }
 
 /// Reads the body in chunks, never more than `cap` bytes, until `ends`. Past the

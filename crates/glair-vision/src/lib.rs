@@ -42,6 +42,8 @@ mod client;
 pub mod date;
 mod error;
 mod field;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "env-log")]
 pub mod logging;
 pub mod nik;
