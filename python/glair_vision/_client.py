@@ -58,18 +58,6 @@ def _call(vision: "_BaseVision", arguments: Mapping[str, Any]) -> Tuple[Dict[str
     return record, options or None
 
 
-def _check_batch(concurrency: Any, rate_limit: Any) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError("concurrency must be an int")
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    if rate_limit is not None:
-        if isinstance(rate_limit, bool) or not isinstance(rate_limit, (int, float)):
-            raise TypeError("rate_limit must be a number of requests per second or None")
-        if not rate_limit > 0 or rate_limit == float("inf"):
-            raise ValueError("rate_limit must be a positive number of requests per second")
-
-
 class _BaseVision:
     _client: _native.Client
     _overrides: Dict[str, Any]
@@ -130,7 +118,7 @@ class _BaseVision:
                 max_retries=max_retries,
             ),
         )
-        _check_options(overrides)  # reject bad values now, not at the first call
+        _native.check_options(overrides)  # reject bad values now, not at the first call
         return type(self)._wrap(self._client, overrides)
 
     @property
@@ -163,25 +151,6 @@ class _BaseVision:
         # By configuration (credentials included, so that workers without the
         # environment variables can call too); the pool is rebuilt on arrival.
         return (_rebuild_vision, (type(self), self._client.config(), dict(self._overrides)))
-
-
-def _check_options(options: Dict[str, Any]) -> None:
-    """Type checks for overrides (the native layer checks again at call time)."""
-    for key in ("api_key", "username", "password", "base_url", "api_version"):
-        if key in options and not isinstance(options[key], str):
-            raise TypeError(f"{key} must be a str, not {type(options[key]).__name__}")
-    if "timeout" in options:
-        t = options["timeout"]
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds, not {type(t).__name__}")
-        if not t > 0:
-            raise ValueError("timeout must be a positive number of seconds")
-    if "max_retries" in options:
-        n = options["max_retries"]
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"max_retries must be an int, not {type(n).__name__}")
-        if n < 0:
-            raise ValueError("max_retries must not be negative")
 
 
 def _rebuild_vision(cls: type, config: Dict[str, Any], overrides: Dict[str, Any]) -> Any:
@@ -286,7 +255,6 @@ class Identity:
         per second. Returns, in input order, a result or the exception for each
         record; one failure never stops the rest. Runs in Rust with the GIL
         released; Ctrl-C stops the batch."""
-        _check_batch(concurrency, rate_limit)
         opts = _options(self._vision._overrides, options)
         return self._vision._client.verify_batch(records, concurrency, rate_limit, opts or None)
 
@@ -302,7 +270,6 @@ class Identity:
         calls complete (not in input order). Records are read lazily, so the
         input may be a generator over a file of any size. Closing the iterator
         (or breaking out of the loop) cancels the calls in flight."""
-        _check_batch(concurrency, rate_limit)
         opts = _options(self._vision._overrides, options)
         session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
         return _iterate(session, iter(records), 2 * concurrency)
@@ -392,7 +359,6 @@ class AsyncIdentity:
         **options: Any,
     ) -> List[Outcome]:
         """Like :meth:`Identity.verification_batch`, awaitable."""
-        _check_batch(concurrency, rate_limit)
         opts = _options(self._vision._overrides, options)
         return await self._vision._client.verify_batch_async(records, concurrency, rate_limit, opts or None)
 
@@ -406,7 +372,6 @@ class AsyncIdentity:
     ) -> AsyncIterator[Tuple[int, Outcome]]:
         """An async iterator of ``(index, outcome)`` pairs as calls complete.
         ``records`` may be a (lazy) iterable or an async iterable of dicts."""
-        _check_batch(concurrency, rate_limit)
         opts = _options(self._vision._overrides, options)
         session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
         return _aiterate(session, records, 2 * concurrency)

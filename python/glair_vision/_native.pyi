@@ -6,6 +6,7 @@ from .errors import GlairVisionError
 
 __all__ = [
     "mask_nik",
+    "check_options",
     "_shutdown",
     "BatchSession",
     "Client",
@@ -27,6 +28,7 @@ _Outcome = Union["Verification", GlairVisionError]
 _Item = Optional[Tuple[int, _Outcome]]
 
 def mask_nik(nik: str) -> str: ...
+def check_options(options: Dict[str, Any]) -> None: ...
 def _shutdown() -> None: ...
 @final
 class FieldResults:
@@ -153,20 +155,20 @@ class Client:
     def verify_batch(
         self,
         records: Iterable[Any],
-        concurrency: int = 16,
+        concurrency: Optional[int] = None,
         rate_limit: Optional[float] = None,
         options: Optional[Dict[str, Any]] = None,
     ) -> List[_Outcome]: ...
     def verify_batch_async(
         self,
         records: Iterable[Any],
-        concurrency: int = 16,
+        concurrency: Optional[int] = None,
         rate_limit: Optional[float] = None,
         options: Optional[Dict[str, Any]] = None,
     ) -> Awaitable[List[_Outcome]]: ...
     def batch_session(
         self,
-        concurrency: int = 16,
+        concurrency: Optional[int] = None,
         rate_limit: Optional[float] = None,
         options: Optional[Dict[str, Any]] = None,
         buffer: Optional[int] = None,

@@ -6,12 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt as _;
 use glair_vision::{BatchItem, BatchOptions, Error, Verification, VerificationRequest, Vision};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use tokio::sync::mpsc;
 
-use crate::convert::{request_from_py, request_from_record, request_options, retries, seconds};
+use crate::convert::{
+    concurrency, opt_string, rate_limit, request_from_py, request_from_record, request_options, retries,
+    seconds,
+};
 use crate::errors::to_pyerr;
 use crate::runtime::{block_on, future_into_py, runtime};
 use crate::types::{py_repr, PyVerification};
@@ -48,20 +51,19 @@ impl<'py> IntoPyObject<'py> for Settled {
     }
 }
 
+/// The default number of calls a batch has in flight.
+const DEFAULT_CONCURRENCY: usize = 16;
+
 fn batch_options(
-    concurrency: usize,
-    rate_limit: Option<f64>,
+    concurrency_arg: Option<&Bound<'_, PyAny>>,
+    rate_limit_arg: Option<&Bound<'_, PyAny>>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<BatchOptions> {
-    if concurrency == 0 {
-        return Err(PyValueError::new_err("concurrency must be at least 1"));
-    }
-    if let Some(r) = rate_limit {
-        if !r.is_finite() || r <= 0.0 {
-            return Err(PyValueError::new_err("rate_limit must be a positive number of requests per second"));
-        }
-    }
-    Ok(BatchOptions { concurrency, rate_limit, request_options: request_options(options)? })
+    Ok(BatchOptions {
+        concurrency: concurrency_arg.map(concurrency).transpose()?.unwrap_or(DEFAULT_CONCURRENCY),
+        rate_limit: rate_limit(rate_limit_arg)?,
+        request_options: request_options(options)?,
+    })
 }
 
 /// Records to requests; a record that cannot be converted is settled at once
@@ -138,30 +140,30 @@ impl PyClient {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        api_key: Option<String>,
-        username: Option<String>,
-        password: Option<String>,
-        base_url: Option<String>,
-        api_version: Option<String>,
+        api_key: Option<&Bound<'_, PyAny>>,
+        username: Option<&Bound<'_, PyAny>>,
+        password: Option<&Bound<'_, PyAny>>,
+        base_url: Option<&Bound<'_, PyAny>>,
+        api_version: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
         let mut b = Vision::builder().client_name("python").read_env(read_env);
-        if let Some(v) = api_key {
+        if let Some(v) = opt_string("api_key", api_key)? {
             b = b.api_key(v);
         }
-        if let Some(v) = username {
+        if let Some(v) = opt_string("username", username)? {
             b = b.username(v);
         }
-        if let Some(v) = password {
+        if let Some(v) = opt_string("password", password)? {
             b = b.password(v);
         }
-        if let Some(v) = base_url {
+        if let Some(v) = opt_string("base_url", base_url)? {
             b = b.base_url(v);
         }
-        if let Some(v) = api_version {
+        if let Some(v) = opt_string("api_version", api_version)? {
             b = b.api_version(v);
         }
         if let Some(v) = timeout.filter(|v| !v.is_none()) {
@@ -254,13 +256,13 @@ impl PyClient {
     }
 
     /// Verifies every record; returns results and exception instances in input order.
-    #[pyo3(signature = (records, concurrency=16, rate_limit=None, options=None))]
+    #[pyo3(signature = (records, concurrency=None, rate_limit=None, options=None))]
     fn verify_batch(
         &self,
         py: Python<'_>,
         records: &Bound<'_, PyAny>,
-        concurrency: usize,
-        rate_limit: Option<f64>,
+        concurrency: Option<&Bound<'_, PyAny>>,
+        rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Vec<Settled>> {
         let opts = batch_options(concurrency, rate_limit, options)?;
@@ -272,13 +274,13 @@ impl PyClient {
     }
 
     /// Like `verify_batch`, as an asyncio awaitable.
-    #[pyo3(signature = (records, concurrency=16, rate_limit=None, options=None))]
+    #[pyo3(signature = (records, concurrency=None, rate_limit=None, options=None))]
     fn verify_batch_async<'py>(
         &self,
         py: Python<'py>,
         records: &Bound<'py, PyAny>,
-        concurrency: usize,
-        rate_limit: Option<f64>,
+        concurrency: Option<&Bound<'py, PyAny>>,
+        rate_limit: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = batch_options(concurrency, rate_limit, options)?;
@@ -292,16 +294,16 @@ impl PyClient {
 
     /// Starts a streaming batch: submit records as `capacity()` allows, collect
     /// `(submission index, outcome)` pairs as they complete.
-    #[pyo3(signature = (concurrency=16, rate_limit=None, options=None, buffer=None))]
+    #[pyo3(signature = (concurrency=None, rate_limit=None, options=None, buffer=None))]
     fn batch_session(
         &self,
-        concurrency: usize,
-        rate_limit: Option<f64>,
+        concurrency: Option<&Bound<'_, PyAny>>,
+        rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
         buffer: Option<usize>,
     ) -> PyResult<PyBatchSession> {
         let opts = batch_options(concurrency, rate_limit, options)?;
-        let buffer = buffer.unwrap_or(concurrency.saturating_mul(2)).max(1);
+        let buffer = buffer.unwrap_or(opts.concurrency.saturating_mul(2)).max(1);
         let (in_tx, mut in_rx) = mpsc::channel::<VerificationRequest>(buffer);
         let (out_tx, out_rx) = mpsc::unbounded_channel::<BatchItem>();
         let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));
@@ -407,8 +409,23 @@ impl PyBatchSession {
     }
 }
 
-/// Masks a NIK for display: `317101******0001`.
+/// Masks a NIK for display: `317101******0001`. Any `str` is accepted; a lone
+/// surrogate counts as one character (as Python counts it).
 #[pyfunction]
-pub fn mask_nik(nik: &str) -> String {
-    glair_vision::mask_nik(nik)
+pub fn mask_nik(nik: &Bound<'_, PyString>) -> PyResult<String> {
+    match nik.to_cow() {
+        Ok(text) => Ok(glair_vision::mask_nik(&text)),
+        Err(_) => {
+            let replaced = nik.call_method1("encode", ("utf-8", "replace"))?;
+            let bytes: Vec<u8> = replaced.extract()?;
+            Ok(glair_vision::mask_nik(&String::from_utf8_lossy(&bytes)))
+        }
+    }
+}
+
+/// Checks per-call overrides as a call would (for `with_options`, which
+/// rejects bad values when the derived client is made).
+#[pyfunction]
+pub fn check_options(options: &Bound<'_, PyDict>) -> PyResult<()> {
+    request_options(Some(options)).map(|_| ())
 }

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::client::{mask_nik, PyBatchSession, PyClient};
+    use super::client::{check_options, mask_nik, PyBatchSession, PyClient};
     #[pymodule_export]
     use super::sandbox::PySandbox;
     #[pymodule_export]
