@@ -220,6 +220,7 @@ fn request_options(obj: &Map<String, Value>) -> std::result::Result<RequestOptio
             None => opt_duration_ms(obj, "timeout")?,
         },
         max_retries: retries.map(|n| n.min(u64::from(u32::MAX)) as u32),
+        ..Default::default()
     })
 }
 

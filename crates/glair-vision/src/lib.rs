@@ -37,10 +37,11 @@ mod response;
 mod retry;
 mod wire;
 
-pub use batch::{BatchItem, BatchOptions, RateLimiter};
+pub use batch::{BatchItem, BatchOptions, BatchRequest, RateLimiter};
 pub use client::{
-    Credentials, Identity, RequestOptions, Vision, VisionBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, ENV_PASSWORD, ENV_USERNAME,
+    request_id_header, Credentials, Identity, RequestOptions, Vision, VisionBuilder, DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    ENV_API_KEY, ENV_BASE_URL, ENV_PASSWORD, ENV_USERNAME, MAX_REQUEST_ID_LEN,
 };
 pub use date::Date;
 pub use error::{ApiError, Error, ErrorKind, Result, TransportError, ValidationError, BODY_EXCERPT_LIMIT};
