@@ -37,12 +37,19 @@ SETTINGS = settings(
 
 # Settings a call may override (base_url is left out: a generated URL could
 # point anywhere; its checks are the core's).
-OPTIONS = ("api_key", "username", "password", "api_version", "timeout", "max_retries")
+OPTIONS = (
+    "api_key",
+    "username",
+    "password",
+    "api_version",
+    "timeout",
+    "max_retries",
+    "deadline",
+    "retry_unanswered",
+    "request_id",
+)
 # Every keyword some call takes (the generated unknown ones avoid them all).
-KNOWN_KWARGS = set(FIELDS) | set(OPTIONS) | {
-    "base_url", "connect_timeout", "concurrency", "rate_limit", "records", "self",
-    "deadline", "retry_unanswered", "request_id",
-}
+KNOWN_KWARGS = set(FIELDS) | set(OPTIONS) | {"base_url", "connect_timeout", "concurrency", "rate_limit", "records", "self"}
 
 LONE_SURROGATES = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff", "\ud83d"])
 
@@ -92,6 +99,9 @@ option_values = {
     "password": values,
     "api_version": st.one_of(values, st.sampled_from(["v1", "v2", "v1/../x", "v1?x", "\ud800"])),
     "timeout": st.one_of(values, st.floats(min_value=0.05, max_value=2)),
+    "deadline": st.one_of(values, st.floats(min_value=0.05, max_value=3)),
+    "retry_unanswered": st.one_of(values, st.booleans()),
+    "request_id": st.one_of(values, st.from_regex(r"\A[!-~]{1,130}\Z"), st.sampled_from(["", " ", "a b", "\ud800"])),
     "max_retries": st.one_of(
         st.integers(max_value=-1),
         st.integers(min_value=2**32),
@@ -111,7 +121,7 @@ unknown_kwargs = st.dictionaries(
 )
 
 records = st.one_of(
-    st.dictionaries(st.sampled_from(FIELDS), values, max_size=4),
+    st.dictionaries(st.sampled_from(FIELDS + ("request_id",)), values, max_size=4),
     st.dictionaries(st.one_of(st.sampled_from(FIELDS), texts, st.integers(), st.none()), values, max_size=3),
     values,
 )

@@ -5,15 +5,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt as _;
-use glair_vision::{BatchItem, BatchOptions, Error, Verification, VerificationRequest, Vision};
+use glair_vision::{
+    BatchItem, BatchOptions, BatchRequest, Error, RequestOptions, Verification, VerificationRequest, Vision,
+};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use tokio::sync::mpsc;
 
 use crate::convert::{
-    concurrency, opt_string, rate_limit, request_from_py, request_from_record, request_options, retries,
-    seconds,
+    boolean, concurrency, opt_string, rate_limit, request_from_py, request_from_record, request_options,
+    retries, seconds,
 };
 use crate::errors::to_pyerr;
 use crate::runtime::{block_on, future_into_py, runtime};
@@ -69,7 +71,7 @@ fn batch_options(
 /// Records to requests; a record that cannot be converted is settled at once
 /// as a validation error. Returns the slots and the convertible requests with
 /// their positions.
-type Prepared = (Vec<Option<Result<Verification, Error>>>, Vec<usize>, Vec<VerificationRequest>);
+type Prepared = (Vec<Option<Result<Verification, Error>>>, Vec<usize>, Vec<BatchRequest>);
 
 fn prepare(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Prepared> {
     let mut slots = Vec::new();
@@ -100,6 +102,21 @@ fn settle(
     slots.into_iter().map(|o| Settled(o.unwrap_or(Err(Error::Cancelled)))).collect()
 }
 
+/// One call's request and options; a `request_id` key in the record counts as
+/// the `request_id` option when that is not given.
+fn single(
+    py: Python<'_>,
+    record: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(VerificationRequest, RequestOptions)> {
+    let item = request_from_py(py, record)?;
+    let mut options = request_options(options)?;
+    if options.request_id.is_none() {
+        options.request_id = item.request_id;
+    }
+    Ok((item.request, options))
+}
+
 /// A configured GLAIR Vision client (the Rust core's `Vision`). Thread-safe; after
 /// `fork()` the child transparently gets a fresh connection pool.
 #[pyclass(frozen, module = "glair_vision._native", name = "Client")]
@@ -121,6 +138,8 @@ impl PyClient {
                 .api_version(old.api_version())
                 .timeout(old.timeout())
                 .connect_timeout(old.connect_timeout())
+                .deadline(old.deadline())
+                .max_response_bytes(old.max_response_bytes())
                 .retry_policy(old.retry_policy())
                 .client_name("python")
                 .build()
@@ -136,7 +155,7 @@ impl PyClient {
 impl PyClient {
     #[new]
     #[pyo3(signature = (api_key=None, username=None, password=None, base_url=None, api_version=None,
-        timeout=None, connect_timeout=None, max_retries=None, read_env=true))]
+        timeout=None, connect_timeout=None, max_retries=None, deadline=None, retry_unanswered=None, read_env=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -148,6 +167,8 @@ impl PyClient {
         timeout: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        retry_unanswered: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
         let mut b = Vision::builder().client_name("python").read_env(read_env);
@@ -175,6 +196,12 @@ impl PyClient {
         if let Some(v) = max_retries.filter(|v| !v.is_none()) {
             b = b.max_retries(retries(v)?);
         }
+        if let Some(v) = deadline.filter(|v| !v.is_none()) {
+            b = b.deadline(seconds("deadline", v)?);
+        }
+        if let Some(v) = retry_unanswered.filter(|v| !v.is_none()) {
+            b = b.retry_unanswered(boolean("retry_unanswered", v)?);
+        }
         let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
         Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
     }
@@ -201,6 +228,16 @@ impl PyClient {
     fn max_retries(&self) -> u32 {
         self.vision().retry_policy().max_retries
     }
+    /// Seconds: the longest a whole call may take, retries and waits included.
+    #[getter]
+    fn deadline(&self) -> f64 {
+        self.vision().deadline().as_secs_f64()
+    }
+    /// Whether calls that may have been processed are retried.
+    #[getter]
+    fn retry_unanswered(&self) -> bool {
+        self.vision().retry_policy().retry_unanswered
+    }
     #[getter]
     fn user_agent(&self) -> String {
         self.vision().user_agent().to_owned()
@@ -219,6 +256,8 @@ impl PyClient {
         d.set_item("timeout", v.timeout().as_secs_f64())?;
         d.set_item("connect_timeout", v.connect_timeout().as_secs_f64())?;
         d.set_item("max_retries", v.retry_policy().max_retries)?;
+        d.set_item("deadline", v.deadline().as_secs_f64())?;
+        d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
         Ok(d)
     }
 
@@ -230,8 +269,7 @@ impl PyClient {
         record: &Bound<'_, PyAny>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyVerification> {
-        let request = request_from_py(py, record)?;
-        let options = request_options(options)?;
+        let (request, options) = single(py, record, options)?;
         let vision = self.vision();
         let outcome =
             block_on(py, async move { vision.identity().verification_with(&request, &options).await })?;
@@ -246,8 +284,7 @@ impl PyClient {
         record: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = request_from_py(py, record)?;
-        let options = request_options(options)?;
+        let (request, options) = single(py, record, options)?;
         let vision = self.vision();
         future_into_py(
             py,
@@ -304,7 +341,7 @@ impl PyClient {
     ) -> PyResult<PyBatchSession> {
         let opts = batch_options(concurrency, rate_limit, options)?;
         let buffer = buffer.unwrap_or(opts.concurrency.saturating_mul(2)).max(1);
-        let (in_tx, mut in_rx) = mpsc::channel::<VerificationRequest>(buffer);
+        let (in_tx, mut in_rx) = mpsc::channel::<BatchRequest>(buffer);
         let (out_tx, out_rx) = mpsc::unbounded_channel::<BatchItem>();
         let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));
         let items = self.vision().identity().verification_stream(input, opts);
@@ -327,10 +364,11 @@ impl PyClient {
     fn __repr__(&self) -> String {
         let v = self.vision();
         format!(
-            "Client(base_url={}, api_version={}, timeout={}, max_retries={})",
+            "Client(base_url={}, api_version={}, timeout={}, deadline={}, max_retries={})",
             py_repr(Some(v.base_url())),
             py_repr(Some(v.api_version())),
             v.timeout().as_secs_f64(),
+            v.deadline().as_secs_f64(),
             v.retry_policy().max_retries
         )
     }
@@ -339,7 +377,7 @@ impl PyClient {
 /// A running streaming batch (see `Client.batch_session`).
 #[pyclass(frozen, module = "glair_vision._native", name = "BatchSession")]
 pub struct PyBatchSession {
-    input: Mutex<Option<mpsc::Sender<VerificationRequest>>>,
+    input: Mutex<Option<mpsc::Sender<BatchRequest>>>,
     output: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<BatchItem>>>,
     task: tokio::task::AbortHandle,
     submitted: AtomicUsize,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use glair_vision::{Field, RequestOptions, ValidationError, VerificationRequest};
+use glair_vision::{BatchRequest, Field, RequestOptions, ValidationError, VerificationRequest};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -52,12 +52,16 @@ fn field_value(py: Python<'_>, field: Field, value: &Bound<'_, PyAny>) -> Result
     Err(ValidationError::new(field, format!("must be a str, not {}", type_name(value))))
 }
 
-/// A record (a mapping of wire field names to values; `None` means unset) as a
-/// request. Validation of the values themselves is the core's.
+/// The key of a record that holds its own correlation id (sent as `x-request-id`).
+const REQUEST_ID_KEY: &str = "request_id";
+
+/// A record (a mapping of wire field names to values, and optionally a
+/// `request_id`; `None` means unset) as a request. Validation of the values
+/// themselves (the request id's too) is the core's.
 pub fn request_from_record(
     py: Python<'_>,
     record: &Bound<'_, PyAny>,
-) -> Result<VerificationRequest, ValidationError> {
+) -> Result<BatchRequest, ValidationError> {
     let not_a_record = || {
         ValidationError::for_key(
             "record",
@@ -75,12 +79,19 @@ pub fn request_from_record(
         return Err(not_a_record());
     };
     let mut request = VerificationRequest::default();
+    let mut request_id = None;
     for (key, value) in items {
         let key = key
             .cast::<PyString>()
             .ok()
             .and_then(|k| k.to_cow().ok().map(|c| c.into_owned()))
             .ok_or_else(|| ValidationError::for_key("record", "field names must be str"))?;
+        if key == REQUEST_ID_KEY {
+            if !value.is_none() {
+                request_id = Some(text_value(REQUEST_ID_KEY, &value)?);
+            }
+            continue;
+        }
         let field = Field::from_wire_name(&key).ok_or_else(|| {
             ValidationError::for_key(
                 key.clone(),
@@ -92,11 +103,21 @@ pub fn request_from_record(
         }
         request.set(field, field_value(py, field, &value)?);
     }
-    Ok(request)
+    Ok(BatchRequest::new(request, request_id))
+}
+
+/// A record's `str` value that is not a field (the request id).
+fn text_value(key: &str, value: &Bound<'_, PyAny>) -> Result<String, ValidationError> {
+    let text = value
+        .cast::<PyString>()
+        .map_err(|_| ValidationError::for_key(key, format!("must be a str, not {}", type_name(value))))?;
+    text.to_cow()
+        .map(|c| c.into_owned())
+        .map_err(|_| ValidationError::for_key(key, "must be valid Unicode text"))
 }
 
 /// [`request_from_record`], raising `ValidationError`.
-pub fn request_from_py(py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<VerificationRequest> {
+pub fn request_from_py(py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<BatchRequest> {
     request_from_record(py, record).map_err(|e| validation_pyerr(py, &e))
 }
 
@@ -181,13 +202,22 @@ pub fn string(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
         .map_err(|_| invalid(value, name, "must be valid Unicode text"))
 }
 
+/// A `bool` setting (`True`/`False` only: `1` or `"yes"` are not guessed at).
+pub fn boolean(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    value
+        .cast::<pyo3::types::PyBool>()
+        .map(|b| b.is_true())
+        .map_err(|_| PyTypeError::new_err(format!("{name} must be a bool, not {}", type_name(value))))
+}
+
 /// An optional `str` setting (`None` is unset).
 pub fn opt_string(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
     value.filter(|v| !v.is_none()).map(|v| string(name, v)).transpose()
 }
 
 /// Per-call overrides from a dict of `api_key`, `username`, `password`, `base_url`,
-/// `api_version`, `timeout` (seconds), `max_retries`; `None` values are ignored.
+/// `api_version`, `timeout` and `deadline` (seconds), `max_retries`,
+/// `retry_unanswered` and `request_id`; `None` values are ignored.
 pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestOptions> {
     let mut out = RequestOptions::default();
     let Some(options) = options else { return Ok(out) };
@@ -204,6 +234,9 @@ pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestO
             "api_version" => out.api_version = Some(string(&key, &value)?),
             "timeout" => out.timeout = Some(seconds(&key, &value)?),
             "max_retries" => out.max_retries = Some(retries(&value)?),
+            "deadline" => out.deadline = Some(seconds(&key, &value)?),
+            "retry_unanswered" => out.retry_unanswered = Some(boolean(&key, &value)?),
+            "request_id" => out.request_id = Some(string(&key, &value)?),
             _ => return Err(PyTypeError::new_err(format!("unknown option {key:?}"))),
         }
     }

@@ -5,6 +5,7 @@
 mod client;
 mod convert;
 mod errors;
+mod log_sink;
 mod runtime;
 mod sandbox;
 mod types;
@@ -16,6 +17,8 @@ mod _native {
     #[pymodule_export]
     use super::client::{check_options, mask_nik, PyBatchSession, PyClient};
     #[pymodule_export]
+    use super::log_sink::_set_log_level;
+    #[pymodule_export]
     use super::sandbox::PySandbox;
     #[pymodule_export]
     use super::types::{PyFieldResults, PyVerification};
@@ -26,6 +29,7 @@ mod _native {
     #[pyfunction]
     fn _shutdown(py: Python<'_>) {
         crate::runtime::shutdown(py);
+        crate::log_sink::stop();
     }
 
     #[pymodule_init]
