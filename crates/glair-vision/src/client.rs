@@ -520,9 +520,9 @@ impl Identity {
         let now = Instant::now();
         let left = deadline.saturating_duration_since(now);
         let (limit, what) = if target.timeout < left {
-            (target.timeout, format!("timeout of {}", seconds(target.timeout)))
+            (target.timeout, Limit::Timeout(target.timeout))
         } else {
-            (left, format!("call deadline of {}", seconds(target.deadline)))
+            (left, Limit::Deadline(target.deadline))
         };
         let ends = now + limit;
         let boundary = wire::new_boundary();
@@ -561,7 +561,7 @@ impl Identity {
         if (300..400).contains(&status) {
             api.location = header_str(response.headers(), LOCATION.as_str());
         }
-        let body = read_body(response, self.vision.inner.max_response_bytes, ends, &what, &mut api).await?;
+        let body = read_body(response, self.vision.inner.max_response_bytes, ends, what, &mut api).await?;
         if (200..300).contains(&status) {
             return Verification::from_body(&body, api.request_id.clone()).map_err(|why| {
                 api.reason = Some(why.to_owned());
@@ -584,7 +584,7 @@ async fn read_body(
     mut response: reqwest::Response,
     cap: usize,
     ends: Instant,
-    what: &str,
+    what: Limit,
     api: &mut ApiError,
 ) -> Result<Vec<u8>> {
     let too_long = |api: &mut ApiError, body: &[u8]| {
@@ -621,9 +621,21 @@ async fn read_body(
     }
 }
 
-/// `2s`, `0.5s`.
-fn seconds(d: Duration) -> String {
-    format!("{}s", d.as_secs_f64())
+/// What bounds an attempt, for the message when it runs out: `timeout of 2s`,
+/// `call deadline of 0.5s`.
+#[derive(Copy, Clone)]
+enum Limit {
+    Timeout(Duration),
+    Deadline(Duration),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Timeout(d) => write!(f, "timeout of {}s", d.as_secs_f64()),
+            Limit::Deadline(d) => write!(f, "call deadline of {}s", d.as_secs_f64()),
+        }
+    }
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {

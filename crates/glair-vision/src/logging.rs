@@ -19,6 +19,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{reload, EnvFilter};
 
 /// The environment variable read first; `RUST_LOG` is the fallback.
@@ -126,7 +127,8 @@ fn install() -> Option<Global> {
     let subscriber = tracing_subscriber::registry()
         .with(stderr)
         .with(SinkLayer { sink: sink.clone() }.with_filter(sink_filter));
-    tracing::subscriber::set_global_default(subscriber).ok()?;
+    // `try_init` also routes the `log` crate's records (reqwest's) here, as before.
+    subscriber.try_init().ok()?;
     Some(Global {
         set_stderr_filter: Box::new(move |f| stderr_handle.reload(f).is_ok()),
         set_sink_filter: Box::new(move |f| sink_handle.reload(f).is_ok()),
