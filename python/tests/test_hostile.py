@@ -55,7 +55,7 @@ CAP = 256 * 1024
 def both(server: MisbehavingServer, **options: Any) -> list:
     """Runs one verification of SITI's NIK sync and async against `server`,
     returning each outcome (a Verification or the exception) with its time."""
-    out = []
+    out: list = []
     call_options = {k: options.pop(k) for k in ("deadline", "request_id", "retry_unanswered") if k in options}
     sync = client_for(server, **options)
     started = time.monotonic()
