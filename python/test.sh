@@ -17,7 +17,7 @@ if [ ! -x "$PY" ]; then
 fi
 
 echo "==> installing build and test tools"
-"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10"
+"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10" "hypothesis>=6.100"
 
 echo "==> building the wheel (release, abi3)"
 rm -rf "$WHEELS"

@@ -13,6 +13,7 @@ import atexit
 
 from . import _native, errors
 from ._client import FIELDS, AsyncIdentity, AsyncVision, Identity, Outcome, Vision
+from ._logging import refresh_logging
 from ._native import DEFAULT_BASE_URL, FieldResults, Verification, __version__, mask_nik
 from .errors import (
     APIConnectionError,
@@ -23,9 +24,11 @@ from .errors import (
     ConfigurationError,
     DecodeError,
     GlairVisionError,
+    IncompleteResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     RequestCancelledError,
     ServerError,
     ServiceUnavailableError,
@@ -45,6 +48,7 @@ __all__ = [
     "FIELDS",
     "DEFAULT_BASE_URL",
     "mask_nik",
+    "refresh_logging",
     "errors",
     "GlairVisionError",
     "ConfigurationError",
@@ -58,6 +62,8 @@ __all__ = [
     "ServiceUnavailableError",
     "ServerError",
     "DecodeError",
+    "RedirectError",
+    "IncompleteResponseError",
     "APIConnectionError",
     "APITimeoutError",
     "RequestCancelledError",

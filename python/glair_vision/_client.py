@@ -21,7 +21,7 @@ from typing import (
     Union,
 )
 
-from . import _native
+from . import _logging, _native
 from ._native import Verification
 from .errors import GlairVisionError, ValidationError
 
@@ -36,7 +36,17 @@ Outcome = Union[Verification, GlairVisionError]
 #: A date of birth: "dd-mm-yyyy", ISO "yyyy-mm-dd", or a date/datetime.
 DateLike = Union[str, datetime.date]
 
-_OPTION_NAMES = ("api_key", "username", "password", "base_url", "api_version", "timeout", "max_retries")
+_OPTION_NAMES = (
+    "api_key",
+    "username",
+    "password",
+    "base_url",
+    "api_version",
+    "timeout",
+    "max_retries",
+    "deadline",
+    "retry_unanswered",
+)
 _DEFAULT_CONCURRENCY = 16
 
 
@@ -52,22 +62,19 @@ def _options(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[str,
 
 def _call(vision: "_BaseVision", arguments: Mapping[str, Any]) -> Tuple[Dict[str, Any], Optional[Dict[str, Any]]]:
     """Splits a verification call's arguments into the record to send (only the
-    fields given) and the per-call options merged over the client's."""
+    fields given) and the per-call options merged over the client's (plus the
+    call's own ``request_id``)."""
+    _logging._sync()
     record = {key: arguments[key] for key in FIELDS if arguments.get(key) is not None}
     options = _options(vision._overrides, {key: arguments[key] for key in _OPTION_NAMES})
+    if arguments.get("request_id") is not None:
+        options["request_id"] = arguments["request_id"]
     return record, options or None
 
 
-def _check_batch(concurrency: Any, rate_limit: Any) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError("concurrency must be an int")
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    if rate_limit is not None:
-        if isinstance(rate_limit, bool) or not isinstance(rate_limit, (int, float)):
-            raise TypeError("rate_limit must be a number of requests per second or None")
-        if not rate_limit > 0 or rate_limit == float("inf"):
-            raise ValueError("rate_limit must be a positive number of requests per second")
+def _batch_options(vision: "_BaseVision", overrides: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    _logging._sync()
+    return _options(vision._overrides, overrides) or None
 
 
 class _BaseVision:
@@ -85,7 +92,10 @@ class _BaseVision:
         max_retries: int = 2,
         *,
         connect_timeout: float = 10.0,
+        deadline: float = 60.0,
+        retry_unanswered: bool = False,
     ) -> None:
+        _logging.refresh_logging()
         self._client = _native.Client(
             api_key=api_key,
             username=username,
@@ -95,6 +105,8 @@ class _BaseVision:
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_retries=max_retries,
+            deadline=deadline,
+            retry_unanswered=retry_unanswered,
         )
         self._overrides = {}
 
@@ -115,6 +127,8 @@ class _BaseVision:
         api_version: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        deadline: Optional[float] = None,
+        retry_unanswered: Optional[bool] = None,
     ) -> Any:
         """A client that shares this one's connection pool, with some settings
         overridden for every call it makes."""
@@ -128,9 +142,11 @@ class _BaseVision:
                 api_version=api_version,
                 timeout=timeout,
                 max_retries=max_retries,
+                deadline=deadline,
+                retry_unanswered=retry_unanswered,
             ),
         )
-        _check_options(overrides)  # reject bad values now, not at the first call
+        _native.check_options(overrides)  # reject bad values now, not at the first call
         return type(self)._wrap(self._client, overrides)
 
     @property
@@ -150,38 +166,29 @@ class _BaseVision:
         return int(self._overrides.get("max_retries", self._client.max_retries))
 
     @property
+    def deadline(self) -> float:
+        """Seconds a whole call may take: every attempt and every wait."""
+        return float(self._overrides.get("deadline", self._client.deadline))
+
+    @property
+    def retry_unanswered(self) -> bool:
+        """Whether calls the server may have processed are retried (default False)."""
+        return bool(self._overrides.get("retry_unanswered", self._client.retry_unanswered))
+
+    @property
     def user_agent(self) -> str:
         return self._client.user_agent
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, api_version={self.api_version!r}, "
-            f"timeout={self.timeout!r}, max_retries={self.max_retries!r})"
+            f"timeout={self.timeout!r}, deadline={self.deadline!r}, max_retries={self.max_retries!r})"
         )
 
     def __reduce__(self) -> Tuple[Any, ...]:
         # By configuration (credentials included, so that workers without the
         # environment variables can call too); the pool is rebuilt on arrival.
         return (_rebuild_vision, (type(self), self._client.config(), dict(self._overrides)))
-
-
-def _check_options(options: Dict[str, Any]) -> None:
-    """Type checks for overrides (the native layer checks again at call time)."""
-    for key in ("api_key", "username", "password", "base_url", "api_version"):
-        if key in options and not isinstance(options[key], str):
-            raise TypeError(f"{key} must be a str, not {type(options[key]).__name__}")
-    if "timeout" in options:
-        t = options["timeout"]
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds, not {type(t).__name__}")
-        if not t > 0:
-            raise ValueError("timeout must be a positive number of seconds")
-    if "max_retries" in options:
-        n = options["max_retries"]
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"max_retries must be an int, not {type(n).__name__}")
-        if n < 0:
-            raise ValueError("max_retries must not be negative")
 
 
 def _rebuild_vision(cls: type, config: Dict[str, Any], overrides: Dict[str, Any]) -> Any:
@@ -261,14 +268,21 @@ class Identity:
         api_version: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        deadline: Optional[float] = None,
+        retry_unanswered: Optional[bool] = None,
+        request_id: Optional[str] = None,
     ) -> Verification:
         """Verifies a KTP's fields against the population registry.
 
-        Only the fields given are sent. Raises
-        :class:`~glair_vision.errors.ValidationError` (nothing sent) for bad input,
-        and an :class:`~glair_vision.errors.APIError` subclass or
-        :class:`~glair_vision.errors.APIConnectionError` when the call fails. A
-        result whose ``verification_status`` is False is not an error.
+        Only the fields given are sent. ``request_id`` is your own correlation id
+        (1-128 visible ASCII characters), sent as ``x-request-id`` and kept as
+        ``client_request_id`` on the result and on errors; ``deadline`` (seconds)
+        bounds the whole call, retries and waits included; ``retry_unanswered``
+        also retries failures after which the server may have processed (and
+        billed) the call. Raises :class:`~glair_vision.errors.ValidationError`
+        (nothing sent) for bad input, and an :class:`~glair_vision.errors.APIError`
+        subclass or :class:`~glair_vision.errors.APIConnectionError` when the call
+        fails. A result whose ``verification_status`` is False is not an error.
         """
         record, options = _call(self._vision, locals())
         return self._vision._client.verify(record, options)
@@ -281,14 +295,14 @@ class Identity:
         rate_limit: Optional[float] = None,
         **options: Any,
     ) -> List[Outcome]:
-        """Verifies many records (dicts keyed by wire field names) with at most
+        """Verifies many records (dicts keyed by wire field names, and optionally
+        ``request_id``: that record's own correlation id) with at most
         ``concurrency`` calls in flight and at most ``rate_limit`` calls started
         per second. Returns, in input order, a result or the exception for each
         record; one failure never stops the rest. Runs in Rust with the GIL
         released; Ctrl-C stops the batch."""
-        _check_batch(concurrency, rate_limit)
-        opts = _options(self._vision._overrides, options)
-        return self._vision._client.verify_batch(records, concurrency, rate_limit, opts or None)
+        opts = _batch_options(self._vision, options)
+        return self._vision._client.verify_batch(records, concurrency, rate_limit, opts)
 
     def verification_batch_iter(
         self,
@@ -302,9 +316,8 @@ class Identity:
         calls complete (not in input order). Records are read lazily, so the
         input may be a generator over a file of any size. Closing the iterator
         (or breaking out of the loop) cancels the calls in flight."""
-        _check_batch(concurrency, rate_limit)
-        opts = _options(self._vision._overrides, options)
-        session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
+        opts = _batch_options(self._vision, options)
+        session = self._vision._client.batch_session(concurrency, rate_limit, opts)
         return _iterate(session, iter(records), 2 * concurrency)
 
 
@@ -377,6 +390,9 @@ class AsyncIdentity:
         api_version: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        deadline: Optional[float] = None,
+        retry_unanswered: Optional[bool] = None,
+        request_id: Optional[str] = None,
     ) -> Verification:
         """Like :meth:`Identity.verification`, awaitable. Cancelling the task
         aborts the call."""
@@ -392,9 +408,8 @@ class AsyncIdentity:
         **options: Any,
     ) -> List[Outcome]:
         """Like :meth:`Identity.verification_batch`, awaitable."""
-        _check_batch(concurrency, rate_limit)
-        opts = _options(self._vision._overrides, options)
-        return await self._vision._client.verify_batch_async(records, concurrency, rate_limit, opts or None)
+        opts = _batch_options(self._vision, options)
+        return await self._vision._client.verify_batch_async(records, concurrency, rate_limit, opts)
 
     def verification_batch_iter(
         self,
@@ -406,9 +421,8 @@ class AsyncIdentity:
     ) -> AsyncIterator[Tuple[int, Outcome]]:
         """An async iterator of ``(index, outcome)`` pairs as calls complete.
         ``records`` may be a (lazy) iterable or an async iterable of dicts."""
-        _check_batch(concurrency, rate_limit)
-        opts = _options(self._vision._overrides, options)
-        session = self._vision._client.batch_session(concurrency, rate_limit, opts or None)
+        opts = _batch_options(self._vision, options)
+        session = self._vision._client.batch_session(concurrency, rate_limit, opts)
         return _aiterate(session, records, 2 * concurrency)
 
 

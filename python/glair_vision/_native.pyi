@@ -6,6 +6,8 @@ from .errors import GlairVisionError
 
 __all__ = [
     "mask_nik",
+    "check_options",
+    "_set_log_level",
     "_shutdown",
     "BatchSession",
     "Client",
@@ -27,6 +29,8 @@ _Outcome = Union["Verification", GlairVisionError]
 _Item = Optional[Tuple[int, _Outcome]]
 
 def mask_nik(nik: str) -> str: ...
+def check_options(options: Dict[str, Any]) -> None: ...
+def _set_log_level(level: Optional[int]) -> None: ...
 def _shutdown() -> None: ...
 @final
 class FieldResults:
@@ -102,6 +106,7 @@ class Verification:
         reason: str,
         result: Union[FieldResults, Dict[str, Optional[bool]], None] = None,
         request_id: Optional[str] = None,
+        client_request_id: Optional[str] = None,
     ) -> "Verification": ...
     @property
     def verification_status(self) -> bool: ...
@@ -111,6 +116,8 @@ class Verification:
     def result(self) -> FieldResults: ...
     @property
     def request_id(self) -> Optional[str]: ...
+    @property
+    def client_request_id(self) -> Optional[str]: ...
     def to_dict(self) -> Dict[str, Any]: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
@@ -131,6 +138,8 @@ class Client:
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
+        deadline: Optional[float] = None,
+        retry_unanswered: Optional[bool] = None,
         read_env: bool = True,
     ) -> "Client": ...
     @property
@@ -144,6 +153,10 @@ class Client:
     @property
     def max_retries(self) -> int: ...
     @property
+    def deadline(self) -> float: ...
+    @property
+    def retry_unanswered(self) -> bool: ...
+    @property
     def user_agent(self) -> str: ...
     def config(self) -> Dict[str, Any]: ...
     def verify(self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None) -> Verification: ...
@@ -153,20 +166,20 @@ class Client:
     def verify_batch(
         self,
         records: Iterable[Any],
-        concurrency: int = 16,
+        concurrency: Optional[int] = None,
         rate_limit: Optional[float] = None,
         options: Optional[Dict[str, Any]] = None,
     ) -> List[_Outcome]: ...
     def verify_batch_async(
         self,
         records: Iterable[Any],
-        concurrency: int = 16,
+        concurrency: Optional[int] = None,
         rate_limit: Optional[float] = None,
         options: Optional[Dict[str, Any]] = None,
     ) -> Awaitable[List[_Outcome]]: ...
     def batch_session(
         self,
-        concurrency: int = 16,
+        concurrency: Optional[int] = None,
         rate_limit: Optional[float] = None,
         options: Optional[Dict[str, Any]] = None,
         buffer: Optional[int] = None,

@@ -3,8 +3,10 @@
 Every exception derives from :class:`GlairVisionError`. Errors that got an HTTP
 answer derive from :class:`APIError` and carry ``status_code``, ``reason``,
 ``request_id`` (the ``Request-Id`` header, for GLAIR support) and ``body`` (the
-start of the raw body). All of them pickle with their attributes, so they survive
-``multiprocessing``, ``concurrent.futures`` and friends.
+start of the raw body). Errors of a call carry ``client_request_id``, the
+caller's own correlation id (sent as ``x-request-id``) when one was given. All of
+them pickle with their attributes, so they survive ``multiprocessing``,
+``concurrent.futures`` and friends.
 
 Messages and reprs never contain a NIK, a name or a credential.
 """
@@ -26,6 +28,8 @@ __all__ = [
     "ServiceUnavailableError",
     "ServerError",
     "DecodeError",
+    "RedirectError",
+    "IncompleteResponseError",
     "APIConnectionError",
     "APITimeoutError",
     "RequestCancelledError",
@@ -44,6 +48,8 @@ class GlairVisionError(Exception):
 
     #: Stable error code shared with the Rust core, the CLI and the Node package.
     code: str = "error"
+    #: The caller's correlation id of the failed call (``request_id=``), if any.
+    client_request_id: Optional[str] = None
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -101,6 +107,7 @@ class APIError(GlairVisionError):
         request_id: Optional[str] = None,
         body: str = "",
         retry_after: Optional[float] = None,
+        client_request_id: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         #: HTTP status code.
@@ -113,11 +120,14 @@ class APIError(GlairVisionError):
         self.body = body
         #: Seconds the server asked to wait (``Retry-After``), if it said.
         self.retry_after = retry_after
+        #: The caller's correlation id (sent as ``x-request-id``), if one was given.
+        self.client_request_id = client_request_id
 
     def __repr__(self) -> str:
+        extra = "" if self.client_request_id is None else f", client_request_id={self.client_request_id!r}"
         return (
             f"{type(self).__name__}(status_code={self.status_code!r}, reason={self.reason!r}, "
-            f"request_id={self.request_id!r})"
+            f"request_id={self.request_id!r}{extra})"
         )
 
 
@@ -171,19 +181,52 @@ class ServerError(APIError):
 
 
 class DecodeError(APIError):
-    """A 2xx whose body is not the documented shape."""
+    """A 2xx whose body is not a complete result (see the README: what a 200 must
+    hold), or any body longer than the client reads (256 KiB)."""
 
     code = "decode"
 
 
+class RedirectError(APIError):
+    """A 3xx. Redirects are never followed (nothing is sent to another address);
+    ``location`` is the ``Location`` header, or None."""
+
+    code = "redirect"
+
+    def __init__(self, message: str = "", *, location: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
+
+
+class IncompleteResponseError(APIError):
+    """The answer began (status and headers arrived) but its body did not: the
+    connection dropped, or the timeout or deadline passed while reading it. Never
+    retried: the server may have processed, and billed, the call. ``status_code``,
+    ``request_id`` and ``body`` hold what was read."""
+
+    code = "incomplete_response"
+
+
 class APIConnectionError(GlairVisionError):
-    """No answer: DNS failure, connection refused or reset, TLS error."""
+    """No answer: DNS failure, connection refused or reset, TLS error.
+
+    ``request_sent`` is False when the server certainly never saw the call
+    (DNS, refused connection, TLS handshake, connect timeout), True when it may
+    have."""
 
     code = "connection"
 
+    def __init__(
+        self, message: str = "", *, client_request_id: Optional[str] = None, request_sent: Optional[bool] = None
+    ) -> None:
+        super().__init__(message)
+        self.client_request_id = client_request_id
+        self.request_sent = request_sent
+
 
 class APITimeoutError(APIConnectionError):
-    """The connect or total deadline passed."""
+    """The connect timeout, the per-attempt timeout or the call's deadline passed
+    before an answer began."""
 
     code = "timeout"
 
@@ -207,6 +250,8 @@ _BY_CODE: Dict[str, Type[GlairVisionError]] = {
         ServiceUnavailableError,
         ServerError,
         DecodeError,
+        RedirectError,
+        IncompleteResponseError,
         APIConnectionError,
         APITimeoutError,
         RequestCancelledError,
@@ -226,10 +271,17 @@ def _from_native(code: str, message: str, info: Dict[str, Any]) -> GlairVisionEr
         return cls(message, field=info.get("field"), detail=info.get("detail"))
     if issubclass(cls, APIError):
         kwargs: Dict[str, Any] = {
-            k: info.get(k) for k in ("status_code", "reason", "request_id", "retry_after")
+            k: info.get(k) for k in ("status_code", "reason", "request_id", "retry_after", "client_request_id")
         }
         kwargs["body"] = info.get("body") or ""
         if issubclass(cls, ServiceUnavailableError):
             return cls(message, result=info.get("result"), **kwargs)
+        if issubclass(cls, RedirectError):
+            return cls(message, location=info.get("location"), **kwargs)
         return cls(message, **kwargs)
-    return cls(message)
+    if issubclass(cls, APIConnectionError):
+        return cls(message, client_request_id=info.get("client_request_id"), request_sent=info.get("request_sent"))
+    exc = cls(message)
+    if info.get("client_request_id") is not None:
+        exc.client_request_id = info["client_request_id"]
+    return exc

@@ -11,6 +11,9 @@ import pytest
 
 from glair_vision import AsyncVision, Sandbox, Vision
 
+# The raw-socket misbehaving servers' fixture, for every test module.
+from misbehaving import misbehaving  # noqa: F401
+
 # Fixture people of the sandbox (always in its registry).
 SITI = {
     "nik": "3171014508900001",

@@ -18,9 +18,11 @@ from glair_vision.errors import (
     ConfigurationError,
     DecodeError,
     GlairVisionError,
+    IncompleteResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     RequestCancelledError,
     ServerError,
     ServiceUnavailableError,
@@ -38,6 +40,8 @@ def test_hierarchy() -> None:
         ServiceUnavailableError,
         ServerError,
         DecodeError,
+        RedirectError,
+        IncompleteResponseError,
     ):
         assert issubclass(cls, APIError) and issubclass(cls, GlairVisionError)
     assert issubclass(APITimeoutError, APIConnectionError)
@@ -162,6 +166,19 @@ def test_every_class_pickles_when_built_by_hand() -> None:
         copy = pickle.loads(pickle.dumps(e))
         assert type(copy) is cls and str(copy) == "boom"
         assert copy.__dict__ == e.__dict__
+
+
+def test_new_attributes_pickle() -> None:
+    e = RedirectError("moved", status_code=302, location="https://elsewhere.example/x", client_request_id="c-1")
+    copy = pickle.loads(pickle.dumps(e))
+    assert (copy.location, copy.client_request_id, copy.status_code) == ("https://elsewhere.example/x", "c-1", 302)
+    assert "c-1" in repr(copy)
+    t = APITimeoutError("late", client_request_id="c-2", request_sent=True)
+    copy_t = pickle.loads(pickle.dumps(t))
+    assert (type(copy_t), copy_t.client_request_id, copy_t.request_sent) == (APITimeoutError, "c-2", True)
+    assert GlairVisionError("x").client_request_id is None
+    assert errors.error_class("redirect") is RedirectError
+    assert errors.error_class("incomplete_response") is IncompleteResponseError
 
 
 def test_error_class_lookup() -> None:

@@ -5,13 +5,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt as _;
-use glair_vision::{BatchItem, BatchOptions, Error, Verification, VerificationRequest, Vision};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use glair_vision::{
+    BatchItem, BatchOptions, BatchRequest, Error, RequestOptions, Verification, VerificationRequest, Vision,
+};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use tokio::sync::mpsc;
 
-use crate::convert::{request_from_py, request_from_record, request_options, retries, seconds};
+use crate::convert::{
+    boolean, concurrency, opt_string, rate_limit, request_from_py, request_from_record, request_options,
+    retries, seconds,
+};
 use crate::errors::to_pyerr;
 use crate::runtime::{block_on, future_into_py, runtime};
 use crate::types::{py_repr, PyVerification};
@@ -48,26 +53,25 @@ impl<'py> IntoPyObject<'py> for Settled {
     }
 }
 
+/// The default number of calls a batch has in flight.
+const DEFAULT_CONCURRENCY: usize = 16;
+
 fn batch_options(
-    concurrency: usize,
-    rate_limit: Option<f64>,
+    concurrency_arg: Option<&Bound<'_, PyAny>>,
+    rate_limit_arg: Option<&Bound<'_, PyAny>>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<BatchOptions> {
-    if concurrency == 0 {
-        return Err(PyValueError::new_err("concurrency must be at least 1"));
-    }
-    if let Some(r) = rate_limit {
-        if !r.is_finite() || r <= 0.0 {
-            return Err(PyValueError::new_err("rate_limit must be a positive number of requests per second"));
-        }
-    }
-    Ok(BatchOptions { concurrency, rate_limit, request_options: request_options(options)? })
+    Ok(BatchOptions {
+        concurrency: concurrency_arg.map(concurrency).transpose()?.unwrap_or(DEFAULT_CONCURRENCY),
+        rate_limit: rate_limit(rate_limit_arg)?,
+        request_options: request_options(options)?,
+    })
 }
 
 /// Records to requests; a record that cannot be converted is settled at once
 /// as a validation error. Returns the slots and the convertible requests with
 /// their positions.
-type Prepared = (Vec<Option<Result<Verification, Error>>>, Vec<usize>, Vec<VerificationRequest>);
+type Prepared = (Vec<Option<Result<Verification, Error>>>, Vec<usize>, Vec<BatchRequest>);
 
 fn prepare(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Prepared> {
     let mut slots = Vec::new();
@@ -98,6 +102,21 @@ fn settle(
     slots.into_iter().map(|o| Settled(o.unwrap_or(Err(Error::Cancelled)))).collect()
 }
 
+/// One call's request and options; a `request_id` key in the record counts as
+/// the `request_id` option when that is not given.
+fn single(
+    py: Python<'_>,
+    record: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(VerificationRequest, RequestOptions)> {
+    let item = request_from_py(py, record)?;
+    let mut options = request_options(options)?;
+    if options.request_id.is_none() {
+        options.request_id = item.request_id;
+    }
+    Ok((item.request, options))
+}
+
 /// A configured GLAIR Vision client (the Rust core's `Vision`). Thread-safe; after
 /// `fork()` the child transparently gets a fresh connection pool.
 #[pyclass(frozen, module = "glair_vision._native", name = "Client")]
@@ -119,6 +138,8 @@ impl PyClient {
                 .api_version(old.api_version())
                 .timeout(old.timeout())
                 .connect_timeout(old.connect_timeout())
+                .deadline(old.deadline())
+                .max_response_bytes(old.max_response_bytes())
                 .retry_policy(old.retry_policy())
                 .client_name("python")
                 .build()
@@ -134,34 +155,36 @@ impl PyClient {
 impl PyClient {
     #[new]
     #[pyo3(signature = (api_key=None, username=None, password=None, base_url=None, api_version=None,
-        timeout=None, connect_timeout=None, max_retries=None, read_env=true))]
+        timeout=None, connect_timeout=None, max_retries=None, deadline=None, retry_unanswered=None, read_env=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        api_key: Option<String>,
-        username: Option<String>,
-        password: Option<String>,
-        base_url: Option<String>,
-        api_version: Option<String>,
+        api_key: Option<&Bound<'_, PyAny>>,
+        username: Option<&Bound<'_, PyAny>>,
+        password: Option<&Bound<'_, PyAny>>,
+        base_url: Option<&Bound<'_, PyAny>>,
+        api_version: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        retry_unanswered: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
         let mut b = Vision::builder().client_name("python").read_env(read_env);
-        if let Some(v) = api_key {
+        if let Some(v) = opt_string("api_key", api_key)? {
             b = b.api_key(v);
         }
-        if let Some(v) = username {
+        if let Some(v) = opt_string("username", username)? {
             b = b.username(v);
         }
-        if let Some(v) = password {
+        if let Some(v) = opt_string("password", password)? {
             b = b.password(v);
         }
-        if let Some(v) = base_url {
+        if let Some(v) = opt_string("base_url", base_url)? {
             b = b.base_url(v);
         }
-        if let Some(v) = api_version {
+        if let Some(v) = opt_string("api_version", api_version)? {
             b = b.api_version(v);
         }
         if let Some(v) = timeout.filter(|v| !v.is_none()) {
@@ -172,6 +195,12 @@ impl PyClient {
         }
         if let Some(v) = max_retries.filter(|v| !v.is_none()) {
             b = b.max_retries(retries(v)?);
+        }
+        if let Some(v) = deadline.filter(|v| !v.is_none()) {
+            b = b.deadline(seconds("deadline", v)?);
+        }
+        if let Some(v) = retry_unanswered.filter(|v| !v.is_none()) {
+            b = b.retry_unanswered(boolean("retry_unanswered", v)?);
         }
         let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
         Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
@@ -199,6 +228,16 @@ impl PyClient {
     fn max_retries(&self) -> u32 {
         self.vision().retry_policy().max_retries
     }
+    /// Seconds: the longest a whole call may take, retries and waits included.
+    #[getter]
+    fn deadline(&self) -> f64 {
+        self.vision().deadline().as_secs_f64()
+    }
+    /// Whether calls that may have been processed are retried.
+    #[getter]
+    fn retry_unanswered(&self) -> bool {
+        self.vision().retry_policy().retry_unanswered
+    }
     #[getter]
     fn user_agent(&self) -> String {
         self.vision().user_agent().to_owned()
@@ -217,6 +256,8 @@ impl PyClient {
         d.set_item("timeout", v.timeout().as_secs_f64())?;
         d.set_item("connect_timeout", v.connect_timeout().as_secs_f64())?;
         d.set_item("max_retries", v.retry_policy().max_retries)?;
+        d.set_item("deadline", v.deadline().as_secs_f64())?;
+        d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
         Ok(d)
     }
 
@@ -228,8 +269,7 @@ impl PyClient {
         record: &Bound<'_, PyAny>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyVerification> {
-        let request = request_from_py(py, record)?;
-        let options = request_options(options)?;
+        let (request, options) = single(py, record, options)?;
         let vision = self.vision();
         let outcome =
             block_on(py, async move { vision.identity().verification_with(&request, &options).await })?;
@@ -244,8 +284,7 @@ impl PyClient {
         record: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = request_from_py(py, record)?;
-        let options = request_options(options)?;
+        let (request, options) = single(py, record, options)?;
         let vision = self.vision();
         future_into_py(
             py,
@@ -254,13 +293,13 @@ impl PyClient {
     }
 
     /// Verifies every record; returns results and exception instances in input order.
-    #[pyo3(signature = (records, concurrency=16, rate_limit=None, options=None))]
+    #[pyo3(signature = (records, concurrency=None, rate_limit=None, options=None))]
     fn verify_batch(
         &self,
         py: Python<'_>,
         records: &Bound<'_, PyAny>,
-        concurrency: usize,
-        rate_limit: Option<f64>,
+        concurrency: Option<&Bound<'_, PyAny>>,
+        rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Vec<Settled>> {
         let opts = batch_options(concurrency, rate_limit, options)?;
@@ -272,13 +311,13 @@ impl PyClient {
     }
 
     /// Like `verify_batch`, as an asyncio awaitable.
-    #[pyo3(signature = (records, concurrency=16, rate_limit=None, options=None))]
+    #[pyo3(signature = (records, concurrency=None, rate_limit=None, options=None))]
     fn verify_batch_async<'py>(
         &self,
         py: Python<'py>,
         records: &Bound<'py, PyAny>,
-        concurrency: usize,
-        rate_limit: Option<f64>,
+        concurrency: Option<&Bound<'py, PyAny>>,
+        rate_limit: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = batch_options(concurrency, rate_limit, options)?;
@@ -292,17 +331,17 @@ impl PyClient {
 
     /// Starts a streaming batch: submit records as `capacity()` allows, collect
     /// `(submission index, outcome)` pairs as they complete.
-    #[pyo3(signature = (concurrency=16, rate_limit=None, options=None, buffer=None))]
+    #[pyo3(signature = (concurrency=None, rate_limit=None, options=None, buffer=None))]
     fn batch_session(
         &self,
-        concurrency: usize,
-        rate_limit: Option<f64>,
+        concurrency: Option<&Bound<'_, PyAny>>,
+        rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
         buffer: Option<usize>,
     ) -> PyResult<PyBatchSession> {
         let opts = batch_options(concurrency, rate_limit, options)?;
-        let buffer = buffer.unwrap_or(concurrency.saturating_mul(2)).max(1);
-        let (in_tx, mut in_rx) = mpsc::channel::<VerificationRequest>(buffer);
+        let buffer = buffer.unwrap_or(opts.concurrency.saturating_mul(2)).max(1);
+        let (in_tx, mut in_rx) = mpsc::channel::<BatchRequest>(buffer);
         let (out_tx, out_rx) = mpsc::unbounded_channel::<BatchItem>();
         let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));
         let items = self.vision().identity().verification_stream(input, opts);
@@ -325,10 +364,11 @@ impl PyClient {
     fn __repr__(&self) -> String {
         let v = self.vision();
         format!(
-            "Client(base_url={}, api_version={}, timeout={}, max_retries={})",
+            "Client(base_url={}, api_version={}, timeout={}, deadline={}, max_retries={})",
             py_repr(Some(v.base_url())),
             py_repr(Some(v.api_version())),
             v.timeout().as_secs_f64(),
+            v.deadline().as_secs_f64(),
             v.retry_policy().max_retries
         )
     }
@@ -337,7 +377,7 @@ impl PyClient {
 /// A running streaming batch (see `Client.batch_session`).
 #[pyclass(frozen, module = "glair_vision._native", name = "BatchSession")]
 pub struct PyBatchSession {
-    input: Mutex<Option<mpsc::Sender<VerificationRequest>>>,
+    input: Mutex<Option<mpsc::Sender<BatchRequest>>>,
     output: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<BatchItem>>>,
     task: tokio::task::AbortHandle,
     submitted: AtomicUsize,
@@ -407,8 +447,23 @@ impl PyBatchSession {
     }
 }
 
-/// Masks a NIK for display: `317101******0001`.
+/// Masks a NIK for display: `317101******0001`. Any `str` is accepted; a lone
+/// surrogate counts as one character (as Python counts it).
 #[pyfunction]
-pub fn mask_nik(nik: &str) -> String {
-    glair_vision::mask_nik(nik)
+pub fn mask_nik(nik: &Bound<'_, PyString>) -> PyResult<String> {
+    match nik.to_cow() {
+        Ok(text) => Ok(glair_vision::mask_nik(&text)),
+        Err(_) => {
+            let replaced = nik.call_method1("encode", ("utf-8", "replace"))?;
+            let bytes: Vec<u8> = replaced.extract()?;
+            Ok(glair_vision::mask_nik(&String::from_utf8_lossy(&bytes)))
+        }
+    }
+}
+
+/// Checks per-call overrides as a call would (for `with_options`, which
+/// rejects bad values when the derived client is made).
+#[pyfunction]
+pub fn check_options(options: &Bound<'_, PyDict>) -> PyResult<()> {
+    request_options(Some(options)).map(|_| ())
 }

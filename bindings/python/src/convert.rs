@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use glair_vision::{Field, RequestOptions, ValidationError, VerificationRequest};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use glair_vision::{BatchRequest, Field, RequestOptions, ValidationError, VerificationRequest};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyMapping, PyString, PyType};
@@ -52,12 +52,16 @@ fn field_value(py: Python<'_>, field: Field, value: &Bound<'_, PyAny>) -> Result
     Err(ValidationError::new(field, format!("must be a str, not {}", type_name(value))))
 }
 
-/// A record (a mapping of wire field names to values; `None` means unset) as a
-/// request. Validation of the values themselves is the core's.
+/// The key of a record that holds its own correlation id (sent as `x-request-id`).
+const REQUEST_ID_KEY: &str = "request_id";
+
+/// A record (a mapping of wire field names to values, and optionally a
+/// `request_id`; `None` means unset) as a request. Validation of the values
+/// themselves (the request id's too) is the core's.
 pub fn request_from_record(
     py: Python<'_>,
     record: &Bound<'_, PyAny>,
-) -> Result<VerificationRequest, ValidationError> {
+) -> Result<BatchRequest, ValidationError> {
     let not_a_record = || {
         ValidationError::for_key(
             "record",
@@ -75,12 +79,19 @@ pub fn request_from_record(
         return Err(not_a_record());
     };
     let mut request = VerificationRequest::default();
+    let mut request_id = None;
     for (key, value) in items {
         let key = key
             .cast::<PyString>()
             .ok()
             .and_then(|k| k.to_cow().ok().map(|c| c.into_owned()))
             .ok_or_else(|| ValidationError::for_key("record", "field names must be str"))?;
+        if key == REQUEST_ID_KEY {
+            if !value.is_none() {
+                request_id = Some(text_value(REQUEST_ID_KEY, &value)?);
+            }
+            continue;
+        }
         let field = Field::from_wire_name(&key).ok_or_else(|| {
             ValidationError::for_key(
                 key.clone(),
@@ -92,15 +103,32 @@ pub fn request_from_record(
         }
         request.set(field, field_value(py, field, &value)?);
     }
-    Ok(request)
+    Ok(BatchRequest::new(request, request_id))
+}
+
+/// A record's `str` value that is not a field (the request id).
+fn text_value(key: &str, value: &Bound<'_, PyAny>) -> Result<String, ValidationError> {
+    let text = value
+        .cast::<PyString>()
+        .map_err(|_| ValidationError::for_key(key, format!("must be a str, not {}", type_name(value))))?;
+    text.to_cow()
+        .map(|c| c.into_owned())
+        .map_err(|_| ValidationError::for_key(key, "must be valid Unicode text"))
 }
 
 /// [`request_from_record`], raising `ValidationError`.
-pub fn request_from_py(py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<VerificationRequest> {
+pub fn request_from_py(py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<BatchRequest> {
     request_from_record(py, record).map_err(|e| validation_pyerr(py, &e))
 }
 
-/// Seconds (int or float, positive, finite) as a duration.
+/// A `ValidationError` naming a setting: the value is right in type but not
+/// usable (it is never repeated: it may be a credential).
+fn invalid(value: &Bound<'_, PyAny>, name: &str, detail: &str) -> PyErr {
+    validation_pyerr(value.py(), &ValidationError::for_key(name, detail))
+}
+
+/// Seconds (int or float, positive, finite) as a duration. A wrong type is a
+/// `TypeError`, a bad number a `ValidationError`.
 pub fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
     if value.is_instance_of::<pyo3::types::PyBool>() {
         return Err(PyTypeError::new_err(format!("{name} must be a number of seconds, not bool")));
@@ -109,37 +137,92 @@ pub fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
         PyTypeError::new_err(format!("{name} must be a number of seconds, not {}", type_name(value)))
     })?;
     if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        return Err(PyValueError::new_err(format!("{name} must be a positive number of seconds")));
+        return Err(invalid(value, name, "must be a positive number of seconds (at most 1e9)"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// A non-negative retry count.
-pub fn retries(value: &Bound<'_, PyAny>) -> PyResult<u32> {
-    if value.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err("max_retries must be an int, not bool"));
+/// An `int` that is not a `bool`, as i128 (wide enough for any range check).
+fn integer(name: &str, value: &Bound<'_, PyAny>) -> PyResult<i128> {
+    if value.is_instance_of::<pyo3::types::PyBool>() || !value.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!("{name} must be an int, not {}", type_name(value))));
     }
-    let n: i64 = value
-        .extract()
-        .map_err(|_| PyTypeError::new_err(format!("max_retries must be an int, not {}", type_name(value))))?;
-    u32::try_from(n).map_err(|_| PyValueError::new_err("max_retries must be between 0 and 4294967295"))
+    // Ints beyond i128 are out of every range below.
+    Ok(value.extract::<i128>().unwrap_or(i128::MAX))
 }
 
-fn string(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+/// A non-negative retry count.
+pub fn retries(value: &Bound<'_, PyAny>) -> PyResult<u32> {
+    let n = integer("max_retries", value)?;
+    u32::try_from(n).map_err(|_| invalid(value, "max_retries", "must be between 0 and 4294967295"))
+}
+
+/// The most calls a batch may have in flight (one task each).
+pub const MAX_CONCURRENCY: usize = 65_536;
+
+/// A batch's concurrency: an int from 1 to [`MAX_CONCURRENCY`].
+pub fn concurrency(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let n = integer("concurrency", value)?;
+    usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+        .ok_or_else(|| invalid(value, "concurrency", "must be between 1 and 65536"))
+}
+
+/// The slowest batch rate accepted: one call a year.
+const MIN_RATE_LIMIT: f64 = 1.0 / (366.0 * 24.0 * 3600.0);
+
+/// A batch's rate limit (calls started per second), or None.
+pub fn rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
+    let wrong_type =
+        || PyTypeError::new_err(format!("rate_limit must be a number or None, not {}", type_name(value)));
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(wrong_type());
+    }
+    let rate: f64 = value.extract().map_err(|_| wrong_type())?;
+    if !rate.is_finite() || rate < MIN_RATE_LIMIT {
+        return Err(invalid(
+            value,
+            "rate_limit",
+            "must be a positive, finite number of requests per second (at least one a year)",
+        ));
+    }
+    Ok(Some(rate))
+}
+
+/// A `str` setting; text that is not valid Unicode (a lone surrogate) is a
+/// `ValidationError` that does not carry it (Python's own error would).
+pub fn string(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     value
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("{name} must be a str, not {}", type_name(value))))?
         .to_cow()
         .map(|c| c.into_owned())
+        .map_err(|_| invalid(value, name, "must be valid Unicode text"))
+}
+
+/// A `bool` setting (`True`/`False` only: `1` or `"yes"` are not guessed at).
+pub fn boolean(name: &str, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    value
+        .cast::<pyo3::types::PyBool>()
+        .map(|b| b.is_true())
+        .map_err(|_| PyTypeError::new_err(format!("{name} must be a bool, not {}", type_name(value))))
+}
+
+/// An optional `str` setting (`None` is unset).
+pub fn opt_string(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    value.filter(|v| !v.is_none()).map(|v| string(name, v)).transpose()
 }
 
 /// Per-call overrides from a dict of `api_key`, `username`, `password`, `base_url`,
-/// `api_version`, `timeout` (seconds), `max_retries`; `None` values are ignored.
+/// `api_version`, `timeout` and `deadline` (seconds), `max_retries`,
+/// `retry_unanswered` and `request_id`; `None` values are ignored.
 pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestOptions> {
     let mut out = RequestOptions::default();
     let Some(options) = options else { return Ok(out) };
     for (key, value) in options.iter() {
-        let key: String = key.extract()?;
+        let key = string("option name", &key)?;
         if value.is_none() {
             continue;
         }
@@ -151,6 +234,9 @@ pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestO
             "api_version" => out.api_version = Some(string(&key, &value)?),
             "timeout" => out.timeout = Some(seconds(&key, &value)?),
             "max_retries" => out.max_retries = Some(retries(&value)?),
+            "deadline" => out.deadline = Some(seconds(&key, &value)?),
+            "retry_unanswered" => out.retry_unanswered = Some(boolean(&key, &value)?),
+            "request_id" => out.request_id = Some(string(&key, &value)?),
             _ => return Err(PyTypeError::new_err(format!("unknown option {key:?}"))),
         }
     }

@@ -41,7 +41,12 @@ pub fn to_pyerr(py: Python<'_>, err: &Error) -> PyErr {
                 None => None,
             };
             info.set_item("result", result)?;
+            info.set_item("location", api.location.as_deref())?;
         }
+        if let Some(t) = err.transport() {
+            info.set_item("request_sent", t.request_sent)?;
+        }
+        info.set_item("client_request_id", err.client_request_id())?;
         Ok(())
     })();
     if let Err(e) = filled {

@@ -5,6 +5,7 @@
 mod client;
 mod convert;
 mod errors;
+mod log_sink;
 mod runtime;
 mod sandbox;
 mod types;
@@ -14,7 +15,9 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::client::{mask_nik, PyBatchSession, PyClient};
+    use super::client::{check_options, mask_nik, PyBatchSession, PyClient};
+    #[pymodule_export]
+    use super::log_sink::_set_log_level;
     #[pymodule_export]
     use super::sandbox::PySandbox;
     #[pymodule_export]
@@ -26,6 +29,7 @@ mod _native {
     #[pyfunction]
     fn _shutdown(py: Python<'_>) {
         crate::runtime::shutdown(py);
+        crate::log_sink::stop();
     }
 
     #[pymodule_init]

@@ -52,6 +52,11 @@ static FINALIZING: AtomicBool = AtomicBool::new(false);
 /// Completions (which attach to Python) running right now.
 static ACTIVE_COMPLETIONS: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether the interpreter is exiting (nothing may attach to Python any more).
+pub fn finalizing() -> bool {
+    FINALIZING.load(Ordering::SeqCst)
+}
+
 /// Called at interpreter exit (`atexit`, GIL held): from now on no completion of
 /// an async call attaches to Python (attaching to a finalized interpreter aborts
 /// the process); completions already attaching are let finish; then every task

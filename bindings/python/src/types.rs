@@ -178,12 +178,13 @@ impl From<Verification> for PyVerification {
 #[pymethods]
 impl PyVerification {
     #[new]
-    #[pyo3(signature = (verification_status, reason, result=None, request_id=None))]
+    #[pyo3(signature = (verification_status, reason, result=None, request_id=None, client_request_id=None))]
     fn new(
         verification_status: bool,
         reason: String,
         result: Option<&Bound<'_, PyAny>>,
         request_id: Option<String>,
+        client_request_id: Option<String>,
     ) -> PyResult<Self> {
         let result = match result {
             None => FieldResults::default(),
@@ -206,7 +207,7 @@ impl PyVerification {
             }
         };
         Ok(PyVerification {
-            inner: Verification { verification_status, reason, result, request_id, client_request_id: None },
+            inner: Verification { verification_status, reason, result, request_id, client_request_id },
         })
     }
 
@@ -234,19 +235,31 @@ impl PyVerification {
         self.inner.request_id.as_deref()
     }
 
-    /// `{"verification_status", "reason", "result": {...16 fields}, "request_id"}`.
+    /// The caller's correlation id, sent as `x-request-id` (`request_id=`), if any.
+    #[getter]
+    fn client_request_id(&self) -> Option<&str> {
+        self.inner.client_request_id.as_deref()
+    }
+
+    /// `{"verification_status", "reason", "result": {...16 fields}, "request_id",
+    /// "client_request_id"}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("verification_status", self.inner.verification_status)?;
         d.set_item("reason", &self.inner.reason)?;
         d.set_item("result", PyFieldResults::from(self.inner.result).to_dict(py)?)?;
         d.set_item("request_id", self.inner.request_id.as_deref())?;
+        d.set_item("client_request_id", self.inner.client_request_id.as_deref())?;
         Ok(d)
     }
 
     fn __repr__(&self) -> String {
+        let client = match &self.inner.client_request_id {
+            Some(id) => format!(", client_request_id={}", py_repr(Some(id))),
+            None => String::new(),
+        };
         format!(
-            "Verification(verification_status={}, reason={}, result={}, request_id={})",
+            "Verification(verification_status={}, reason={}, result={}, request_id={}{client})",
             if self.inner.verification_status { "True" } else { "False" },
             py_repr(Some(&self.inner.reason)),
             PyFieldResults::from(self.inner.result).__repr__(),
@@ -258,8 +271,14 @@ impl PyVerification {
         let py = slf.py();
         let v = &slf.get().inner;
         let result = Py::new(py, PyFieldResults::from(v.result))?;
-        let args =
-            (v.verification_status, v.reason.clone(), result, v.request_id.clone()).into_pyobject(py)?;
+        let args = (
+            v.verification_status,
+            v.reason.clone(),
+            result,
+            v.request_id.clone(),
+            v.client_request_id.clone(),
+        )
+            .into_pyobject(py)?;
         Ok((slf.get_type().into_any(), args))
     }
 }
