@@ -166,7 +166,8 @@ class Sandbox:
     def requests(self) -> List[Dict[str, Any]]:
         """The verification requests received so far (oldest first, latest 10,000):
         dicts with ``fields`` (what was sent, by wire name), ``content_type``,
-        ``user_agent``, ``request_id`` and ``status``."""
+        ``user_agent``, ``request_id`` (the sandbox's ``Request-Id``),
+        ``client_request_id`` (the caller's ``x-request-id``, or None) and ``status``."""
         return self._require().requests()
 
     def clear_requests(self) -> None:

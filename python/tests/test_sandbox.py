@@ -96,6 +96,9 @@ def test_request_log(sandbox: Sandbox) -> None:
         assert len(log) == 1
         assert log[0]["fields"] == {"nik": SITI["nik"], "name": "SITI RAHAYU"}
         assert log[0]["status"] == 200 and log[0]["request_id"].startswith("sbx-")
+        assert log[0]["client_request_id"] is None
+        sb.vision().identity.verification(SITI["nik"], request_id="order-42")
+        assert sb.requests()[-1]["client_request_id"] == "order-42"
         sb.clear_requests()
         assert sb.requests() == []
 
