@@ -97,7 +97,8 @@ NAPI=(node "$ROOT/node/node_modules/@napi-rs/cli/dist/cli.js")
 targets=()
 for t in "${WHEEL_TARGETS[@]}"; do targets+=("${t%% *}"); done
 targets+=("${NODE_TARGETS[@]}" "${CLI_TARGETS[@]}")
-mapfile -t targets < <(printf '%s\n' "${targets[@]}" | sort -u)
+# shellcheck disable=SC2207 # triples have no spaces; bash 3.2 (macOS) has no mapfile
+targets=($(printf '%s\n' "${targets[@]}" | sort -u))
 rustup target add "${targets[@]}"
 
 section "version"
@@ -173,7 +174,7 @@ for target in "${NODE_TARGETS[@]}"; do
     out="$ROOT/target/npm-build/$key"
     rm -rf "$out"
     echo "--- $target ($key)"
-    (cd node && "${NAPI[@]}" build --platform --release --target "$target" "${cross[@]}" \
+    (cd node && "${NAPI[@]}" build --platform --release --target "$target" ${cross[@]+"${cross[@]}"} \
         --manifest-path ../bindings/node/Cargo.toml --target-dir "$NODE_TARGET" \
         --output-dir "$out" --no-js)
     addons+=(--addon "$key=$out/glair-vision.$key.node")
