@@ -210,9 +210,14 @@ if [ "$MODE" != host ]; then
         auditwheel show "$whl"
     done
 fi
-if command -v qemu-aarch64 >/dev/null 2>&1 && [ -f "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" ]; then
-    echo "--- qemu-aarch64: aarch64 CLI"
-    qemu-aarch64 "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" --version
+# The aarch64 CLI runs under user-mode qemu when it is installed (optional:
+# apt-get install qemu-user-static).
+QEMU="$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)"
+if [ -n "$QEMU" ] && [ -f "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" ]; then
+    echo "--- $QEMU: aarch64 CLI verify --sandbox"
+    "$QEMU" "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" --version
+    "$QEMU" "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" verify --sandbox \
+        --nik 3171014508900001 --name "SITI RAHAYU" --date-of-birth 05-08-1990 | grep '"verification_status": true'
 fi
 for cli in "$DIST/glair-vision-$VERSION-x86_64-unknown-linux-musl" "$DIST/glair-vision-$VERSION-$HOST$EXE"; do
     if [ -f "$cli" ] && [[ "$cli" != *aarch64* || "$HOST" == aarch64* ]]; then
