@@ -39,13 +39,21 @@ HOST="$(rustc -vV | sed -n 's/^host: //p')"
 EXE=""
 case "$HOST" in *windows*) EXE=".exe" ;; esac
 
-DIST="$ROOT/dist"
+# DIST_DIR: write somewhere else than dist/. DIST_TARGETS: only these target
+# triples (space-separated), e.g. to split the cross builds over several runners.
+DIST="${DIST_DIR:-$ROOT/dist}"
 TOOLS="$ROOT/target/dist-tools"
-# One target directory per toolchain, so that the builds do not invalidate each
-# other's C dependencies (aws-lc, mimalloc) when run again.
-PY_TARGET="$ROOT/target/dist-py"
-NODE_TARGET="$ROOT/target/dist-node"
-CLI_TARGET="$ROOT/target/dist-cli"
+# Cargo target directories: one per toolchain (maturin+zig, napi, zigbuild), so
+# that the builds do not invalidate each other's C dependencies (aws-lc,
+# mimalloc) when run again. The --native set builds in target/dist-<tool>; every
+# other target in target/dist-<tool>-<triple>, so that runs split by
+# DIST_TARGETS proceed in parallel instead of waiting for one directory's lock.
+cargo_dir() { # tool triple
+    case "$1 $2" in
+        "py x86_64-unknown-linux-gnu" | "node x86_64-unknown-linux-gnu" | "cli x86_64-unknown-linux-musl") echo "$ROOT/target/dist-$1" ;;
+        *) echo "$ROOT/target/dist-$1-$2" ;;
+    esac
+}
 
 section() { printf '\n=== dist: %s\n' "$*"; }
 started=$SECONDS
@@ -67,6 +75,16 @@ else
     )
     NODE_TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
     CLI_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
+fi
+
+if [ -n "${DIST_TARGETS:-}" ]; then
+    keep() { case " $DIST_TARGETS " in *" ${1%% *} "*) return 0 ;; esac; return 1; }
+    filtered=(); for t in "${WHEEL_TARGETS[@]}"; do keep "$t" && filtered+=("$t"); done
+    WHEEL_TARGETS=(${filtered[@]+"${filtered[@]}"})
+    filtered=(); for t in "${NODE_TARGETS[@]}"; do keep "$t" && filtered+=("$t"); done
+    NODE_TARGETS=(${filtered[@]+"${filtered[@]}"})
+    filtered=(); for t in "${CLI_TARGETS[@]}"; do keep "$t" && filtered+=("$t"); done
+    CLI_TARGETS=(${filtered[@]+"${filtered[@]}"})
 fi
 
 section "tools"
@@ -117,9 +135,9 @@ for spec in "${WHEEL_TARGETS[@]}"; do
     read -r target compat <<<"$spec"
     echo "--- $target ($compat)"
     if [ "$compat" = native ]; then
-        (cd python && CARGO_TARGET_DIR="$PY_TARGET" maturin build --release --locked --out "$DIST")
+        (cd python && CARGO_TARGET_DIR="$(cargo_dir py "$target")" maturin build --release --locked --out "$DIST")
     else
-        (cd python && CARGO_TARGET_DIR="$PY_TARGET" maturin build --release --locked --zig \
+        (cd python && CARGO_TARGET_DIR="$(cargo_dir py "$target")" maturin build --release --locked --zig \
             --target "$target" --compatibility "$compat" --out "$DIST")
     fi
 done
@@ -160,7 +178,8 @@ fi
 
 section "twine check"
 shopt -s nullglob
-twine check --strict "$DIST"/*.whl "$DIST"/*.tar.gz
+python_dists=("$DIST"/*.whl "$DIST"/*.tar.gz)
+if [ "${#python_dists[@]}" -gt 0 ]; then twine check --strict "${python_dists[@]}"; fi
 
 section "npm platform packages"
 addons=()
@@ -175,7 +194,7 @@ for target in "${NODE_TARGETS[@]}"; do
     rm -rf "$out"
     echo "--- $target ($key)"
     (cd node && "${NAPI[@]}" build --platform --release --target "$target" ${cross[@]+"${cross[@]}"} \
-        --manifest-path ../bindings/node/Cargo.toml --target-dir "$NODE_TARGET" \
+        --manifest-path ../bindings/node/Cargo.toml --target-dir "$(cargo_dir node "$target")" \
         --output-dir "$out" --no-js)
     addons+=(--addon "$key=$out/glair-vision.$key.node")
 done
@@ -198,8 +217,8 @@ for target in "${CLI_TARGETS[@]}"; do
     echo "--- $target"
     build=(zigbuild)
     [ "$MODE" = host ] && build=(build)
-    CARGO_TARGET_DIR="$CLI_TARGET" cargo "${build[@]}" --release --locked -p glair-vision-cli --target "$target"
-    cp "$CLI_TARGET/$target/release/glair-vision$EXE" "$DIST/glair-vision-$VERSION-$target$EXE"
+    CARGO_TARGET_DIR="$(cargo_dir cli "$target")" cargo "${build[@]}" --release --locked -p glair-vision-cli --target "$target"
+    cp "$(cargo_dir cli "$target")/$target/release/glair-vision$EXE" "$DIST/glair-vision-$VERSION-$target$EXE"
 done
 
 section "inspection"

@@ -12,17 +12,18 @@
 // --addon     a platform package `glair-vision-<KEY>` holding that one .node,
 //             with `os`, `cpu` and `libc` set.
 //
-// Each package is staged under target/npm/<name>/ from node/package.json (the
-// version comes from there; scripts/version.py keeps it equal to Cargo's) and
-// `npm pack`ed into DIR.
+// Each package is staged in a fresh temporary folder from node/package.json
+// (the version comes from there; scripts/version.py keeps it equal to Cargo's)
+// and `npm pack`ed into DIR.
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const PLATFORMS = require('./platforms');
 
 const PKG = path.resolve(__dirname, '..');
-const STAGE_ROOT = path.resolve(PKG, '..', 'target', 'npm');
+const STAGE_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'glair-vision-pack-'));
 const source = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
 
 function parseArgs(argv) {
@@ -131,8 +132,12 @@ function platformPackage({ platform, file }) {
 function main() {
   const opts = parseArgs(process.argv.slice(2));
   fs.mkdirSync(opts.out, { recursive: true });
-  for (const addon of opts.addons) npmPack(platformPackage(addon), opts.out);
-  if (opts.main) npmPack(mainPackage(), opts.out);
+  try {
+    for (const addon of opts.addons) npmPack(platformPackage(addon), opts.out);
+    if (opts.main) npmPack(mainPackage(), opts.out);
+  } finally {
+    fs.rmSync(STAGE_ROOT, { recursive: true, force: true });
+  }
 }
 
 main();
