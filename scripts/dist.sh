@@ -185,15 +185,18 @@ section "npm platform packages"
 addons=()
 for target in "${NODE_TARGETS[@]}"; do
     key="$(node -e "const p = require('./node/scripts/platforms').find((p) => p.triple === process.argv[1]); if (!p) process.exit(1); console.log(p.key)" "$target")"
+    # Linux: cargo-zigbuild (-x), with the glibc 2.17 floor pinned for -gnu
+    # (`<triple>.2.17`). napi's --use-napi-cross gcc toolchain would do for -gnu,
+    # but unpacking it needs @napi-rs/lzma, whose binary npm skips on Node < 22.20.
     case "$target" in
-        *-linux-gnu) cross=(--use-napi-cross) ;;   # gcc toolchain from npm, glibc 2.17 floor
-        *-linux-musl) cross=(--cross-compile) ;;   # cargo-zigbuild
-        *) cross=() ;;
+        *-linux-gnu) cross=(--cross-compile); build_target="$target.2.17" ;;
+        *-linux-musl) cross=(--cross-compile); build_target="$target" ;;
+        *) cross=(); build_target="$target" ;;
     esac
     out="$ROOT/target/npm-build/$key"
     rm -rf "$out"
     echo "--- $target ($key)"
-    (cd node && "${NAPI[@]}" build --platform --release --target "$target" ${cross[@]+"${cross[@]}"} \
+    (cd node && "${NAPI[@]}" build --platform --release --target "$build_target" ${cross[@]+"${cross[@]}"} \
         --manifest-path ../bindings/node/Cargo.toml --target-dir "$(cargo_dir node "$target")" \
         --output-dir "$out" --no-js)
     addons+=(--addon "$key=$out/glair-vision.$key.node")
