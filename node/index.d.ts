@@ -21,6 +21,9 @@ export type FieldName =
   | 'rt'
   | 'rw';
 
+/** This package's version: the same as the Rust core's and the Python package's. */
+export declare const version: string;
+
 /** The 16 wire field names, in documentation order. */
 export declare const FIELDS: readonly FieldName[];
 

@@ -25,6 +25,8 @@ const LogLevel = Object.freeze({ DEBUG: 0, INFO: 1, WARN: 2, ERROR: 3, SILENT: 4
 function setLogLevel(_level) {}
 
 module.exports = {
+  /** This package's version (the same as the Rust core's and the Python package's). */
+  version: require('./package.json').version,
   Vision,
   Identity,
   Sandbox,

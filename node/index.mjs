@@ -6,6 +6,7 @@ const require = createRequire(import.meta.url);
 const glair = require('./index.js');
 
 export const {
+  version,
   Vision,
   Identity,
   Sandbox,

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 'use strict';
 
-// Builds the native addon (release) with the napi CLI: `napi build` compiles
-// ../bindings/node and writes glair-vision.<platform>.node, native.js and
-// native.d.ts here. Used by `npm run build` and by `prepare`, so that
-// `npm install` in this directory, or `npm install /path/to/clone/node` from an
-// application, builds it. When the CLI (a dev dependency) is not installed, as
-// when npm installs this folder as a dependency, it installs the dev
-// dependencies first. `--if-missing` skips the build when an addon is present.
+// Builds the native addon (release) for this machine with the napi CLI, for
+// the repository's own tests: `napi build` compiles ../bindings/node and writes
+// glair-vision.<platform>.node (which lib/native.js finds before any installed
+// platform package) and native.d.ts here. Used by `npm run build` and by
+// `prepare` (`npm ci` in this directory). Release packages are built by
+// scripts/dist.sh instead: installing those never compiles anything. When the
+// CLI (a dev dependency) is not installed, it installs the dev dependencies
+// first. `--if-missing` skips the build when an addon is present.
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -24,7 +25,7 @@ function run(cmd, cmdArgs) {
   if (r.status !== 0) process.exit(r.status || 1);
 }
 
-if (ifMissing && fs.readdirSync(PKG).some((f) => /^glair-vision\..+\.node$/.test(f)) && fs.existsSync(path.join(PKG, 'native.js'))) {
+if (ifMissing && fs.readdirSync(PKG).some((f) => /^glair-vision\..+\.node$/.test(f))) {
   process.exit(0);
 }
 
@@ -61,8 +62,7 @@ const buildArgs = [
   '../bindings/node/Cargo.toml',
   '--output-dir',
   '.',
-  '--js',
-  'native.js',
+  '--no-js',
   '--dts',
   'native.d.ts',
 ];
