@@ -10,8 +10,18 @@ use serde_json::{Map, Value};
 
 use crate::errors::config_error;
 
-/// Key the JS layer uses to mark a value JSON cannot carry (function, symbol, bigint).
+/// Key of the `{TYPE_MARKER: kind}` objects the JS layer sends in place of a value
+/// JSON cannot carry faithfully (a function, a bigint, NaN, text with a lone
+/// UTF-16 surrogate) or that can only be a type error (an array in a field).
 const TYPE_MARKER: &str = "\u{0}glair_type";
+/// Marker kind of text holding a lone UTF-16 surrogate: it has no UTF-8 form.
+const ILL_FORMED: &str = "ill-formed text";
+const NOT_UNICODE: &str = "must be valid Unicode text (it holds a lone UTF-16 surrogate)";
+
+/// Whether `v` is the JS layer's marker for text that is not valid Unicode.
+fn is_ill_formed(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if o.get(TYPE_MARKER).and_then(Value::as_str) == Some(ILL_FORMED))
+}
 
 pub fn parse_json(text: &str, what: &str) -> Result<Value, Error> {
     serde_json::from_str(text).map_err(|e| config_error(format!("{what} is not valid JSON: {e}")))
@@ -29,6 +39,11 @@ fn js_type(v: &Value) -> &'static str {
             Some("function") => "a function",
             Some("symbol") => "a symbol",
             Some("bigint") => "a bigint",
+            Some("array") => "an array",
+            Some("date") => "a Date",
+            Some("string") | Some(ILL_FORMED) => "a string",
+            Some("number") => "NaN or an infinite number",
+            Some("boolean") => "a boolean",
             _ => "an object",
         },
     }
@@ -59,6 +74,7 @@ pub fn request_from_value(value: &Value) -> Result<VerificationRequest, Error> {
         match v {
             Value::Null => {}
             Value::String(s) => request.set(field, s.as_str()),
+            other if is_ill_formed(other) => return Err(ValidationError::new(field, NOT_UNICODE).into()),
             other => {
                 return Err(
                     ValidationError::new(field, format!("must be a string, not {}", js_type(other))).into()
@@ -85,6 +101,7 @@ pub fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>,
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) if is_ill_formed(other) => Err(config_error(format!("option `{key}` {NOT_UNICODE}"))),
         Some(other) => Err(config_error(format!("option `{key}` must be a string, not {}", js_type(other)))),
     }
 }
@@ -109,7 +126,11 @@ pub fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, Err
 pub fn opt_duration_ms(obj: &Map<String, Value>, key: &str) -> Result<Option<Duration>, Error> {
     match opt_number(obj, key)? {
         None => Ok(None),
-        Some(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(Duration::from_secs_f64(ms / 1000.0))),
+        // try_: a huge number (1e300) is an error, not a panic.
+        Some(ms) if ms >= 0.0 => match Duration::try_from_secs_f64(ms / 1000.0) {
+            Ok(d) => Ok(Some(d)),
+            Err(_) => Err(config_error(format!("option `{key}` is too large"))),
+        },
         Some(_) => Err(config_error(format!("option `{key}` must be a non-negative number of milliseconds"))),
     }
 }
