@@ -327,6 +327,13 @@ export declare enum LogLevel {
 /** `@glair/vision` compatibility; a no-op: set GLAIR_LOG (e.g. `debug`) to see this package's logs. */
 export declare function setLogLevel(level: LogLevel): void;
 
+/**
+ * A NIK masked for logs and display: `317101******0001` (region and last 4 kept,
+ * the birth date hidden); other text is hidden whole. Throws `ValidationError`
+ * for a non-string.
+ */
+export declare function maskNik(nik: string): string;
+
 declare const glair: {
   Vision: typeof Vision;
   Identity: typeof Identity;
@@ -334,6 +341,7 @@ declare const glair: {
   FIELDS: typeof FIELDS;
   LogLevel: typeof LogLevel;
   setLogLevel: typeof setLogLevel;
+  maskNik: typeof maskNik;
   GlairVisionError: typeof GlairVisionError;
   ValidationError: typeof ValidationError;
   ConfigurationError: typeof ConfigurationError;

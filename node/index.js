@@ -11,6 +11,21 @@ const { Vision, Identity, FIELDS: FIELD_LIST } = require('./lib/vision');
 /** The 16 wire field names, in the endpoint's documentation order. */
 const FIELDS = Object.freeze(FIELD_LIST.slice());
 const { Sandbox } = require('./lib/sandbox');
+const native = require('./lib/native');
+
+/**
+ * A NIK masked for logs and display, as the SDK's own logs show it:
+ * `317101******0001` (region and last 4 kept, the birth date hidden); other
+ * text is hidden whole. Throws ValidationError for a non-string.
+ */
+function maskNik(nik) {
+  if (typeof nik !== 'string') {
+    throw new errors.ValidationError(`invalid nik: must be a string, not ${nik === null ? 'null' : typeof nik}`, {
+      field: 'nik',
+    });
+  }
+  return native.maskNik(nik);
+}
 
 
 /** `@glair/vision` compatibility: log levels. */
@@ -31,6 +46,7 @@ module.exports = {
   FIELDS,
   LogLevel,
   setLogLevel,
+  maskNik,
   GlairVisionError: errors.GlairVisionError,
   ValidationError: errors.ValidationError,
   ConfigurationError: errors.ConfigurationError,

@@ -12,6 +12,7 @@ export const {
   FIELDS,
   LogLevel,
   setLogLevel,
+  maskNik,
   GlairVisionError,
   ValidationError,
   ConfigurationError,

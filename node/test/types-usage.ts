@@ -17,6 +17,7 @@ import {
   DecodeError,
   APIConnectionError,
   APITimeoutError,
+  maskNik,
 } from 'glair-vision';
 import type {
   Settings,
@@ -122,5 +123,7 @@ export async function usage(): Promise<void> {
   const log: SandboxRequest[] = await sb.requests();
   const people = await sb.records();
   void [url, v2, log, people, sb.apiKey, sb.username, sb.password];
+  const masked: string = maskNik('3171014508900001');
+  void masked;
   await sb.stop();
 }

@@ -65,6 +65,13 @@ fn outcome_json(index: usize, outcome: &Result<Verification, Error>) -> Value {
     }
 }
 
+/// The NIK masked for display (`317101******0001`): region and last 4 kept,
+/// the birth date hidden; other input is hidden whole. As Python's `mask_nik`.
+#[napi]
+pub fn mask_nik(nik: String) -> String {
+    glair_vision::mask_nik(&nik)
+}
+
 // ---------------------------------------------------------------------------
 // Vision
 
