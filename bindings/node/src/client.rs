@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
-use glair_vision::{BatchOptions, Error, Verification, VerificationRequest, Vision};
+use glair_vision::{BatchOptions, BatchRequest, Error, Verification, Vision};
 use napi_derive::napi;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -21,7 +21,7 @@ use crate::types::verification_json;
 /// Outcomes handed to JS per `next()` call of a stream, at most.
 const STREAM_CHUNK: usize = 512;
 
-const VISION_KEYS: [&str; 11] = [
+const VISION_KEYS: [&str; 13] = [
     "apiKey",
     "username",
     "password",
@@ -33,6 +33,8 @@ const VISION_KEYS: [&str; 11] = [
     "maxRetries",
     "retries",
     "readEnv",
+    "deadline",
+    "retryUnanswered",
 ];
 
 /// `{ concurrency, rateLimit, ...per-call overrides }`.
@@ -84,7 +86,7 @@ pub struct NativeVision {
 #[napi]
 impl NativeVision {
     /// `options`: JSON of `{ apiKey, username, password, baseUrl, apiVersion,
-    /// timeoutMs, connectTimeoutMs, maxRetries, readEnv }`.
+    /// timeoutMs, connectTimeoutMs, maxRetries, readEnv, deadline, retryUnanswered }`.
     #[napi(constructor)]
     pub fn new(options: Option<String>) -> napi::Result<Self> {
         init_logging();
@@ -119,6 +121,12 @@ impl NativeVision {
         if let Some(n) = retries(&obj)? {
             b = b.max_retries(n);
         }
+        if let Some(d) = opt_duration_ms(&obj, "deadline")? {
+            b = b.deadline(d);
+        }
+        if let Some(v) = opt_bool(&obj, "retryUnanswered")? {
+            b = b.retry_unanswered(v);
+        }
         if let Some(v) = opt_bool(&obj, "readEnv")? {
             b = b.read_env(v);
         }
@@ -138,6 +146,12 @@ impl NativeVision {
     #[napi(getter)]
     pub fn timeout_ms(&self) -> f64 {
         self.inner.timeout().as_secs_f64() * 1000.0
+    }
+
+    /// The whole call's deadline (attempts and waits), in milliseconds.
+    #[napi(getter)]
+    pub fn deadline_ms(&self) -> f64 {
+        self.inner.deadline().as_secs_f64() * 1000.0
     }
 
     #[napi(getter)]
@@ -175,7 +189,7 @@ impl NativeVision {
 // ---------------------------------------------------------------------------
 // Streaming batch
 
-type Row = (usize, Result<VerificationRequest, Error>);
+type Row = (usize, Result<BatchRequest, Error>);
 
 /// A running streaming batch. Input flows in through a bounded channel (so a
 /// producer waits when the workers are busy); outcomes flow out as they
@@ -195,7 +209,7 @@ impl BatchStream {
         let (out_tx, out_rx) = mpsc::channel::<Value>(concurrency.max(STREAM_CHUNK));
         // Index in the core stream -> index in the caller's input.
         let positions: Arc<Mutex<HashMap<usize, usize>>> = Arc::default();
-        let (req_tx, req_rx) = mpsc::channel::<VerificationRequest>(concurrency);
+        let (req_tx, req_rx) = mpsc::channel::<BatchRequest>(concurrency);
         let feeder_out = out_tx.clone();
         let feeder_positions = positions.clone();
         let feeder = async move {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use glair_vision::{Error, Field, RequestOptions, ValidationError, VerificationRequest};
+use glair_vision::{BatchRequest, Error, Field, RequestOptions, ValidationError, VerificationRequest};
 use serde_json::{Map, Value};
 
 use crate::errors::config_error;
@@ -53,6 +53,15 @@ fn js_type(v: &Value) -> &'static str {
 /// `null` means unset (the JS layer already dropped `undefined` and turned
 /// `Date`s into ISO dates).
 pub fn request_from_value(value: &Value) -> Result<VerificationRequest, Error> {
+    Ok(record_from_value(value, false)?.request)
+}
+
+/// A batch record: the fields, and its own correlation id under `requestId`.
+fn batch_request_from_value(value: &Value) -> Result<BatchRequest, Error> {
+    record_from_value(value, true)
+}
+
+fn record_from_value(value: &Value, with_request_id: bool) -> Result<BatchRequest, Error> {
     let obj = match value {
         Value::Object(o) if !o.contains_key(TYPE_MARKER) => o,
         other => {
@@ -64,7 +73,12 @@ pub fn request_from_value(value: &Value) -> Result<VerificationRequest, Error> {
         }
     };
     let mut request = VerificationRequest::default();
+    let mut request_id = None;
     for (key, v) in obj {
+        if with_request_id && key == "requestId" {
+            request_id = request_id_value(v)?;
+            continue;
+        }
         let field = Field::from_wire_name(key).ok_or_else(|| {
             ValidationError::for_key(
                 key.as_str(),
@@ -82,14 +96,26 @@ pub fn request_from_value(value: &Value) -> Result<VerificationRequest, Error> {
             }
         }
     }
-    Ok(request) // the core checks the values (and that `nik` is there)
+    // The core checks the values (and that `nik` is there) and the request id.
+    Ok(BatchRequest::new(request, request_id))
+}
+
+/// A correlation id (`requestId`): a string or unset; the core checks its characters.
+fn request_id_value(v: &Value) -> Result<Option<String>, Error> {
+    let bad = |why: String| Error::Validation(ValidationError::for_key("request_id", why));
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other if is_ill_formed(other) => Err(bad(NOT_UNICODE.to_owned())),
+        other => Err(bad(format!("must be a string, not {}", js_type(other)))),
+    }
 }
 
 /// Parses a JSON array of records; rows that are not requests become errors
 /// in place (they never reach the API).
-pub fn parse_records(text: &str) -> Result<Vec<Result<VerificationRequest, Error>>, Error> {
+pub fn parse_records(text: &str) -> Result<Vec<Result<BatchRequest, Error>>, Error> {
     match parse_json(text, "records")? {
-        Value::Array(rows) => Ok(rows.iter().map(request_from_value).collect()),
+        Value::Array(rows) => Ok(rows.iter().map(batch_request_from_value).collect()),
         other => {
             Err(ValidationError::for_key("records", format!("must be an array, not {}", js_type(&other)))
                 .into())
@@ -181,7 +207,7 @@ pub fn retries(obj: &Map<String, Value>) -> Result<Option<u32>, Error> {
     Ok(n.map(|n| n.min(u64::from(u32::MAX)) as u32))
 }
 
-const OVERRIDE_KEYS: [&str; 9] = [
+const OVERRIDE_KEYS: [&str; 12] = [
     "apiKey",
     "username",
     "password",
@@ -191,6 +217,9 @@ const OVERRIDE_KEYS: [&str; 9] = [
     "timeout",
     "maxRetries",
     "retries",
+    "deadline",
+    "retryUnanswered",
+    "requestId",
 ];
 
 /// The official SDK's second argument (`Partial<Settings>`), plus timeout and retries.
@@ -205,5 +234,11 @@ pub fn request_options(obj: &Map<String, Value>) -> Result<RequestOptions, Error
         api_version: opt_string(obj, "apiVersion")?,
         timeout: timeout(obj)?,
         max_retries,
+        deadline: opt_duration_ms(obj, "deadline")?,
+        retry_unanswered: opt_bool(obj, "retryUnanswered")?,
+        request_id: match obj.get("requestId") {
+            Some(v) => request_id_value(v)?,
+            None => None,
+        },
     })
 }

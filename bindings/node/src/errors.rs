@@ -22,9 +22,11 @@ pub fn error_payload(err: &Error) -> Value {
         p.insert("reason".into(), json!(api.reason));
         p.insert("requestId".into(), json!(api.request_id));
         p.insert("body".into(), json!(api.body));
-        p.insert("retryAfter".into(), json!(api.retry_after.map(|d| d.as_secs_f64())));
+        p.insert("retryAfter".into(), json!(err.retry_after().map(|d| d.as_secs_f64())));
         p.insert("result".into(), api.result.map_or(Value::Null, |r| json!(r)));
+        p.insert("location".into(), json!(api.location));
     }
+    p.insert("clientRequestId".into(), json!(err.client_request_id()));
     Value::Object(p)
 }
 

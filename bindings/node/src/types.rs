@@ -1,5 +1,6 @@
 //! Results as JSON for the JS layer: a verification with its wire keys plus
-//! `requestId`. No personal data (statuses, the reason and the request id only).
+//! `requestId`
+//! and `clientRequestId`. No personal data (statuses, the reason and the request id only).
 
 use glair_vision::Verification;
 use serde_json::{json, Value};
@@ -11,5 +12,6 @@ pub fn verification_json(v: &Verification) -> Value {
         "reason": v.reason,
         "result": v.result,
         "requestId": v.request_id,
+        "clientRequestId": v.client_request_id,
     })
 }

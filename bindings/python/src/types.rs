@@ -205,7 +205,9 @@ impl PyVerification {
                 }
             }
         };
-        Ok(PyVerification { inner: Verification { verification_status, reason, result, request_id } })
+        Ok(PyVerification {
+            inner: Verification { verification_status, reason, result, request_id, client_request_id: None },
+        })
     }
 
     /// True when every field sent matched the registry.

@@ -12,7 +12,8 @@ Exit codes:
   0  verified (verification_status true)
   1  not verified (a 200 answer with verification_status false)
   2  bad input: a field failed validation (nothing was sent) or bad usage
-  3  API or transport error (4xx/5xx, undecodable answer, timeout, connection)
+  3  API or transport error (3xx, 4xx/5xx, undecodable or incomplete answer,
+     timeout, connection)
   4  configuration: missing credentials (pass --api-key/--username/--password,
      set GLAIR_API_KEY/GLAIR_USERNAME/GLAIR_PASSWORD, or use --sandbox)";
 
@@ -86,9 +87,17 @@ pub struct ClientArgs {
     /// Deadline for connecting, in seconds [default: 10]
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub connect_timeout: Option<Duration>,
-    /// Retries on 429, 5xx, timeouts and connection errors [default: 2]
+    /// Deadline for the whole call (every attempt and every wait between them), in
+    /// seconds [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub deadline: Option<Duration>,
+    /// Retries on 429, 502, 503, 504 and failures to connect [default: 2]
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
+    /// Also retry failures that leave it unknown whether the call was processed
+    /// (and billed): a timeout or reset after sending, before any answer; a 500
+    #[arg(long)]
+    pub retry_unanswered: bool,
     /// Start an in-process sandbox on 127.0.0.1 (fixture people, 100 synthetic ones,
     /// scripted fault NIKs) and send to it instead of GLAIR. Never implied.
     #[arg(long)]
@@ -186,6 +195,10 @@ pub struct VerifyArgs {
     pub nik: Option<String>,
     #[command(flatten)]
     pub fields: FieldArgs,
+    /// Your correlation id for this call, sent as `x-request-id` and printed with the
+    /// result or error (1-128 visible ASCII characters)
+    #[arg(long, value_name = "ID")]
+    pub request_id: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -279,6 +292,10 @@ pub struct BatchArgs {
     /// No progress output (the summary is still printed)
     #[arg(long, short)]
     pub quiet: bool,
+    /// A column (CSV) or key (JSONL) holding each row's correlation id: sent as
+    /// `x-request-id` and printed in the row's output line as `client_request_id`
+    #[arg(long, value_name = "COL")]
+    pub request_id_column: Option<String>,
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -25,14 +25,17 @@ pub fn exit_code(error: &Error) -> u8 {
     }
 }
 
-/// `{"kind", "status", "reason", "request_id", "field", "message"}`: never holds
-/// personal data or credentials (the core's messages don't echo values).
+/// `{"kind", "status", "reason", "request_id", "client_request_id", "retry_after",
+/// "field", "message"}`: never holds personal data or credentials (the core's
+/// messages don't echo values). `retry_after` is in seconds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ErrorJson {
     pub kind: &'static str,
     pub status: Option<u16>,
     pub reason: Option<String>,
     pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
+    pub retry_after: Option<f64>,
     pub field: Option<String>,
     pub message: String,
 }
@@ -45,6 +48,8 @@ impl ErrorJson {
             status: api.map(|a| a.status),
             reason: api.and_then(|a| a.reason.clone()),
             request_id: api.and_then(|a| a.request_id.clone()),
+            client_request_id: error.client_request_id().map(str::to_owned),
+            retry_after: error.retry_after().map(|d| d.as_secs_f64()),
             field: error.validation().map(|v| v.field().to_owned()),
             message: error.to_string(),
         }
@@ -57,6 +62,8 @@ impl ErrorJson {
             status: None,
             reason: None,
             request_id: None,
+            client_request_id: None,
+            retry_after: None,
             field,
             message,
         }
@@ -96,12 +103,9 @@ mod tests {
     #[test]
     fn api_errors_carry_status_reason_and_request_id() {
         let error = Error::BadRequest(ApiError {
-            status: 400,
             reason: Some("Invalid NIK number format".into()),
             request_id: Some("req-1".into()),
-            body: String::new(),
-            retry_after: None,
-            result: None,
+            ..ApiError::new(400)
         });
         let json = serde_json::to_value(ErrorJson::from_error(&error)).unwrap();
         assert_eq!(json["kind"], "bad_request");
@@ -109,7 +113,20 @@ mod tests {
         assert_eq!(json["reason"], "Invalid NIK number format");
         assert_eq!(json["request_id"], "req-1");
         assert!(json["field"].is_null());
+        assert!(json["retry_after"].is_null() && json["client_request_id"].is_null());
         assert_eq!(exit_code(&error), EXIT_API);
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after_in_seconds_and_the_callers_id() {
+        let error = Error::RateLimited(ApiError {
+            retry_after: Some(std::time::Duration::from_millis(1500)),
+            client_request_id: Some("order-17".into()),
+            ..ApiError::new(429)
+        });
+        let json = serde_json::to_value(ErrorJson::from_error(&error)).unwrap();
+        assert_eq!(json["retry_after"], 1.5);
+        assert_eq!(json["client_request_id"], "order-17");
     }
 
     #[test]

@@ -73,6 +73,12 @@ fn apply(mut b: VisionBuilder, args: &ClientArgs) -> VisionBuilder {
     if let Some(n) = args.max_retries {
         b = b.max_retries(n);
     }
+    if let Some(d) = args.deadline {
+        b = b.deadline(d);
+    }
+    if args.retry_unanswered {
+        b = b.retry_unanswered(true);
+    }
     b
 }
 

@@ -1,6 +1,6 @@
 //! `glair-vision verify`: one call, the result as JSON.
 
-use glair_vision::Error;
+use glair_vision::{Error, RequestOptions};
 
 use crate::args::VerifyArgs;
 use crate::output::{self, ErrorJson, VerifyOutput, EXIT_NOT_VERIFIED, EXIT_OK};
@@ -13,13 +13,19 @@ pub async fn run(args: VerifyArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&Error::Validation(e)),
     };
+    if let Some(id) = &args.request_id {
+        if let Err(e) = glair_vision::request_id_header(id) {
+            return fail(&e);
+        }
+    }
+    let options = RequestOptions { request_id: args.request_id.clone(), ..Default::default() };
     // Offline: does the NIK agree with the stated birth date and gender?
     let consistency = request.nik_consistency().ok().filter(|c| !c.is_consistent());
     let client = match sandbox::client(&args.client).await {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let outcome = client.vision.identity().verification(&normalized).await;
+    let outcome = client.vision.identity().verification_with(&normalized, &options).await;
     client.shutdown().await;
     match outcome {
         Ok(verification) => {

@@ -11,7 +11,7 @@ use futures_util::stream::{Stream, StreamExt};
 use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
-use crate::client::{Identity, RequestOptions};
+use crate::client::{request_id_header, Identity, RequestOptions};
 use crate::error::{Error, Result};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
@@ -41,6 +41,27 @@ impl BatchOptions {
     pub fn rate_limit(mut self, per_second: f64) -> Self {
         self.rate_limit = Some(per_second);
         self
+    }
+}
+
+/// One batch input: a request and, optionally, its own correlation id (sent as
+/// `x-request-id` instead of [`RequestOptions::request_id`]). A plain
+/// [`VerificationRequest`] converts into one without an id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchRequest {
+    pub request: VerificationRequest,
+    pub request_id: Option<String>,
+}
+
+impl BatchRequest {
+    pub fn new(request: VerificationRequest, request_id: Option<String>) -> BatchRequest {
+        BatchRequest { request, request_id }
+    }
+}
+
+impl From<VerificationRequest> for BatchRequest {
+    fn from(request: VerificationRequest) -> BatchRequest {
+        BatchRequest { request, request_id: None }
     }
 }
 
@@ -133,7 +154,8 @@ async fn work<S>(
     options: Arc<RequestOptions>,
     outcomes: mpsc::Sender<BatchItem>,
 ) where
-    S: Stream<Item = VerificationRequest> + Send + 'static,
+    S: Stream + Send + 'static,
+    S::Item: Into<BatchRequest> + Send,
 {
     loop {
         let (index, request) = {
@@ -141,7 +163,7 @@ async fn work<S>(
             let (requests, next) = &mut *guard;
             let Some(request) = requests.next().await else { return };
             *next += 1;
-            (*next - 1, request)
+            (*next - 1, request.into())
         };
         let outcome = verify_item(&identity, limiter.as_deref(), &options, request).await;
         if outcomes.send(BatchItem { index, outcome }).await.is_err() {
@@ -156,13 +178,16 @@ async fn verify_item(
     identity: &Identity,
     limiter: Option<&RateLimiter>,
     options: &RequestOptions,
-    request: VerificationRequest,
+    item: BatchRequest,
 ) -> Result<Verification> {
-    let request = request.normalized()?;
+    let request = item.request.normalized()?;
+    if let Some(id) = &item.request_id {
+        request_id_header(id)?;
+    }
     if let Some(l) = limiter {
         l.acquire().await;
     }
-    identity.send_normalized(&request, options).await
+    identity.send_normalized(&request, options, item.request_id.as_deref()).await
 }
 
 impl Identity {
@@ -171,13 +196,16 @@ impl Identity {
     /// `index`). Input is pulled only as workers free up, so an endless or huge
     /// input is fine. One failure never stops the rest; each item is retried as a
     /// single call would be. Dropping the stream cancels the calls in flight.
+    /// Items are [`VerificationRequest`]s, or [`BatchRequest`]s to give each its
+    /// own correlation id.
     pub fn verification_stream<S>(
         &self,
         requests: S,
         options: BatchOptions,
     ) -> impl Stream<Item = BatchItem> + Send + 'static
     where
-        S: Stream<Item = VerificationRequest> + Send + 'static,
+        S: Stream + Send + 'static,
+        S::Item: Into<BatchRequest> + Send,
     {
         let identity = self.clone();
         let start = move || {
@@ -206,10 +234,12 @@ impl Identity {
     /// Verifies every request and returns the outcomes in input order. The whole
     /// list is known, so workers take items from it directly and keep their
     /// outcomes until the end: no channel, no wake-up per item. Dropping the
-    /// returned future cancels the calls in flight.
+    /// returned future cancels the calls in flight. Items as for
+    /// [`Identity::verification_stream`].
     pub async fn verification_batch<I>(&self, requests: I, options: BatchOptions) -> Vec<Result<Verification>>
     where
-        I: IntoIterator<Item = VerificationRequest>,
+        I: IntoIterator,
+        I::Item: Into<BatchRequest> + Send,
         I::IntoIter: Send + 'static,
     {
         let requests = requests.into_iter();
@@ -229,7 +259,7 @@ impl Identity {
                         let Some((index, request)) = next else { return done };
                         done.push((
                             index,
-                            verify_item(&identity, limiter.as_deref(), &call_options, request).await,
+                            verify_item(&identity, limiter.as_deref(), &call_options, request.into()).await,
                         ));
                     }
                 }))

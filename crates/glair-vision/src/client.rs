@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT,
+};
+use tokio::time::Instant;
 use tracing::Instrument as _;
 
-use crate::error::{ApiError, Error, Result, TransportError};
+use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
 use crate::nik::mask_nik;
 use crate::request::VerificationRequest;
 use crate::response::Verification;
@@ -20,6 +23,12 @@ pub const DEFAULT_BASE_URL: &str = "https://api.vision.glair.ai";
 pub const DEFAULT_API_VERSION: &str = "v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a whole call may take: every attempt and every wait between them.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+/// The most of a response body read (the documented answers are under 1 KiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// The longest correlation id accepted for `x-request-id`.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The environment variables read when a setting is not given.
 pub const ENV_API_KEY: &str = "GLAIR_API_KEY";
@@ -59,6 +68,14 @@ pub struct RequestOptions {
     pub api_version: Option<String>,
     pub timeout: Option<Duration>,
     pub max_retries: Option<u32>,
+    /// The whole call's deadline (attempts and waits).
+    pub deadline: Option<Duration>,
+    /// Whether to retry failures that leave it unknown if the call was processed
+    /// ([`RetryPolicy::retry_unanswered`]).
+    pub retry_unanswered: Option<bool>,
+    /// A correlation id of the caller's, sent as `x-request-id` and kept on the
+    /// result and errors: 1-128 visible ASCII characters (`!` to `~`).
+    pub request_id: Option<String>,
 }
 
 impl RequestOptions {
@@ -78,8 +95,24 @@ impl fmt::Debug for RequestOptions {
             .field("api_version", &self.api_version)
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
+            .field("deadline", &self.deadline)
+            .field("retry_unanswered", &self.retry_unanswered)
+            .field("request_id", &self.request_id)
             .finish()
     }
+}
+
+/// Checks a caller's correlation id and makes it a header value: 1-128 visible
+/// ASCII characters. A bad one is a [`Error::Validation`] for `request_id`.
+pub fn request_id_header(id: &str) -> Result<HeaderValue> {
+    let bad = |why: &str| Error::Validation(ValidationError::for_key("request_id", why));
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN {
+        return Err(bad("must be 1 to 128 characters"));
+    }
+    if !id.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(bad("must be visible ASCII characters (no spaces or control characters)"));
+    }
+    HeaderValue::from_str(id).map_err(|_| bad("is not a valid header value"))
 }
 
 /// Configures a [`Vision`] client. Unset credentials and base URL are read from
@@ -93,6 +126,8 @@ pub struct VisionBuilder {
     api_version: String,
     timeout: Duration,
     connect_timeout: Duration,
+    deadline: Duration,
+    max_response_bytes: usize,
     retry: RetryPolicy,
     client_name: String,
     read_env: bool,
@@ -108,6 +143,8 @@ impl Default for VisionBuilder {
             api_version: DEFAULT_API_VERSION.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             client_name: "rust".to_owned(),
             read_env: true,
@@ -144,6 +181,27 @@ impl VisionBuilder {
     /// Deadline for a whole attempt, from connect to the last body byte. Default 30 s.
     pub fn timeout(mut self, v: Duration) -> Self {
         self.timeout = v;
+        self
+    }
+    /// Deadline for a whole call: every attempt and every wait between attempts.
+    /// Each attempt gets at most the time left; a `Retry-After` or backoff longer
+    /// than the time left ends the call at once with the error that asked for it.
+    /// Default 60 s.
+    pub fn deadline(mut self, v: Duration) -> Self {
+        self.deadline = v;
+        self
+    }
+    /// The most bytes of a response body read; a longer (or longer announced)
+    /// body is a [`Error::Decode`] and is not read further. Default 256 KiB.
+    pub fn max_response_bytes(mut self, v: usize) -> Self {
+        self.max_response_bytes = v;
+        self
+    }
+    /// Whether to retry failures that leave it unknown whether the server
+    /// processed (and billed) the call: a timeout or reset after sending and
+    /// before any answer byte, a 500. Default false.
+    pub fn retry_unanswered(mut self, v: bool) -> Self {
+        self.retry.retry_unanswered = v;
         self
     }
     /// Deadline for establishing a connection. Default 10 s.
@@ -190,6 +248,9 @@ impl VisionBuilder {
         let endpoint = endpoint_url(&base_url, &self.api_version)?;
         let http = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
+            // A redirect would carry the credentials and the personal data to
+            // another origin: a 3xx is an error of its own (`Error::Redirect`).
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
@@ -203,6 +264,8 @@ impl VisionBuilder {
                 endpoint,
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
+                deadline: self.deadline,
+                max_response_bytes: self.max_response_bytes,
                 retry: self.retry,
                 user_agent,
                 http,
@@ -218,6 +281,8 @@ struct Inner {
     endpoint: reqwest::Url,
     timeout: Duration,
     connect_timeout: Duration,
+    deadline: Duration,
+    max_response_bytes: usize,
     retry: RetryPolicy,
     user_agent: String,
     /// Authorization, x-api-key and User-Agent, computed once.
@@ -239,6 +304,7 @@ impl fmt::Debug for Vision {
             .field("base_url", &self.inner.base_url)
             .field("api_version", &self.inner.api_version)
             .field("timeout", &self.inner.timeout)
+            .field("deadline", &self.inner.deadline)
             .field("max_retries", &self.inner.retry.max_retries)
             .field("credentials", &self.inner.credentials)
             .finish()
@@ -272,6 +338,12 @@ impl Vision {
     pub fn connect_timeout(&self) -> Duration {
         self.inner.connect_timeout
     }
+    pub fn deadline(&self) -> Duration {
+        self.inner.deadline
+    }
+    pub fn max_response_bytes(&self) -> usize {
+        self.inner.max_response_bytes
+    }
     pub fn retry_policy(&self) -> RetryPolicy {
         self.inner.retry
     }
@@ -296,12 +368,21 @@ struct CallTarget {
     endpoint: reqwest::Url,
     headers: AuthHeaders,
     timeout: Duration,
+    deadline: Duration,
     retry: RetryPolicy,
+    /// The caller's correlation id: as given, and as the `x-request-id` value.
+    request_id: Option<(String, HeaderValue)>,
+}
+
+impl CallTarget {
+    fn client_request_id(&self) -> Option<&str> {
+        self.request_id.as_ref().map(|(id, _)| id.as_str())
+    }
 }
 
 impl Identity {
     /// Validates `request`, sends it, and returns the registry's answer. Retries
-    /// retryable failures as the client's [`RetryPolicy`] says.
+    /// what the client's [`RetryPolicy`] says, within the call's deadline.
     pub async fn verification(&self, request: &VerificationRequest) -> Result<Verification> {
         self.verification_with(request, &RequestOptions::default()).await
     }
@@ -312,27 +393,37 @@ impl Identity {
         request: &VerificationRequest,
         options: &RequestOptions,
     ) -> Result<Verification> {
-        self.send_normalized(&request.normalized()?, options).await
+        self.send_normalized(&request.normalized()?, options, None).await
     }
 
     /// Sends a request that is already in wire form ([`VerificationRequest::normalized`]).
+    /// `request_id`, when given, replaces `options.request_id` (a batch row's own id).
     pub(crate) async fn send_normalized(
         &self,
         request: &VerificationRequest,
         options: &RequestOptions,
+        request_id: Option<&str>,
     ) -> Result<Verification> {
-        let target = self.target(options)?;
+        let target = self.target(options, request_id)?;
         let span = tracing::debug_span!("glair_vision.verification", nik = %mask_nik(request.nik()));
         self.send_with_retries(request, &target).instrument(span).await
     }
 
-    fn target(&self, options: &RequestOptions) -> Result<CallTarget> {
+    fn target(&self, options: &RequestOptions, request_id: Option<&str>) -> Result<CallTarget> {
         let inner = &self.vision.inner;
+        let request_id = match request_id.or(options.request_id.as_deref()) {
+            Some(id) => Some((id.to_owned(), request_id_header(id)?)),
+            None => None,
+        };
         let mut retry = inner.retry;
         if let Some(n) = options.max_retries {
             retry.max_retries = n;
         }
+        if let Some(v) = options.retry_unanswered {
+            retry.retry_unanswered = v;
+        }
         let timeout = options.timeout.unwrap_or(inner.timeout);
+        let deadline = options.deadline.unwrap_or(inner.deadline);
         let endpoint = if options.base_url.is_some() || options.api_version.is_some() {
             endpoint_url(
                 options.base_url.as_deref().unwrap_or(&inner.base_url),
@@ -353,37 +444,63 @@ impl Identity {
         } else {
             inner.headers.clone()
         };
-        Ok(CallTarget { endpoint, headers, timeout, retry })
+        Ok(CallTarget { endpoint, headers, timeout, deadline, retry, request_id })
     }
 
+    /// Attempts until a result, an error the policy does not retry, no retries
+    /// left, or no time left before the call's deadline for the wait.
     async fn send_with_retries(
         &self,
         request: &VerificationRequest,
         target: &CallTarget,
     ) -> Result<Verification> {
+        let deadline = Instant::now() + target.deadline;
+        let client_request_id = target.client_request_id();
         let mut retry = 0;
         loop {
-            let outcome = self.send_once(request, target).await;
-            let err = match outcome {
-                Ok(v) => {
+            let err = match self.send_once(request, target, deadline).await {
+                Ok(mut v) => {
+                    v.client_request_id = client_request_id.map(str::to_owned);
                     tracing::debug!(
                         request_id = v.request_id.as_deref(),
+                        client_request_id,
                         status = v.verification_status,
                         "verified"
                     );
                     return Ok(v);
                 }
-                Err(e) => e,
+                Err(e) => e.with_client_request_id(client_request_id),
             };
-            if !err.is_retryable() || retry >= target.retry.max_retries {
-                tracing::debug!(kind = %err.kind(), status = err.status(), request_id = err.request_id(), "failed");
+            if !target.retry.retries(&err) || retry >= target.retry.max_retries {
+                tracing::debug!(
+                    kind = %err.kind(),
+                    status = err.status(),
+                    request_id = err.request_id(),
+                    client_request_id,
+                    "failed"
+                );
                 return Err(err);
             }
-            let delay = target.retry.delay(retry, err.api().and_then(|a| a.retry_after));
+            let delay = target.retry.delay(retry, err.retry_after());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if delay >= left {
+                // Sleeping past the deadline only to fail later helps no one.
+                tracing::debug!(
+                    kind = %err.kind(),
+                    status = err.status(),
+                    request_id = err.request_id(),
+                    client_request_id,
+                    delay_ms = delay.as_millis() as u64,
+                    left_ms = left.as_millis() as u64,
+                    "failed: the wait before a retry would pass the call deadline"
+                );
+                return Err(err);
+            }
             tracing::debug!(
                 kind = %err.kind(),
                 status = err.status(),
                 request_id = err.request_id(),
+                client_request_id,
                 retry = retry + 1,
                 delay_ms = delay.as_millis() as u64,
                 "retrying"
@@ -393,11 +510,25 @@ impl Identity {
         }
     }
 
-    async fn send_once(&self, request: &VerificationRequest, target: &CallTarget) -> Result<Verification> {
+    /// One attempt, bounded by min(timeout, time left before `deadline`).
+    async fn send_once(
+        &self,
+        request: &VerificationRequest,
+        target: &CallTarget,
+        deadline: Instant,
+    ) -> Result<Verification> {
+        let now = Instant::now();
+        let left = deadline.saturating_duration_since(now);
+        let (limit, what) = if target.timeout < left {
+            (target.timeout, Limit::Timeout(target.timeout))
+        } else {
+            (left, Limit::Deadline(target.deadline))
+        };
+        let ends = now + limit;
         let boundary = wire::new_boundary();
         let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
             .expect("boundary is ASCII");
-        let response = self
+        let mut call = self
             .vision
             .inner
             .http
@@ -405,33 +536,105 @@ impl Identity {
             .header(AUTHORIZATION, target.headers.authorization.clone())
             .header("x-api-key", target.headers.api_key.clone())
             .header(USER_AGENT, target.headers.user_agent.clone())
-            .header(CONTENT_TYPE, content_type)
-            .timeout(target.timeout)
-            .body(wire::multipart_body(request, &boundary))
-            .send()
-            .await
-            .map_err(transport_error)?;
+            .header(CONTENT_TYPE, content_type);
+        if let Some((_, value)) = &target.request_id {
+            call = call.header("x-request-id", value.clone());
+        }
+        let sending = call.body(wire::multipart_body(request, &boundary)).send();
+        let response = match tokio::time::timeout_at(ends, sending).await {
+            Ok(sent) => sent.map_err(transport_error)?,
+            // Whether the request went out is unknown (it may have been connecting):
+            // counted as sent, so it is not retried by default.
+            Err(_) => {
+                return Err(Error::Timeout(TransportError::new(
+                    format!("{what} passed with no answer"),
+                    true,
+                )))
+            }
+        };
         let status = response.status().as_u16();
-        let request_id = header_str(response.headers(), "request-id")
+        let mut api = ApiError::new(status);
+        api.request_id = header_str(response.headers(), "request-id")
             .or_else(|| header_str(response.headers(), "x-request-id"));
-        let retry_after =
+        api.retry_after =
             header_str(response.headers(), RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(&v));
-        let body = response.bytes().await.map_err(transport_error)?;
+        if (300..400).contains(&status) {
+            api.location = header_str(response.headers(), LOCATION.as_str());
+        }
+        let body = read_body(response, self.vision.inner.max_response_bytes, ends, what, &mut api).await?;
         if (200..300).contains(&status) {
-            return Verification::from_body(&body, request_id.clone()).ok_or_else(|| {
-                Error::Decode(ApiError {
-                    status,
-                    reason: Some("response body is not a verification result".to_owned()),
-                    request_id,
-                    body: wire::excerpt(&String::from_utf8_lossy(&body)),
-                    retry_after: None,
-                    result: None,
-                })
+            return Verification::from_body(&body, api.request_id.clone()).map_err(|why| {
+                api.reason = Some(why.to_owned());
+                api.body = wire::excerpt(&String::from_utf8_lossy(&body));
+                api.retry_after = None;
+                Error::Decode(api)
             });
         }
-        let mut api = wire::read_error_body(status, &body, request_id);
-        api.retry_after = retry_after;
-        Err(Error::from_status(api))
+        let mut read = wire::read_error_body(status, &body, api.request_id.take());
+        read.retry_after = api.retry_after;
+        read.location = api.location;
+        Err(Error::from_status(read))
+    }
+}
+
+/// Reads the body in chunks, never more than `cap` bytes, until `ends`. Past the
+/// cap (or a `Content-Length` above it): Decode. A failure after the status line:
+/// IncompleteResponse, with what was read so far.
+async fn read_body(
+    mut response: reqwest::Response,
+    cap: usize,
+    ends: Instant,
+    what: Limit,
+    api: &mut ApiError,
+) -> Result<Vec<u8>> {
+    let too_long = |api: &mut ApiError, body: &[u8]| {
+        let mut api = std::mem::replace(api, ApiError::new(0));
+        api.reason = Some(format!("response body exceeds {cap} bytes"));
+        api.body = wire::excerpt(&String::from_utf8_lossy(body));
+        api.retry_after = None;
+        Error::Decode(api)
+    };
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > cap as u64) {
+        return Err(too_long(api, &[]));
+    }
+    let mut body = Vec::with_capacity(announced.map_or(1024, |n| n as usize).min(cap));
+    loop {
+        let failed = match tokio::time::timeout_at(ends, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                if body.len() + chunk.len() > cap {
+                    let room = cap - body.len();
+                    body.extend_from_slice(&chunk[..room.min(crate::BODY_EXCERPT_LIMIT)]);
+                    return Err(too_long(api, &body));
+                }
+                body.extend_from_slice(&chunk);
+                continue;
+            }
+            Ok(Ok(None)) => return Ok(body),
+            Ok(Err(e)) => format!("the body was cut off: {}", error_chain(&e)),
+            Err(_) => format!("{what} passed while reading the body"),
+        };
+        let mut api = std::mem::replace(api, ApiError::new(0));
+        api.reason = Some(failed);
+        api.body = wire::excerpt(&String::from_utf8_lossy(&body));
+        return Err(Error::IncompleteResponse(api));
+    }
+}
+
+/// What bounds an attempt, for the message when it runs out: `timeout of 2s`,
+/// `call deadline of 0.5s`.
+#[derive(Copy, Clone)]
+enum Limit {
+    Timeout(Duration),
+    Deadline(Duration),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Timeout(d) => write!(f, "timeout of {}s", d.as_secs_f64()),
+            Limit::Deadline(d) => write!(f, "call deadline of {}s", d.as_secs_f64()),
+        }
     }
 }
 
@@ -439,19 +642,26 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-fn transport_error(e: reqwest::Error) -> Error {
-    // The full source chain says why ("connection refused"), reqwest's top level rarely does.
+/// The full source chain says why ("connection refused"), reqwest's top level rarely does.
+fn error_chain(e: &reqwest::Error) -> String {
     let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
     }
+    message
+}
+
+/// A failure before any answer byte. Connect errors (DNS, refused, TLS
+/// handshake, connect timeout) mean the server never saw the request.
+fn transport_error(e: reqwest::Error) -> Error {
+    let error = TransportError::new(error_chain(&e), !e.is_connect());
     if e.is_timeout() {
-        Error::Timeout(TransportError { message })
+        Error::Timeout(error)
     } else {
-        Error::Connection(TransportError { message })
+        Error::Connection(error)
     }
 }
 

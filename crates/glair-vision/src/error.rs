@@ -57,6 +57,26 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// The per-field result carried by some errors (503: all null).
     pub result: Option<FieldResults>,
+    /// The `Location` header of a 3xx answer ([`Error::Redirect`] only).
+    pub location: Option<String>,
+    /// The caller's correlation id, sent as `x-request-id` ([`crate::RequestOptions::request_id`]).
+    pub client_request_id: Option<String>,
+}
+
+impl ApiError {
+    /// An error for `status` with nothing read yet; fill in what is known.
+    pub fn new(status: u16) -> ApiError {
+        ApiError {
+            status,
+            reason: None,
+            request_id: None,
+            body: String::new(),
+            retry_after: None,
+            result: None,
+            location: None,
+            client_request_id: None,
+        }
+    }
 }
 
 /// How much of an error body is kept for diagnostics.
@@ -70,10 +90,20 @@ impl fmt::Display for ApiError {
             None if self.body.is_empty() => f.write_str(" (empty body)")?,
             None => f.write_str(" (unreadable body)")?,
         }
-        if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
+        if let Some(location) = &self.location {
+            write!(f, " (Location: {location})")?;
         }
-        Ok(())
+        write_ids(f, self.request_id.as_deref(), self.client_request_id.as_deref())
+    }
+}
+
+/// ` [request id X, client request id Y]`, or less, or nothing.
+fn write_ids(f: &mut fmt::Formatter<'_>, request_id: Option<&str>, client: Option<&str>) -> fmt::Result {
+    match (request_id, client) {
+        (Some(id), Some(c)) => write!(f, " [request id {id}, client request id {c}]"),
+        (Some(id), None) => write!(f, " [request id {id}]"),
+        (None, Some(c)) => write!(f, " [client request id {c}]"),
+        (None, None) => Ok(()),
     }
 }
 
@@ -81,11 +111,24 @@ impl fmt::Display for ApiError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransportError {
     pub message: String,
+    /// The caller's correlation id, sent as `x-request-id`.
+    pub client_request_id: Option<String>,
+    /// Whether the request may have reached the server. False for connect, DNS
+    /// and TLS-handshake failures and connect timeouts: the server never saw the
+    /// call, so retrying it cannot bill twice.
+    pub request_sent: bool,
+}
+
+impl TransportError {
+    pub fn new(message: impl Into<String>, request_sent: bool) -> TransportError {
+        TransportError { message: message.into(), client_request_id: None, request_sent }
+    }
 }
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        write_ids(f, None, self.client_request_id.as_deref())
     }
 }
 
@@ -121,10 +164,22 @@ pub enum Error {
     /// Any other 5xx.
     #[error("server error: {0}")]
     Server(ApiError),
-    /// A 2xx whose body is not the documented shape.
+    /// A 2xx whose body is not the documented shape, or any answer whose body
+    /// exceeds [`crate::VisionBuilder::max_response_bytes`].
     #[error("could not decode response: {0}")]
     Decode(ApiError),
-    /// The connect or total deadline passed.
+    /// A 3xx answer. Redirects are never followed (they would carry the
+    /// credentials and personal data to another origin); `location` names where
+    /// the server pointed.
+    #[error("redirected: {0}")]
+    Redirect(ApiError),
+    /// The status line arrived, then the body failed (connection dropped, per-attempt
+    /// timeout or call deadline while reading). Never retried: the server may have
+    /// processed, and billed, the call. Holds the status, Request-Id and the body
+    /// read so far.
+    #[error("incomplete response: {0}")]
+    IncompleteResponse(ApiError),
+    /// The connect, per-attempt or call deadline passed before any answer arrived.
     #[error("timed out: {0}")]
     Timeout(TransportError),
     /// DNS, refused, reset, TLS.
@@ -151,10 +206,12 @@ pub enum ErrorKind {
     Timeout,
     Connection,
     Cancelled,
+    Redirect,
+    IncompleteResponse,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::Validation,
         ErrorKind::Configuration,
         ErrorKind::BadRequest,
@@ -168,6 +225,8 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::Connection,
         ErrorKind::Cancelled,
+        ErrorKind::Redirect,
+        ErrorKind::IncompleteResponse,
     ];
 
     /// Stable snake_case code, used in CLI output, conformance vectors and bindings.
@@ -186,6 +245,8 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Connection => "connection",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::IncompleteResponse => "incomplete_response",
         }
     }
 
@@ -193,7 +254,8 @@ impl ErrorKind {
         ErrorKind::ALL.into_iter().find(|k| k.code() == code)
     }
 
-    /// Whether the client retries this kind by default.
+    /// Whether some errors of this kind are retried (which ones: [`Error::is_retryable`]).
+    /// Redirect, IncompleteResponse, Decode and 4xx other than 429 never are.
     pub const fn is_retryable(self) -> bool {
         matches!(
             self,
@@ -228,6 +290,8 @@ impl Error {
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Connection(_) => ErrorKind::Connection,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::Redirect(_) => ErrorKind::Redirect,
+            Error::IncompleteResponse(_) => ErrorKind::IncompleteResponse,
         }
     }
 
@@ -241,9 +305,62 @@ impl Error {
             | Error::RateLimited(e)
             | Error::ServiceUnavailable(e)
             | Error::Server(e)
-            | Error::Decode(e) => Some(e),
+            | Error::Decode(e)
+            | Error::Redirect(e)
+            | Error::IncompleteResponse(e) => Some(e),
             _ => None,
         }
+    }
+
+    fn api_mut(&mut self) -> Option<&mut ApiError> {
+        match self {
+            Error::BadRequest(e)
+            | Error::Authentication(e)
+            | Error::PermissionDenied(e)
+            | Error::NotFound(e)
+            | Error::RateLimited(e)
+            | Error::ServiceUnavailable(e)
+            | Error::Server(e)
+            | Error::Decode(e)
+            | Error::Redirect(e)
+            | Error::IncompleteResponse(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The transport details, for errors that got no HTTP answer.
+    pub fn transport(&self) -> Option<&TransportError> {
+        match self {
+            Error::Timeout(e) | Error::Connection(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The caller's correlation id sent as `x-request-id`, if one was given.
+    pub fn client_request_id(&self) -> Option<&str> {
+        match self {
+            Error::Timeout(e) | Error::Connection(e) => e.client_request_id.as_deref(),
+            _ => self.api().and_then(|a| a.client_request_id.as_deref()),
+        }
+    }
+
+    /// How long the server asked the caller to wait (`Retry-After` of a 429/503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|a| a.retry_after)
+    }
+
+    /// Records the caller's correlation id on an API or transport error.
+    pub(crate) fn with_client_request_id(mut self, id: Option<&str>) -> Error {
+        let Some(id) = id else { return self };
+        match &mut self {
+            Error::Timeout(e) | Error::Connection(e) => e.client_request_id = Some(id.to_owned()),
+            other => {
+                if let Some(a) = other.api_mut() {
+                    a.client_request_id = Some(id.to_owned());
+                }
+            }
+        }
+        self
     }
 
     pub fn validation(&self) -> Option<&ValidationError> {
@@ -265,13 +382,34 @@ impl Error {
         self.api().and_then(|e| e.reason.as_deref())
     }
 
+    /// Whether the default policy retries this error: 429, 502, 503, 504, and
+    /// transport failures before the request was sent. Ambiguous failures (see
+    /// [`Error::is_unanswered`]) are retried only with
+    /// [`crate::RetryPolicy::retry_unanswered`].
     pub fn is_retryable(&self) -> bool {
-        self.kind().is_retryable()
+        match self {
+            Error::RateLimited(_) | Error::ServiceUnavailable(_) => true,
+            Error::Server(a) => matches!(a.status, 502 | 504),
+            Error::Timeout(t) | Error::Connection(t) => !t.request_sent,
+            _ => false,
+        }
+    }
+
+    /// A failure after the request was sent and before any sign that it was not
+    /// processed: a timeout or reset before any answer byte, or a 500 (or another
+    /// 5xx that is not 502/503/504). The server may have processed, and billed, it.
+    pub fn is_unanswered(&self) -> bool {
+        match self {
+            Error::Server(a) => !matches!(a.status, 502 | 504),
+            Error::Timeout(t) | Error::Connection(t) => t.request_sent,
+            _ => false,
+        }
     }
 
     /// Classifies a non-2xx HTTP answer.
     pub fn from_status(api: ApiError) -> Error {
         match api.status {
+            300..=399 => Error::Redirect(api),
             401 => Error::Authentication(api),
             403 => Error::PermissionDenied(api),
             404 => Error::NotFound(api),

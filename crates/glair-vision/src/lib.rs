@@ -19,9 +19,23 @@
 //!
 //! Input is validated before anything is sent ([`Error::Validation`] names the
 //! field); API failures come back as one typed [`Error`] carrying the HTTP status,
-//! reason and `Request-Id`. Retryable failures (429, 5xx, timeouts, connection
-//! errors) are retried with backoff. NIKs, names and credentials never appear in
-//! `Debug` output or logs.
+//! reason and `Request-Id`. NIKs, names and credentials never appear in `Debug`
+//! output or logs.
+//!
+//! Every call is billed and carries personal data, so the client:
+//! - never follows a redirect (a 3xx is [`Error::Redirect`], naming the `Location`);
+//! - reads at most [`VisionBuilder::max_response_bytes`] of a body (256 KiB), in
+//!   chunks, and accepts a 2xx only if it is a full answer (else [`Error::Decode`]);
+//! - bounds each call by [`VisionBuilder::deadline`] (60 s), attempts and waits
+//!   together;
+//! - retries only what was certainly not processed (429, 502, 503, 504, failures
+//!   to connect), with backoff and `Retry-After`; never a call whose answer began
+//!   ([`Error::IncompleteResponse`]); and failures that leave it unknown (a timeout
+//!   or reset after sending, a 500) only with [`VisionBuilder::retry_unanswered`].
+//!
+//! [`RequestOptions::request_id`] sends the caller's correlation id as
+//! `x-request-id`; it is kept on the [`Verification`] and on errors
+//! ([`Error::client_request_id`]) and logged with the call.
 
 mod batch;
 mod client;
@@ -37,10 +51,11 @@ mod response;
 mod retry;
 mod wire;
 
-pub use batch::{BatchItem, BatchOptions, RateLimiter};
+pub use batch::{BatchItem, BatchOptions, BatchRequest, RateLimiter};
 pub use client::{
-    Credentials, Identity, RequestOptions, Vision, VisionBuilder, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_API_KEY, ENV_BASE_URL, ENV_PASSWORD, ENV_USERNAME,
+    request_id_header, Credentials, Identity, RequestOptions, Vision, VisionBuilder, DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    ENV_API_KEY, ENV_BASE_URL, ENV_PASSWORD, ENV_USERNAME, MAX_REQUEST_ID_LEN,
 };
 pub use date::Date;
 pub use error::{ApiError, Error, ErrorKind, Result, TransportError, ValidationError, BODY_EXCERPT_LIMIT};

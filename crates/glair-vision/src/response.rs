@@ -90,7 +90,7 @@ impl FieldResults {
 }
 
 /// The outcome of one verification call that reached the registry. Holds no
-/// personal data: only statuses, the reason and the request id.
+/// personal data: only statuses, the reason and the request ids.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
     /// True when every field sent matched the registry.
@@ -101,27 +101,94 @@ pub struct Verification {
     pub result: FieldResults,
     /// The `Request-Id` response header.
     pub request_id: Option<String>,
+    /// The caller's correlation id, sent as `x-request-id`
+    /// ([`crate::RequestOptions::request_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<String>,
 }
 
 /// The documented body. The docs call the per-field object `result` in samples
-/// and `data` in the object description: accept both.
+/// and `data` in the object description: accept both. Every part is required.
 #[derive(Deserialize)]
-pub(crate) struct WireBody {
-    pub verification_status: Option<bool>,
-    pub reason: Option<String>,
+struct WireBody {
+    verification_status: bool,
+    reason: String,
     #[serde(alias = "data")]
-    pub result: Option<FieldResults>,
+    result: StrictFieldResults,
+}
+
+/// The per-field object, read strictly: every value must be a bool or null, even
+/// for keys the SDK does not know (a string where a status belongs is not an answer).
+struct StrictFieldResults(FieldResults);
+
+impl<'de> Deserialize<'de> for StrictFieldResults {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StrictFieldResults;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of field statuses (bool or null)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = FieldResults::default();
+                while let Some(FieldKey(field)) = map.next_key()? {
+                    let value: Option<bool> = map.next_value()?;
+                    if let Some(field) = field {
+                        out.set(field, value);
+                    }
+                }
+                Ok(StrictFieldResults(out))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+/// A key of the per-field object, matched without allocating; `None` when unknown.
+struct FieldKey(Option<Field>);
+
+impl<'de> Deserialize<'de> for FieldKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FieldKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FieldKey, E> {
+                Ok(FieldKey(Field::from_wire_name(v)))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
 }
 
 impl Verification {
-    /// Reads a 2xx body. `None` when it is not the documented shape.
-    pub(crate) fn from_body(body: &[u8], request_id: Option<String>) -> Option<Verification> {
-        let wire: WireBody = serde_json::from_slice(body).ok()?;
-        Some(Verification {
-            verification_status: wire.verification_status?,
-            reason: wire.reason.unwrap_or_default(),
-            result: wire.result.unwrap_or_default(),
+    /// Reads a 2xx body; `Err` says why it is not an answer to rely on. Required:
+    /// a JSON object with `verification_status` (bool), `reason` (string) and
+    /// `result` or `data` (an object of bool-or-null). A positive answer must
+    /// also show that something was checked: at least one field `true` and none
+    /// `false`. A KYC decision never rests on less.
+    pub(crate) fn from_body(body: &[u8], request_id: Option<String>) -> Result<Verification, &'static str> {
+        let wire: WireBody = serde_json::from_slice(body).map_err(|_| {
+            "response body is not a verification result (a JSON object with verification_status, \
+             reason and result)"
+        })?;
+        let result = wire.result.0;
+        if wire.verification_status {
+            if result.mismatched().next().is_some() {
+                return Err("verification_status is true but a field is false");
+            }
+            if !result.iter().any(|(_, v)| v == Some(true)) {
+                return Err("verification_status is true but no field is true");
+            }
+        }
+        Ok(Verification {
+            verification_status: wire.verification_status,
+            reason: wire.reason,
+            result,
             request_id,
+            client_request_id: None,
         })
     }
 }
@@ -152,9 +219,34 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes() {
-        assert!(Verification::from_body(b"<html></html>", None).is_none());
-        assert!(Verification::from_body(b"", None).is_none());
-        assert!(Verification::from_body(br#"{"reason":"x"}"#, None).is_none());
-        assert!(Verification::from_body(br#"{"verification_status":"yes"}"#, None).is_none());
+        assert!(Verification::from_body(b"<html></html>", None).is_err());
+        assert!(Verification::from_body(b"", None).is_err());
+        assert!(Verification::from_body(br#"{"reason":"x"}"#, None).is_err());
+        assert!(Verification::from_body(br#"{"verification_status":"yes"}"#, None).is_err());
+    }
+
+    #[test]
+    fn half_answers_are_refused() {
+        let refused: [&[u8]; 8] = [
+            br#"{"verification_status":true,"reason":"ok"}"#,
+            br#"{"verification_status":true,"reason":"ok","result":{}}"#,
+            br#"{"verification_status":true,"reason":"ok","result":{"nik":null,"name":null}}"#,
+            br#"{"verification_status":true,"reason":"ok","result":{"nik":true,"name":false}}"#,
+            br#"{"verification_status":true,"result":{"nik":true}}"#,
+            br#"{"verification_status":false,"reason":"no","result":null}"#,
+            br#"{"verification_status":true,"reason":"ok","result":{"nik":true,"extra":"yes"}}"#,
+            br#"[{"verification_status":true,"reason":"ok","result":{"nik":true}}]"#,
+        ];
+        for body in refused {
+            assert!(Verification::from_body(body, None).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+        // A negative answer need not name a field; unknown keys with statuses are fine.
+        let v = Verification::from_body(br#"{"verification_status":false,"reason":"no","data":{}}"#, None);
+        assert!(v.is_ok());
+        let v = Verification::from_body(
+            br#"{"verification_status":true,"reason":"ok","result":{"nik":true,"extra":null}}"#,
+            None,
+        );
+        assert_eq!(v.unwrap().result.nik, Some(true));
     }
 }

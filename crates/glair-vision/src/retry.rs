@@ -13,6 +13,11 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// The longest `Retry-After` honoured; longer requests are cut to this.
     pub max_retry_after: Duration,
+    /// Also retry failures that leave it unknown whether the server processed the
+    /// call ([`crate::Error::is_unanswered`]: a timeout or reset after sending and
+    /// before any answer byte, a 500). Off by default: each call is billed, and a
+    /// retry of a processed call bills it twice.
+    pub retry_unanswered: bool,
 }
 
 impl Default for RetryPolicy {
@@ -22,11 +27,17 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            retry_unanswered: false,
         }
     }
 }
 
 impl RetryPolicy {
+    /// Whether this policy retries `error` (attempts left aside).
+    pub fn retries(&self, error: &crate::Error) -> bool {
+        error.is_retryable() || (self.retry_unanswered && error.is_unanswered())
+    }
+
     /// The wait before retry number `retry` (0-based), given the server's request.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(wait) = retry_after {

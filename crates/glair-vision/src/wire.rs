@@ -44,7 +44,7 @@ pub(crate) fn read_error_body(status: u16, body: &[u8], request_id: Option<Strin
         .as_ref()
         .and_then(|v| v.get("result").or_else(|| v.get("data")))
         .and_then(|r| serde_json::from_value::<FieldResults>(r.clone()).ok());
-    ApiError { status, reason, request_id, body: excerpt(&text), retry_after: None, result }
+    ApiError { reason, request_id, body: excerpt(&text), result, ..ApiError::new(status) }
 }
 
 /// The first `BODY_EXCERPT_LIMIT` bytes, cut at a character boundary.

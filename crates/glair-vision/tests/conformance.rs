@@ -46,6 +46,7 @@ fn options_of(case: &Value) -> RequestOptions {
         api_version: text("api_version"),
         timeout: o.get("timeout_ms").and_then(Value::as_u64).map(Duration::from_millis),
         max_retries: o.get("max_retries").and_then(Value::as_u64).map(|n| n as u32),
+        ..Default::default()
     }
 }
 

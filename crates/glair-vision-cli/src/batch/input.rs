@@ -9,10 +9,20 @@ use glair_vision::{Field, VerificationRequest};
 use crate::args::InputFormat;
 use crate::output::ErrorJson;
 
-/// One data row: its 1-based number and the request, or why it could not be read.
+/// One data row: its 1-based number, the request (or why it could not be read),
+/// and its correlation id from `--request-id-column` (empty means none).
 pub struct InputRow {
     pub row: u64,
     pub request: Result<VerificationRequest, ErrorJson>,
+    pub request_id: Option<String>,
+}
+
+/// What a CSV column holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    Field(Field),
+    /// The `--request-id-column`.
+    RequestId,
 }
 
 /// The format from `--format`, else from the file's extension.
@@ -33,8 +43,8 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
 
 /// A streaming reader of data rows.
 pub enum RowReader {
-    Csv { reader: csv::Reader<File>, header: Vec<Field>, record: csv::ByteRecord, row: u64 },
-    Jsonl { reader: BufReader<File>, buf: Vec<u8>, row: u64 },
+    Csv { reader: csv::Reader<File>, header: Vec<Column>, record: csv::ByteRecord, row: u64 },
+    Jsonl { reader: BufReader<File>, buf: Vec<u8>, row: u64, id_key: Option<String> },
 }
 
 fn open_file(path: &Path) -> Result<File, String> {
@@ -48,14 +58,16 @@ fn csv_reader(file: File) -> csv::Reader<File> {
 
 impl RowReader {
     /// Opens the input and checks the CSV header (columns must be wire field names,
-    /// `nik` among them): a bad header is a usage error before anything is sent.
-    pub fn open(path: &Path, format: InputFormat) -> Result<RowReader, String> {
+    /// `nik` among them, plus `id_column` if given): a bad header is a usage error
+    /// before anything is sent.
+    pub fn open(path: &Path, format: InputFormat, id_column: Option<&str>) -> Result<RowReader, String> {
         let file = open_file(path)?;
         match format {
             InputFormat::Jsonl => Ok(RowReader::Jsonl {
                 reader: BufReader::with_capacity(64 * 1024, file),
                 buf: Vec::new(),
                 row: 0,
+                id_key: id_column.map(str::to_owned),
             }),
             InputFormat::Csv => {
                 let mut reader = csv_reader(file);
@@ -63,6 +75,7 @@ impl RowReader {
                     reader
                         .byte_headers()
                         .map_err(|e| format!("{}: cannot read the header: {e}", path.display()))?,
+                    id_column,
                 )
                 .map_err(|e| format!("{}: {e}", path.display()))?;
                 Ok(RowReader::Csv { reader, header, record: csv::ByteRecord::new(), row: 0 })
@@ -83,11 +96,12 @@ impl RowReader {
                         if skip(*row) {
                             continue;
                         }
-                        return Some(Ok(InputRow { row: *row, request: csv_row(header, record) }));
+                        let (request, request_id) = csv_row(header, record);
+                        return Some(Ok(InputRow { row: *row, request, request_id }));
                     }
                 }
             },
-            RowReader::Jsonl { reader, buf, row } => loop {
+            RowReader::Jsonl { reader, buf, row, id_key } => loop {
                 buf.clear();
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
@@ -100,7 +114,8 @@ impl RowReader {
                         if skip(*row) {
                             continue;
                         }
-                        return Some(Ok(InputRow { row: *row, request: json_row(buf) }));
+                        let (request, request_id) = json_row(buf, id_key.as_deref());
+                        return Some(Ok(InputRow { row: *row, request, request_id }));
                     }
                 }
             },
@@ -137,11 +152,21 @@ pub fn count_rows(path: &Path, format: InputFormat) -> Result<u64, String> {
     Ok(n)
 }
 
-fn parse_header(header: &csv::ByteRecord) -> Result<Vec<Field>, String> {
+fn parse_header(header: &csv::ByteRecord, id_column: Option<&str>) -> Result<Vec<Column>, String> {
     let mut fields = Vec::with_capacity(header.len());
+    let mut has_id = false;
     for (i, raw) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(raw);
-        let name = name.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+        let name = name.trim().trim_start_matches('\u{feff}').trim();
+        if id_column.is_some_and(|c| c.trim() == name) {
+            if has_id {
+                return Err(format!("column `{name}` appears twice in the header"));
+            }
+            has_id = true;
+            fields.push(Column::RequestId);
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
         let field = Field::from_wire_name(&name).ok_or_else(|| {
             format!(
                 "column {} `{}` is not a field name; the header must use the wire names: {}",
@@ -150,18 +175,37 @@ fn parse_header(header: &csv::ByteRecord) -> Result<Vec<Field>, String> {
                 Field::ALL.map(|f| f.wire_name()).join(", ")
             )
         })?;
-        if fields.contains(&field) {
+        let column = Column::Field(field);
+        if fields.contains(&column) {
             return Err(format!("column `{name}` appears twice in the header"));
         }
-        fields.push(field);
+        fields.push(column);
     }
-    if !fields.contains(&Field::Nik) {
+    if !fields.contains(&Column::Field(Field::Nik)) {
         return Err("the header has no `nik` column".into());
+    }
+    if let (Some(c), false) = (id_column, has_id) {
+        return Err(format!("the header has no `{c}` column (--request-id-column)"));
     }
     Ok(fields)
 }
 
-fn csv_row(header: &[Field], record: &csv::ByteRecord) -> Result<VerificationRequest, ErrorJson> {
+/// The row's request (or why not) and its correlation id, read even when the rest
+/// of the row is bad, so the row's error line carries it.
+fn csv_row(
+    header: &[Column],
+    record: &csv::ByteRecord,
+) -> (Result<VerificationRequest, ErrorJson>, Option<String>) {
+    let request_id = header
+        .iter()
+        .position(|c| *c == Column::RequestId)
+        .and_then(|i| record.get(i))
+        .map(|cell| String::from_utf8_lossy(cell).trim().to_owned())
+        .filter(|id| !id.is_empty());
+    (csv_request(header, record), request_id)
+}
+
+fn csv_request(header: &[Column], record: &csv::ByteRecord) -> Result<VerificationRequest, ErrorJson> {
     if record.len() != header.len() {
         return Err(ErrorJson::validation(
             None,
@@ -169,7 +213,8 @@ fn csv_row(header: &[Field], record: &csv::ByteRecord) -> Result<VerificationReq
         ));
     }
     let mut request = VerificationRequest::default();
-    for (field, cell) in header.iter().zip(record.iter()) {
+    for (column, cell) in header.iter().zip(record.iter()) {
+        let Column::Field(field) = column else { continue };
         let text = std::str::from_utf8(cell).map_err(|_| {
             ErrorJson::validation(Some(field.wire_name().into()), format!("invalid {field}: not valid UTF-8"))
         })?;
@@ -180,14 +225,38 @@ fn csv_row(header: &[Field], record: &csv::ByteRecord) -> Result<VerificationReq
     Ok(request)
 }
 
-/// A JSON object keyed by wire names; `null` and `""` are unset, whole numbers are
-/// taken as their digits (`"rt": 1`). Messages never echo the values.
-fn json_row(line: &[u8]) -> Result<VerificationRequest, ErrorJson> {
+/// A JSON object keyed by wire names (and `id_key`, the correlation id); `null` and
+/// `""` are unset, whole numbers are taken as their digits (`"rt": 1`). Messages
+/// never echo the values.
+fn json_row(line: &[u8], id_key: Option<&str>) -> (Result<VerificationRequest, ErrorJson>, Option<String>) {
+    let mut request_id = None;
+    let request = json_request(line, id_key, &mut request_id);
+    (request, request_id)
+}
+
+fn json_request(
+    line: &[u8],
+    id_key: Option<&str>,
+    request_id: &mut Option<String>,
+) -> Result<VerificationRequest, ErrorJson> {
     let value: serde_json::Value = serde_json::from_slice(line)
         .map_err(|e| ErrorJson::validation(None, format!("row is not valid JSON: {e}")))?;
-    let serde_json::Value::Object(map) = value else {
+    let serde_json::Value::Object(mut map) = value else {
         return Err(ErrorJson::validation(None, "row is not a JSON object".into()));
     };
+    if let Some(key) = id_key {
+        match map.remove(key) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(s)) => *request_id = Some(s).filter(|s| !s.is_empty()),
+            Some(serde_json::Value::Number(n)) => *request_id = Some(n.to_string()),
+            Some(_) => {
+                return Err(ErrorJson::validation(
+                    Some("request_id".into()),
+                    format!("invalid request_id: `{key}` must be a string"),
+                ))
+            }
+        }
+    }
     let mut request = VerificationRequest::default();
     for (key, value) in map {
         let field = Field::from_wire_name(&key).ok_or_else(|| {
@@ -220,25 +289,37 @@ mod tests {
 
     #[test]
     fn header_must_be_wire_names_with_nik() {
-        let ok = parse_header(&csv::ByteRecord::from(vec!["\u{feff}nik", " Name ", "rt"])).unwrap();
-        assert_eq!(ok, vec![Field::Nik, Field::Name, Field::Rt]);
-        assert!(parse_header(&csv::ByteRecord::from(vec!["nik", "nama"])).unwrap_err().contains("nama"));
-        assert!(parse_header(&csv::ByteRecord::from(vec!["name"])).unwrap_err().contains("nik"));
-        assert!(parse_header(&csv::ByteRecord::from(vec!["nik", "nik"])).unwrap_err().contains("twice"));
+        let ok = parse_header(&csv::ByteRecord::from(vec!["\u{feff}nik", " Name ", "rt"]), None).unwrap();
+        assert_eq!(ok, [Field::Nik, Field::Name, Field::Rt].map(Column::Field));
+        let header = |cells: Vec<&str>| parse_header(&csv::ByteRecord::from(cells), None);
+        assert!(header(vec!["nik", "nama"]).unwrap_err().contains("nama"));
+        assert!(header(vec!["name"]).unwrap_err().contains("nik"));
+        assert!(header(vec!["nik", "nik"]).unwrap_err().contains("twice"));
+        let with_id = parse_header(&csv::ByteRecord::from(vec!["ref", "nik"]), Some("ref")).unwrap();
+        assert_eq!(with_id, [Column::RequestId, Column::Field(Field::Nik)]);
+        let missing = parse_header(&csv::ByteRecord::from(vec!["nik"]), Some("ref")).unwrap_err();
+        assert!(missing.contains("`ref`"), "{missing}");
     }
 
     #[test]
     fn csv_cells_empty_means_unset() {
-        let header = [Field::Nik, Field::Name, Field::Rt];
-        let req = csv_row(&header, &csv::ByteRecord::from(vec!["3171014508900001", " ", "1"])).unwrap();
+        let header = [Field::Nik, Field::Name, Field::Rt].map(Column::Field);
+        let (req, id) = csv_row(&header, &csv::ByteRecord::from(vec!["3171014508900001", " ", "1"]));
+        let req = req.unwrap();
         assert_eq!(req.get(Field::Name), None);
         assert_eq!(req.get(Field::Rt), Some("1"));
-        let err = csv_row(&header, &csv::ByteRecord::from(vec!["1", "2"])).unwrap_err();
+        assert_eq!(id, None);
+        let err = csv_row(&header, &csv::ByteRecord::from(vec!["1", "2"])).0.unwrap_err();
         assert_eq!(err.kind, "validation");
+        let header = [Column::Field(Field::Nik), Column::RequestId];
+        let (req, id) = csv_row(&header, &csv::ByteRecord::from(vec!["3171014508900001", " order-1 "]));
+        assert_eq!(req.unwrap().fields().count(), 1, "the id is not a field");
+        assert_eq!(id.as_deref(), Some("order-1"));
     }
 
     #[test]
     fn json_rows_are_typed_and_never_echo_values() {
+        let json_row = |line: &[u8]| json_row(line, None).0;
         let req = json_row(br#"{"nik":"3171014508900001","name":null,"rt":1,"rw":""}"#).unwrap();
         assert_eq!(req.get(Field::Rt), Some("1"));
         assert_eq!(req.get(Field::Name), None);
@@ -251,5 +332,20 @@ mod tests {
         let err = json_row(br#""3171014508900001""#).unwrap_err();
         assert!(!err.message.contains("3171014508900001"));
         assert!(json_row(b"{not json").is_err());
+    }
+
+    #[test]
+    fn json_rows_take_the_request_id_key() {
+        let (req, id) = json_row(br#"{"nik":"3171014508900001","ref":"order-1"}"#, Some("ref"));
+        assert_eq!(req.unwrap().fields().count(), 1);
+        assert_eq!(id.as_deref(), Some("order-1"));
+        let (req, id) = json_row(br#"{"nik":"3171014508900001","ref":7}"#, Some("ref"));
+        assert!(req.is_ok());
+        assert_eq!(id.as_deref(), Some("7"));
+        let (req, _) = json_row(br#"{"nik":"3171014508900001","ref":[1]}"#, Some("ref"));
+        assert_eq!(req.unwrap_err().field.as_deref(), Some("request_id"));
+        let (req, id) = json_row(br#"{"nik":"3171014508900001","ref":"x"}"#, None);
+        assert_eq!(req.unwrap_err().field.as_deref(), Some("ref"), "an unknown key without the flag");
+        assert_eq!(id, None);
     }
 }

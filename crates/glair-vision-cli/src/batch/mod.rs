@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use glair_vision::{BatchOptions, Error, RequestOptions, Verification, VerificationRequest};
+use glair_vision::{
+    BatchOptions, BatchRequest, Error, FieldResults, RequestOptions, Verification, VerificationRequest,
+};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
@@ -26,19 +28,46 @@ use progress::{format_duration, Progress};
 use resume::{Repair, Tally};
 
 /// One output line. Holds statuses, reasons and request ids only: never a
-/// credential, a NIK or a name (the row number joins it back to the input).
+/// credential, a NIK or a name (the row number, or the row's own correlation id,
+/// joins it back to the input).
 #[derive(Serialize)]
 struct Line<'a> {
     row: u64,
     outcome: &'static str,
+    /// The row's `--request-id-column` value, sent as `x-request-id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_request_id: Option<&'a str>,
     #[serde(flatten)]
-    verification: Option<&'a Verification>,
+    verification: Option<VerificationFields<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a ErrorJson>,
 }
 
-/// Stream index -> (row, row-level error), for the calls in flight only.
-type InFlight = Arc<Mutex<HashMap<usize, (u64, Option<ErrorJson>)>>>;
+/// A verification's fields in a line (its client id is the line's own).
+#[derive(Serialize)]
+struct VerificationFields<'a> {
+    verification_status: bool,
+    reason: &'a str,
+    result: &'a FieldResults,
+    request_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Verification> for VerificationFields<'a> {
+    fn from(v: &'a Verification) -> Self {
+        VerificationFields {
+            verification_status: v.verification_status,
+            reason: &v.reason,
+            result: &v.result,
+            request_id: v.request_id.as_deref(),
+        }
+    }
+}
+
+/// A row in flight: its number, its row-level error, its correlation id.
+type Pending = (u64, Option<ErrorJson>, Option<String>);
+
+/// Stream index -> the row, for the calls in flight only.
+type InFlight = Arc<Mutex<HashMap<usize, Pending>>>;
 
 /// How the reader thread ended.
 enum ReaderEnd {
@@ -63,7 +92,7 @@ pub async fn run(args: BatchArgs) -> u8 {
         Err(e) => return usage_error(&e),
     };
     // The header is checked before anything else happens.
-    let reader = match RowReader::open(&args.input, format) {
+    let reader = match RowReader::open(&args.input, format, args.request_id_column.as_deref()) {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
@@ -151,9 +180,13 @@ pub async fn run(args: BatchArgs) -> u8 {
                     // error is reported instead.
                     Err(e) => (VerificationRequest::default(), Some(e)),
                 };
-                in_flight.lock().expect("not poisoned").insert(index, (row.row, error));
+                // Cloned only for rows that have an id: a run without ids allocates nothing more.
+                in_flight
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(index, (row.row, error, row.request_id.clone()));
                 index += 1;
-                request
+                BatchRequest { request, request_id: row.request_id }
             })
     };
     let options = BatchOptions {
@@ -181,12 +214,14 @@ pub async fn run(args: BatchArgs) -> u8 {
         tokio::select! {
             item = results.next() => {
                 let Some(item) = item else { break };
-                let (row, row_error) =
+                let (row, row_error, client_request_id) =
                     in_flight.lock().expect("not poisoned").remove(&item.index).expect("every item was registered");
                 let api_error;
                 let (outcome, verification, error) = match (&row_error, &item.outcome) {
                     (Some(e), _) => ("error", None, Some(e)),
-                    (None, Ok(v)) => (if v.verification_status { "verified" } else { "not_verified" }, Some(v), None),
+                    (None, Ok(v)) => {
+                        (if v.verification_status { "verified" } else { "not_verified" }, Some(v.into()), None)
+                    }
                     (None, Err(Error::Cancelled)) => {
                         lost += 1;
                         continue;
@@ -198,7 +233,14 @@ pub async fn run(args: BatchArgs) -> u8 {
                 };
                 line.clear();
                 line.push_str(
-                    &serde_json::to_string(&Line { row, outcome, verification, error }).expect("serialisable"),
+                    &serde_json::to_string(&Line {
+                        row,
+                        outcome,
+                        client_request_id: client_request_id.as_deref(),
+                        verification,
+                        error,
+                    })
+                    .expect("serialisable"),
                 );
                 line.push('\n');
                 // One write per complete line: only a SIGKILL can tear it, and resume repairs that.
