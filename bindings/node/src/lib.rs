@@ -24,5 +24,7 @@ mod runtime;
 mod sandbox;
 mod types;
 
-// Reachable from the crate root, so `cargo test` (no napi registration) sees it used.
+// Free functions reachable from the crate root, so `cargo test` (where napi
+// registers nothing) sees them used.
 pub use client::mask_nik;
+pub use logging::{set_log_level, set_logger};
