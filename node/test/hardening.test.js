@@ -123,6 +123,35 @@ test('an endless body is a DecodeError past the cap, without reading it all', as
   assert.ok(state.written < 64 * 1024 * 1024, `the client stopped reading early (server wrote ${state.written} bytes)`);
 });
 
+test('a Content-Length over the cap fails before the body is read', async (t) => {
+  const { url, seen } = await httpServer(t, (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(10 * 1024 * 1024) });
+    res.write('{"verification_status": true'); // and never the rest
+  });
+  const started = Date.now();
+  const e = await rejection(client(url).identity.verification({ nik: NIK }));
+  assert.ok(e instanceof DecodeError, `${e.name}: ${e.message}`);
+  assert.match(e.message, /exceeds 262144 bytes/);
+  assert.ok(Date.now() - started < 10000);
+  assert.equal(seen.length, 1);
+});
+
+test('retryUnanswered: a 500 (maybe processed) is retried only when asked', async (t) => {
+  const { url, seen } = await httpServer(t, (req, res) => {
+    res.writeHead(500, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ status: 'ERROR', reason: 'boom' }));
+  });
+  const vision = client(url, { maxRetries: 2 });
+  let e = await rejection(vision.identity.verification({ nik: NIK }));
+  assert.ok(e instanceof glair.ServerError, `${e.name}: ${e.message}`);
+  assert.equal(seen.length, 1, 'not retried by default: it may have been billed');
+  e = await rejection(vision.identity.verification({ nik: NIK }, { retryUnanswered: true }));
+  assert.ok(e instanceof glair.ServerError);
+  assert.equal(seen.length, 4, 'per call: retried twice');
+  await rejection(client(url, { maxRetries: 1, retryUnanswered: true }).identity.verification({ nik: NIK }));
+  assert.equal(seen.length, 6, 'per client: retried once');
+});
+
 test('Retry-After 120 with a 2 s deadline ends at once as RateLimitError', async (t) => {
   const { url, seen } = await httpServer(t, (req, res) => {
     res.writeHead(429, { 'Retry-After': '120', 'Content-Type': 'application/json' });
