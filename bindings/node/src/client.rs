@@ -233,7 +233,10 @@ impl BatchStream {
                 }
             }
         };
-        let requests = stream::unfold(req_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+        // Fused: the core's workers may poll the input again after it ended, which
+        // a bare `unfold` answers with a panic.
+        let requests =
+            stream::unfold(req_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) }).fuse();
         let results = vision.identity().verification_stream(requests, options);
         let driver = async move {
             let mut results = std::pin::pin!(results);
