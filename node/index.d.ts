@@ -73,6 +73,8 @@ export interface VerificationResult {
   result: FieldResults;
   /** The `Request-Id` response header, for GLAIR support. */
   requestId: string | null;
+  /** Your correlation id (the `requestId` option), sent as `x-request-id`, or null. */
+  clientRequestId: string | null;
 }
 
 /** Client settings: `@glair/vision`'s `Settings`, plus timeout and retries. */
@@ -95,6 +97,13 @@ export interface Settings {
   maxRetries?: number;
   /** Whether unset settings are read from the GLAIR_* environment. Default true. */
   readEnv?: boolean;
+  /** Deadline of the whole call (every attempt and every wait), in milliseconds. Default 60000. */
+  deadline?: number;
+  /**
+   * Retry failures that leave it unknown whether the call was processed (a timeout
+   * or reset after sending, a 500): the call may then be billed twice. Default false.
+   */
+  retryUnanswered?: boolean;
 }
 
 /** Per-call overrides (the second argument of `verification`, as in `@glair/vision`). */
@@ -108,6 +117,16 @@ export interface RequestOverrides {
   timeoutMs?: number;
   /** Retries for this call. */
   maxRetries?: number;
+  /** Deadline of this call (attempts and waits), in milliseconds. */
+  deadline?: number;
+  /** Retry failures that leave it unknown whether the call was processed. */
+  retryUnanswered?: boolean;
+  /**
+   * Your correlation id, sent as `x-request-id` (1-128 visible ASCII characters)
+   * and kept as `clientRequestId` on the result or error. In batches, per record
+   * with a `requestId` key instead.
+   */
+  requestId?: string;
 }
 
 /** Options of `verificationBatch` and `verificationStream`: per-call overrides apply to every record. */
@@ -118,7 +137,8 @@ export interface BatchOptions extends RequestOverrides {
   rateLimit?: number;
 }
 
-export type BatchRecord = VerificationParams;
+/** A batch record: the fields, and optionally its own correlation id (`x-request-id`). */
+export type BatchRecord = VerificationParams & { requestId?: string | null };
 
 export interface BatchFulfilled {
   status: 'fulfilled';
@@ -162,6 +182,8 @@ export declare class Vision {
   readonly apiVersion: string;
   readonly timeoutMs: number;
   readonly maxRetries: number;
+  /** The whole call's deadline, in milliseconds. */
+  readonly deadline: number;
   readonly userAgent: string;
   toJSON(): { baseUrl: string; apiVersion: string; timeoutMs: number; maxRetries: number };
 }
@@ -239,7 +261,9 @@ export type ErrorCode =
   | 'decode'
   | 'timeout'
   | 'connection'
-  | 'cancelled';
+  | 'cancelled'
+  | 'redirect'
+  | 'incomplete_response';
 
 /** Base class of every error this package throws. */
 export declare class GlairVisionError extends Error {
@@ -273,6 +297,8 @@ export declare class APIError extends GlairVisionError {
   readonly retryAfter: number | null;
   /** Per-field result carried by some errors (503), if any. */
   readonly result: FieldResults | null;
+  /** Your correlation id (the `requestId` option), if any. */
+  readonly clientRequestId: string | null;
 }
 /** 400. */
 export declare class BadRequestError extends APIError {
@@ -306,9 +332,21 @@ export declare class ServerError extends APIError {
 export declare class DecodeError extends APIError {
   readonly code: 'decode';
 }
+/** A 3xx: redirects are never followed. */
+export declare class RedirectError extends APIError {
+  readonly code: 'redirect';
+  /** The `Location` header, if any. */
+  readonly location: string | null;
+}
+/** The answer began, then its body failed: never retried (the call may be billed). */
+export declare class IncompleteResponseError extends APIError {
+  readonly code: 'incomplete_response';
+}
 /** DNS, refused, reset, TLS: no answer. */
 export declare class APIConnectionError extends GlairVisionError {
   readonly code: 'connection' | 'timeout';
+  /** Your correlation id (the `requestId` option), if any. */
+  readonly clientRequestId: string | null;
 }
 /** The connect or total deadline passed. */
 export declare class APITimeoutError extends APIConnectionError {
@@ -327,8 +365,36 @@ export declare enum LogLevel {
   ERROR = 3,
   SILENT = 4,
 }
-/** `@glair/vision` compatibility; a no-op: set GLAIR_LOG (e.g. `debug`) to see this package's logs. */
-export declare function setLogLevel(level: LogLevel): void;
+/** A level name accepted by `setLogger` and `setLogLevel`. */
+export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** One log record, already redacted (NIK masked; never a name or a credential). */
+export interface LogRecord {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** Where it came from, e.g. `glair_vision::client`. */
+  target: string;
+  message: string;
+  /** e.g. `{ nik: '317101******0001', client_request_id: 'order-17' }`. */
+  fields: Record<string, string>;
+}
+
+/**
+ * Sends the package's log records at `level` or above (default `debug`) to
+ * `logger`; `null` stops. Separate from GLAIR_LOG (stderr).
+ */
+export declare function setLogger(
+  logger: ((record: LogRecord) => void) | null,
+  options?: { level?: LogLevel | LogLevelName },
+): void;
+/** `@glair/vision` compatibility: the level of the logger set with `setLogger`. */
+export declare function setLogLevel(level: LogLevel | LogLevelName): void;
+
+/**
+ * A NIK masked for logs and display: `317101******0001` (region and last 4 kept,
+ * the birth date hidden); other text is hidden whole. Throws `ValidationError`
+ * for a non-string.
+ */
+export declare function maskNik(nik: string): string;
 
 declare const glair: {
   Vision: typeof Vision;
@@ -337,6 +403,8 @@ declare const glair: {
   FIELDS: typeof FIELDS;
   LogLevel: typeof LogLevel;
   setLogLevel: typeof setLogLevel;
+  setLogger: typeof setLogger;
+  maskNik: typeof maskNik;
   GlairVisionError: typeof GlairVisionError;
   ValidationError: typeof ValidationError;
   ConfigurationError: typeof ConfigurationError;
@@ -349,6 +417,8 @@ declare const glair: {
   ServiceUnavailableError: typeof ServiceUnavailableError;
   ServerError: typeof ServerError;
   DecodeError: typeof DecodeError;
+  RedirectError: typeof RedirectError;
+  IncompleteResponseError: typeof IncompleteResponseError;
   APIConnectionError: typeof APIConnectionError;
   APITimeoutError: typeof APITimeoutError;
   CancelledError: typeof CancelledError;

@@ -44,7 +44,10 @@ ConfigurationError.code = 'configuration';
 
 /** The API answered with an error (or a 2xx that is not a verification result). */
 class APIError extends GlairVisionError {
-  constructor(message, { status = null, reason = null, requestId = null, body = '', retryAfter = null, result = null } = {}) {
+  constructor(
+    message,
+    { status = null, reason = null, requestId = null, body = '', retryAfter = null, result = null, clientRequestId = null } = {},
+  ) {
     super(message);
     /** HTTP status code. */
     this.status = status;
@@ -58,6 +61,8 @@ class APIError extends GlairVisionError {
     this.retryAfter = retryAfter;
     /** Per-field result carried by some errors (503: every sent field null), or null. */
     this.result = result;
+    /** Your correlation id (the `requestId` option), sent as `x-request-id`, or null. */
+    this.clientRequestId = clientRequestId;
   }
 }
 APIError.code = 'api_error';
@@ -83,14 +88,39 @@ ServiceUnavailableError.code = 'service_unavailable';
 /** Any other 5xx. */
 class ServerError extends APIError {}
 ServerError.code = 'server';
-/** A 2xx whose body is not the documented verification result. */
+/** A 2xx whose body is not a full verification result, or a body over the size cap. */
 class DecodeError extends APIError {}
 DecodeError.code = 'decode';
+/**
+ * A 3xx: redirects are never followed (they would carry the credentials and the
+ * personal data elsewhere). `location` is the `Location` header, or null.
+ */
+class RedirectError extends APIError {
+  constructor(message, options = {}) {
+    super(message, options);
+    /** Where the server pointed (the `Location` header), or null. */
+    this.location = options.location ?? null;
+  }
+}
+RedirectError.code = 'redirect';
+/**
+ * The status line arrived, then the body failed (dropped, or a timeout or the
+ * deadline while reading). Never retried: the server may have processed, and
+ * billed, the call.
+ */
+class IncompleteResponseError extends APIError {}
+IncompleteResponseError.code = 'incomplete_response';
 
 /** No answer: DNS failure, connection refused or reset, TLS error. */
-class APIConnectionError extends GlairVisionError {}
+class APIConnectionError extends GlairVisionError {
+  constructor(message, { clientRequestId = null } = {}) {
+    super(message);
+    /** Your correlation id (the `requestId` option), or null. */
+    this.clientRequestId = clientRequestId;
+  }
+}
 APIConnectionError.code = 'connection';
-/** The connect or total deadline passed. */
+/** The connect or per-attempt timeout, or the call's deadline, passed before an answer. */
 class APITimeoutError extends APIConnectionError {}
 APITimeoutError.code = 'timeout';
 /** The call was cancelled (a batch was stopped) before it finished. */
@@ -109,6 +139,8 @@ for (const cls of [
   ServiceUnavailableError,
   ServerError,
   DecodeError,
+  RedirectError,
+  IncompleteResponseError,
   APIConnectionError,
   APITimeoutError,
   CancelledError,
@@ -128,7 +160,12 @@ function fromPayload(p) {
       body: p.body ?? '',
       retryAfter: p.retryAfter ?? null,
       result: p.result ?? null,
+      clientRequestId: p.clientRequestId ?? null,
+      location: p.location ?? null,
     });
+  }
+  if (cls === APIConnectionError || cls.prototype instanceof APIConnectionError) {
+    return new cls(p.message, { clientRequestId: p.clientRequestId ?? null });
   }
   return new cls(p.message);
 }
@@ -173,6 +210,8 @@ module.exports = {
   ServiceUnavailableError,
   ServerError,
   DecodeError,
+  RedirectError,
+  IncompleteResponseError,
   APIConnectionError,
   APITimeoutError,
   CancelledError,

@@ -26,11 +26,17 @@ const FIELDS = [
   'rw',
 ];
 
-/** The result with its keys in a stable order: wire keys, then `requestId`. */
+/** The result with its keys in a stable order: wire keys, then `requestId`, `clientRequestId`. */
 function shapeResult(v) {
   const result = {};
   for (const f of FIELDS) result[f] = v.result[f] === undefined ? null : v.result[f];
-  return { verification_status: v.verification_status, reason: v.reason, result, requestId: v.requestId ?? null };
+  return {
+    verification_status: v.verification_status,
+    reason: v.reason,
+    result,
+    requestId: v.requestId ?? null,
+    clientRequestId: v.clientRequestId ?? null,
+  };
 }
 
 function shapeError(p) {
@@ -215,6 +221,10 @@ class Vision {
   }
   get maxRetries() {
     return this[NATIVE].maxRetries;
+  }
+  /** The whole call's deadline (attempts and waits), in milliseconds. */
+  get deadline() {
+    return this[NATIVE].deadlineMs;
   }
   get userAgent() {
     return this[NATIVE].userAgent;

@@ -169,6 +169,12 @@ test('ConfigurationError for bad settings', async (t) => {
     { ...creds, apiKey: 42 },
     { ...creds, apikey: 'typo' },
     { ...creds, baseUrl: 'not a url' },
+    // Too large for a duration (an error, not a panic), not finite, or a bigint.
+    { ...creds, timeoutMs: 1e300 },
+    { ...creds, deadline: 1e300 },
+    { ...creds, timeoutMs: Infinity },
+    { ...creds, deadline: NaN },
+    { ...creds, maxRetries: 2n },
   ];
   for (const settings of bad) {
     assert.throws(
@@ -178,7 +184,7 @@ test('ConfigurationError for bad settings', async (t) => {
     );
   }
   const vision = sb.vision();
-  for (const overrides of [{ timeoutMs: 'x' }, { retries: -1 }, { apikey: 'typo' }, 'str']) {
+  for (const overrides of [{ timeoutMs: 'x' }, { retries: -1 }, { apikey: 'typo' }, 'str', { deadline: 1e300 }, { retryUnanswered: 'yes' }]) {
     const e = await rejection(vision.identity.verification({ nik: '3171014508900001' }, overrides));
     assert.ok(e instanceof ConfigurationError, `${JSON.stringify(overrides)}: ${e.name} ${e.message}`);
   }

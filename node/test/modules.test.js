@@ -10,6 +10,7 @@ const NAMES = [
   'Vision',
   'Sandbox',
   'FIELDS',
+  'maskNik',
   'GlairVisionError',
   'ValidationError',
   'ConfigurationError',

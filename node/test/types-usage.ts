@@ -17,6 +17,11 @@ import {
   DecodeError,
   APIConnectionError,
   APITimeoutError,
+  maskNik,
+  setLogger,
+  RedirectError,
+  IncompleteResponseError,
+  LogLevel,
 } from 'glair-vision';
 import type {
   Settings,
@@ -122,5 +127,18 @@ export async function usage(): Promise<void> {
   const log: SandboxRequest[] = await sb.requests();
   const people = await sb.records();
   void [url, v2, log, people, sb.apiKey, sb.username, sb.password];
+  const masked: string = maskNik('3171014508900001');
+  setLogger((r) => void [r.level, r.target, r.message, r.fields['nik']], { level: 'info' });
+  setLogger(null, { level: LogLevel.WARN });
+  try {
+    const r = await v2.identity.verification(params, { deadline: 2000, retryUnanswered: false, requestId: 'order-1' });
+    const c: string | null = r.clientRequestId;
+    void c;
+  } catch (e) {
+    if (e instanceof RedirectError) void (e.location ?? '');
+    if (e instanceof IncompleteResponseError) void [e.status, e.clientRequestId];
+  }
+  void (await v2.identity.verificationBatch([{ ...params, requestId: 'row-1' }], { deadline: 5000 }));
+  void masked;
   await sb.stop();
 }

@@ -45,7 +45,7 @@ test('all 16 fields reach the sandbox, normalised, and all match', async (t) => 
   const r = await vision.identity.verification(params);
   assert.equal(r.verification_status, true, r.reason);
   assert.equal(r.reason, 'Verification Success');
-  assert.deepEqual(Object.keys(r), ['verification_status', 'reason', 'result', 'requestId']);
+  assert.deepEqual(Object.keys(r), ['verification_status', 'reason', 'result', 'requestId', 'clientRequestId']);
   assert.deepEqual(Object.keys(r.result), glair.FIELDS);
   for (const f of glair.FIELDS) assert.equal(r.result[f], true, f);
   assert.equal(typeof r.requestId, 'string');

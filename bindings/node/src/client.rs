@@ -1,0 +1,326 @@
+//! `NativeVision`: the core `Vision` behind the package's `Vision` class, and
+//! `BatchStream`, the engine of `verificationBatch` and `verificationStream`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{self, StreamExt};
+use glair_vision::{BatchOptions, BatchRequest, Error, Verification, Vision};
+use napi_derive::napi;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::convert::{
+    opt_bool, opt_count, opt_duration_ms, opt_number, opt_string, options_object, parse_json, parse_records,
+    reject_unknown, request_from_value, request_options, retries, timeout,
+};
+use crate::errors::{config_error, error_payload, to_napi};
+use crate::runtime::{init_logging, spawn};
+use crate::types::verification_json;
+
+/// Outcomes handed to JS per `next()` call of a stream, at most.
+const STREAM_CHUNK: usize = 512;
+
+const VISION_KEYS: [&str; 13] = [
+    "apiKey",
+    "username",
+    "password",
+    "baseUrl",
+    "apiVersion",
+    "timeoutMs",
+    "timeout",
+    "connectTimeoutMs",
+    "maxRetries",
+    "retries",
+    "readEnv",
+    "deadline",
+    "retryUnanswered",
+];
+
+/// `{ concurrency, rateLimit, ...per-call overrides }`.
+fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
+    let mut obj = options_object(text, "batch options")?;
+    let mut options = BatchOptions::default();
+    if let Some(n) = opt_count(&obj, "concurrency")? {
+        if n == 0 {
+            return Err(config_error("option `concurrency` must be at least 1"));
+        }
+        options.concurrency = n as usize;
+    }
+    if let Some(r) = opt_number(&obj, "rateLimit")? {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(config_error("option `rateLimit` must be a positive number of requests per second"));
+        }
+        options.rate_limit = Some(r);
+    }
+    obj.remove("concurrency");
+    obj.remove("rateLimit");
+    options.request_options = request_options(&obj)?;
+    Ok(options)
+}
+
+/// One batch outcome: `{index, value}` or `{index, error}`.
+fn outcome_json(index: usize, outcome: &Result<Verification, Error>) -> Value {
+    match outcome {
+        Ok(v) => json!({ "index": index, "value": verification_json(v) }),
+        Err(e) => json!({ "index": index, "error": error_payload(e) }),
+    }
+}
+
+/// The NIK masked for display (`317101******0001`): region and last 4 kept,
+/// the birth date hidden; other input is hidden whole. As Python's `mask_nik`.
+#[napi]
+pub fn mask_nik(nik: String) -> String {
+    glair_vision::mask_nik(&nik)
+}
+
+// ---------------------------------------------------------------------------
+// Vision
+
+/// The native client behind the package's `Vision` class.
+#[napi]
+pub struct NativeVision {
+    inner: Vision,
+}
+
+#[napi]
+impl NativeVision {
+    /// `options`: JSON of `{ apiKey, username, password, baseUrl, apiVersion,
+    /// timeoutMs, connectTimeoutMs, maxRetries, readEnv, deadline, retryUnanswered }`.
+    #[napi(constructor)]
+    pub fn new(options: Option<String>) -> napi::Result<Self> {
+        init_logging();
+        Self::build(options).map_err(|e| to_napi(&e))
+    }
+
+    fn build(options: Option<String>) -> Result<Self, Error> {
+        let obj = options_object(options, "Vision options")?;
+        reject_unknown(&obj, &VISION_KEYS, "Vision")?;
+        let mut b = Vision::builder().client_name("node");
+        if let Some(v) = opt_string(&obj, "apiKey")? {
+            b = b.api_key(v);
+        }
+        if let Some(v) = opt_string(&obj, "username")? {
+            b = b.username(v);
+        }
+        if let Some(v) = opt_string(&obj, "password")? {
+            b = b.password(v);
+        }
+        if let Some(v) = opt_string(&obj, "baseUrl")?.filter(|v| !v.is_empty()) {
+            b = b.base_url(v);
+        }
+        if let Some(v) = opt_string(&obj, "apiVersion")?.filter(|v| !v.is_empty()) {
+            b = b.api_version(v);
+        }
+        if let Some(d) = timeout(&obj)? {
+            b = b.timeout(d);
+        }
+        if let Some(d) = opt_duration_ms(&obj, "connectTimeoutMs")? {
+            b = b.connect_timeout(d);
+        }
+        if let Some(n) = retries(&obj)? {
+            b = b.max_retries(n);
+        }
+        if let Some(d) = opt_duration_ms(&obj, "deadline")? {
+            b = b.deadline(d);
+        }
+        if let Some(v) = opt_bool(&obj, "retryUnanswered")? {
+            b = b.retry_unanswered(v);
+        }
+        if let Some(v) = opt_bool(&obj, "readEnv")? {
+            b = b.read_env(v);
+        }
+        Ok(NativeVision { inner: b.build()? })
+    }
+
+    #[napi(getter)]
+    pub fn base_url(&self) -> String {
+        self.inner.base_url().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn api_version(&self) -> String {
+        self.inner.api_version().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn timeout_ms(&self) -> f64 {
+        self.inner.timeout().as_secs_f64() * 1000.0
+    }
+
+    /// The whole call's deadline (attempts and waits), in milliseconds.
+    #[napi(getter)]
+    pub fn deadline_ms(&self) -> f64 {
+        self.inner.deadline().as_secs_f64() * 1000.0
+    }
+
+    #[napi(getter)]
+    pub fn max_retries(&self) -> u32 {
+        self.inner.retry_policy().max_retries
+    }
+
+    #[napi(getter)]
+    pub fn user_agent(&self) -> String {
+        self.inner.user_agent().to_owned()
+    }
+
+    /// One verification. `record`: JSON object of wire names; `overrides`: JSON of
+    /// the per-call settings. Resolves to the result as JSON text.
+    #[napi]
+    pub async fn verification(&self, record: String, overrides: Option<String>) -> napi::Result<String> {
+        let run = async {
+            let request = request_from_value(&parse_json(&record, "record")?)?;
+            let options = request_options(&options_object(overrides, "per-call options")?)?;
+            let v = self.inner.identity().verification_with(&request, &options).await?;
+            Ok::<_, Error>(verification_json(&v).to_string())
+        };
+        run.await.map_err(|e| to_napi(&e))
+    }
+
+    /// Starts a streaming batch: push records with `BatchStream.push`, read
+    /// outcomes (as they complete) with `BatchStream.next`.
+    #[napi]
+    pub fn verification_stream(&self, options: Option<String>) -> napi::Result<BatchStream> {
+        let options = batch_options(options).map_err(|e| to_napi(&e))?;
+        Ok(BatchStream::start(self.inner.clone(), options))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Streaming batch
+
+type Row = (usize, Result<BatchRequest, Error>);
+
+/// A running streaming batch. Input flows in through a bounded channel (so a
+/// producer waits when the workers are busy); outcomes flow out as they
+/// complete. Closing it (or dropping it) cancels what is in flight.
+#[napi]
+pub struct BatchStream {
+    input: Arc<Mutex<Option<mpsc::Sender<Vec<Row>>>>>,
+    output: Arc<tokio::sync::Mutex<mpsc::Receiver<Value>>>,
+    pushed: Arc<Mutex<usize>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl BatchStream {
+    fn start(vision: Vision, options: BatchOptions) -> BatchStream {
+        let concurrency = options.concurrency.max(1);
+        let (in_tx, mut in_rx) = mpsc::channel::<Vec<Row>>(2);
+        let (out_tx, out_rx) = mpsc::channel::<Value>(concurrency.max(STREAM_CHUNK));
+        // Index in the core stream -> index in the caller's input.
+        let positions: Arc<Mutex<HashMap<usize, usize>>> = Arc::default();
+        let (req_tx, req_rx) = mpsc::channel::<BatchRequest>(concurrency);
+        let feeder_out = out_tx.clone();
+        let feeder_positions = positions.clone();
+        let feeder = async move {
+            let mut next_core = 0usize;
+            while let Some(rows) = in_rx.recv().await {
+                for (index, row) in rows {
+                    match row {
+                        Ok(request) => {
+                            feeder_positions.lock().expect("positions lock").insert(next_core, index);
+                            next_core += 1;
+                            if req_tx.send(request).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            if feeder_out.send(outcome_json(index, &Err(e))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        // Fused: the core's workers may poll the input again after it ended, which
+        // a bare `unfold` answers with a panic.
+        let requests =
+            stream::unfold(req_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) }).fuse();
+        let results = vision.identity().verification_stream(requests, options);
+        let driver = async move {
+            let mut results = std::pin::pin!(results);
+            while let Some(item) = results.next().await {
+                let index =
+                    positions.lock().expect("positions lock").remove(&item.index).unwrap_or(item.index);
+                if out_tx.send(outcome_json(index, &item.outcome)).await.is_err() {
+                    return; // closed: dropping `results` cancels in-flight calls
+                }
+            }
+        };
+        let task = spawn(async move {
+            // The driver ends when the feeder has dropped its sender and every
+            // call has finished, or when the reader went away.
+            let feeder = tokio::spawn(feeder);
+            driver.await;
+            feeder.abort();
+        });
+        BatchStream {
+            input: Arc::new(Mutex::new(Some(in_tx))),
+            output: Arc::new(tokio::sync::Mutex::new(out_rx)),
+            pushed: Arc::default(),
+            task: Mutex::new(Some(task)),
+        }
+    }
+}
+
+#[napi]
+impl BatchStream {
+    /// Adds records (a JSON array). Resolves when the batch has room for them,
+    /// so a producer that awaits each push never runs ahead of the workers.
+    #[napi]
+    pub async fn push(&self, records: String) -> napi::Result<()> {
+        let rows = parse_records(&records).map_err(|e| to_napi(&e))?;
+        let sender = self.input.lock().expect("input lock").clone();
+        let Some(sender) = sender else {
+            return Err(to_napi(&config_error("the batch stream is closed for input")));
+        };
+        let start = {
+            let mut pushed = self.pushed.lock().expect("pushed lock");
+            let start = *pushed;
+            *pushed += rows.len();
+            start
+        };
+        let rows: Vec<Row> = rows.into_iter().enumerate().map(|(i, r)| (start + i, r)).collect();
+        sender.send(rows).await.map_err(|_| to_napi(&Error::Cancelled))
+    }
+
+    /// No more input: the stream ends once every pushed record has an outcome.
+    #[napi]
+    pub fn end(&self) {
+        self.input.lock().expect("input lock").take();
+    }
+
+    /// The next outcomes (JSON array of `{index, value}` / `{index, error}`, at
+    /// least one), or `null` when every record has been answered.
+    #[napi]
+    pub async fn next(&self) -> napi::Result<Option<String>> {
+        let mut rx = self.output.lock().await;
+        let Some(first) = rx.recv().await else {
+            return Ok(None);
+        };
+        let mut items = vec![first];
+        while items.len() < STREAM_CHUNK {
+            match rx.try_recv() {
+                Ok(v) => items.push(v),
+                Err(_) => break,
+            }
+        }
+        Ok(Some(Value::Array(items).to_string()))
+    }
+
+    /// Stops the batch: no more input, in-flight calls are cancelled.
+    #[napi]
+    pub fn close(&self) {
+        self.input.lock().expect("input lock").take();
+        if let Some(task) = self.task.lock().expect("task lock").take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for BatchStream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,244 @@
+//! JS values (as JSON text from `node/lib/convert.js`) to core types. Wrong
+//! types and unknown keys of a record become `ValidationError`s naming the
+//! field; bad options become `ConfigurationError`s naming the option. Values
+//! are never echoed.
+
+use std::time::Duration;
+
+use glair_vision::{BatchRequest, Error, Field, RequestOptions, ValidationError, VerificationRequest};
+use serde_json::{Map, Value};
+
+use crate::errors::config_error;
+
+/// Key of the `{TYPE_MARKER: kind}` objects the JS layer sends in place of a value
+/// JSON cannot carry faithfully (a function, a bigint, NaN, text with a lone
+/// UTF-16 surrogate) or that can only be a type error (an array in a field).
+const TYPE_MARKER: &str = "\u{0}glair_type";
+/// Marker kind of text holding a lone UTF-16 surrogate: it has no UTF-8 form.
+const ILL_FORMED: &str = "ill-formed text";
+const NOT_UNICODE: &str = "must be valid Unicode text (it holds a lone UTF-16 surrogate)";
+
+/// Whether `v` is the JS layer's marker for text that is not valid Unicode.
+fn is_ill_formed(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if o.get(TYPE_MARKER).and_then(Value::as_str) == Some(ILL_FORMED))
+}
+
+pub fn parse_json(text: &str, what: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| config_error(format!("{what} is not valid JSON: {e}")))
+}
+
+/// What a JS value was, for messages ("must be a string, not a number").
+fn js_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(o) => match o.get(TYPE_MARKER).and_then(Value::as_str) {
+            Some("function") => "a function",
+            Some("symbol") => "a symbol",
+            Some("bigint") => "a bigint",
+            Some("array") => "an array",
+            Some("date") => "a Date",
+            Some("string") | Some(ILL_FORMED) => "a string",
+            Some("number") => "NaN or an infinite number",
+            Some("boolean") => "a boolean",
+            _ => "an object",
+        },
+    }
+}
+
+/// One record (an object of wire field names) to a request. Strings only:
+/// `null` means unset (the JS layer already dropped `undefined` and turned
+/// `Date`s into ISO dates).
+pub fn request_from_value(value: &Value) -> Result<VerificationRequest, Error> {
+    Ok(record_from_value(value, false)?.request)
+}
+
+/// A batch record: the fields, and its own correlation id under `requestId`.
+fn batch_request_from_value(value: &Value) -> Result<BatchRequest, Error> {
+    record_from_value(value, true)
+}
+
+fn record_from_value(value: &Value, with_request_id: bool) -> Result<BatchRequest, Error> {
+    let obj = match value {
+        Value::Object(o) if !o.contains_key(TYPE_MARKER) => o,
+        other => {
+            return Err(ValidationError::for_key(
+                "record",
+                format!("must be an object of wire field names, not {}", js_type(other)),
+            )
+            .into())
+        }
+    };
+    let mut request = VerificationRequest::default();
+    let mut request_id = None;
+    for (key, v) in obj {
+        if with_request_id && key == "requestId" {
+            request_id = request_id_value(v)?;
+            continue;
+        }
+        let field = Field::from_wire_name(key).ok_or_else(|| {
+            ValidationError::for_key(
+                key.as_str(),
+                "is not a verification field (expected one of the 16 wire names, e.g. nik, name, date_of_birth)",
+            )
+        })?;
+        match v {
+            Value::Null => {}
+            Value::String(s) => request.set(field, s.as_str()),
+            other if is_ill_formed(other) => return Err(ValidationError::new(field, NOT_UNICODE).into()),
+            other => {
+                return Err(
+                    ValidationError::new(field, format!("must be a string, not {}", js_type(other))).into()
+                )
+            }
+        }
+    }
+    // The core checks the values (and that `nik` is there) and the request id.
+    Ok(BatchRequest::new(request, request_id))
+}
+
+/// A correlation id (`requestId`): a string or unset; the core checks its characters.
+fn request_id_value(v: &Value) -> Result<Option<String>, Error> {
+    let bad = |why: String| Error::Validation(ValidationError::for_key("request_id", why));
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other if is_ill_formed(other) => Err(bad(NOT_UNICODE.to_owned())),
+        other => Err(bad(format!("must be a string, not {}", js_type(other)))),
+    }
+}
+
+/// Parses a JSON array of records; rows that are not requests become errors
+/// in place (they never reach the API).
+pub fn parse_records(text: &str) -> Result<Vec<Result<BatchRequest, Error>>, Error> {
+    match parse_json(text, "records")? {
+        Value::Array(rows) => Ok(rows.iter().map(batch_request_from_value).collect()),
+        other => {
+            Err(ValidationError::for_key("records", format!("must be an array, not {}", js_type(&other)))
+                .into())
+        }
+    }
+}
+
+pub fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) if is_ill_formed(other) => Err(config_error(format!("option `{key}` {NOT_UNICODE}"))),
+        Some(other) => Err(config_error(format!("option `{key}` must be a string, not {}", js_type(other)))),
+    }
+}
+
+pub fn opt_number(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, Error> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(other) => Err(config_error(format!("option `{key}` must be a number, not {}", js_type(other)))),
+    }
+}
+
+pub fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, Error> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(config_error(format!("option `{key}` must be a boolean, not {}", js_type(other)))),
+    }
+}
+
+/// A number of milliseconds (`timeoutMs: 2500`) as a duration.
+pub fn opt_duration_ms(obj: &Map<String, Value>, key: &str) -> Result<Option<Duration>, Error> {
+    match opt_number(obj, key)? {
+        None => Ok(None),
+        // try_: a huge number (1e300) is an error, not a panic.
+        Some(ms) if ms >= 0.0 => match Duration::try_from_secs_f64(ms / 1000.0) {
+            Ok(d) => Ok(Some(d)),
+            Err(_) => Err(config_error(format!("option `{key}` is too large"))),
+        },
+        Some(_) => Err(config_error(format!("option `{key}` must be a non-negative number of milliseconds"))),
+    }
+}
+
+pub fn opt_count(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>, Error> {
+    match opt_number(obj, key)? {
+        None => Ok(None),
+        Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 => Ok(Some(n as u64)),
+        Some(_) => Err(config_error(format!("option `{key}` must be a non-negative integer"))),
+    }
+}
+
+/// An options argument (JSON text of an object, or absent) as a map.
+pub fn options_object(text: Option<String>, what: &str) -> Result<Map<String, Value>, Error> {
+    match text {
+        None => Ok(Map::new()),
+        Some(text) => match parse_json(&text, what)? {
+            Value::Null => Ok(Map::new()),
+            Value::Object(o) => Ok(o),
+            other => Err(config_error(format!("{what} must be an object, not {}", js_type(&other)))),
+        },
+    }
+}
+
+pub fn reject_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), Error> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => {
+            Err(config_error(format!("unknown {what} option `{k}` (expected one of: {})", known.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
+/// `timeoutMs`, or its alias `timeout`.
+pub fn timeout(obj: &Map<String, Value>) -> Result<Option<Duration>, Error> {
+    match opt_duration_ms(obj, "timeoutMs")? {
+        Some(d) => Ok(Some(d)),
+        None => opt_duration_ms(obj, "timeout"),
+    }
+}
+
+/// `maxRetries`, or its alias `retries`.
+pub fn retries(obj: &Map<String, Value>) -> Result<Option<u32>, Error> {
+    let n = match opt_count(obj, "maxRetries")? {
+        Some(n) => Some(n),
+        None => opt_count(obj, "retries")?,
+    };
+    Ok(n.map(|n| n.min(u64::from(u32::MAX)) as u32))
+}
+
+const OVERRIDE_KEYS: [&str; 12] = [
+    "apiKey",
+    "username",
+    "password",
+    "baseUrl",
+    "apiVersion",
+    "timeoutMs",
+    "timeout",
+    "maxRetries",
+    "retries",
+    "deadline",
+    "retryUnanswered",
+    "requestId",
+];
+
+/// The official SDK's second argument (`Partial<Settings>`), plus timeout and retries.
+pub fn request_options(obj: &Map<String, Value>) -> Result<RequestOptions, Error> {
+    reject_unknown(obj, &OVERRIDE_KEYS, "per-call")?;
+    let max_retries = retries(obj)?;
+    Ok(RequestOptions {
+        api_key: opt_string(obj, "apiKey")?,
+        username: opt_string(obj, "username")?,
+        password: opt_string(obj, "password")?,
+        base_url: opt_string(obj, "baseUrl")?,
+        api_version: opt_string(obj, "apiVersion")?,
+        timeout: timeout(obj)?,
+        max_retries,
+        deadline: opt_duration_ms(obj, "deadline")?,
+        retry_unanswered: opt_bool(obj, "retryUnanswered")?,
+        request_id: match obj.get("requestId") {
+            Some(v) => request_id_value(v)?,
+            None => None,
+        },
+    })
+}

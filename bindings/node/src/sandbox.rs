@@ -1,0 +1,167 @@
+//! `NativeSandbox`: the Rust sandbox, in-process, on napi-rs' runtime (behind
+//! the package's `Sandbox` class).
+
+use std::sync::{Arc, Mutex};
+
+use glair_vision::{Credentials, Error};
+use glair_vision_sandbox::{Sandbox, SandboxConfig};
+use napi_derive::napi;
+
+use crate::convert::{opt_count, opt_duration_ms, opt_number, opt_string, options_object, reject_unknown};
+use crate::errors::{config_error, to_napi};
+use crate::runtime::init_logging;
+
+const SANDBOX_KEYS: [&str; 13] = [
+    "records",
+    "recordsPath",
+    "synthetic",
+    "seed",
+    "username",
+    "password",
+    "apiKey",
+    "latencyMs",
+    "failureRate",
+    "slowDelayMs",
+    "matchThreshold",
+    "host",
+    "port",
+];
+
+fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
+    let obj = options_object(options, "Sandbox options")?;
+    reject_unknown(&obj, &SANDBOX_KEYS, "Sandbox")?;
+    let mut config = SandboxConfig::default();
+    if let Some(v) = obj.get("records").filter(|v| !v.is_null()) {
+        let text = v.to_string();
+        config.records = glair_vision_sandbox::parse_records_json(&text)
+            .map_err(|e| config_error(format!("Sandbox records: {e}")))?;
+    }
+    if let Some(path) = opt_string(&obj, "recordsPath")? {
+        let more = glair_vision_sandbox::load_records(std::path::Path::new(&path))
+            .map_err(|e| config_error(format!("Sandbox records file: {e}")))?;
+        config.records.extend(more);
+    }
+    if let Some(n) = opt_count(&obj, "synthetic")? {
+        config.synthetic = n as usize;
+    }
+    if let Some(n) = opt_count(&obj, "seed")? {
+        config.seed = n;
+    }
+    if let Some(v) = opt_string(&obj, "apiKey")? {
+        config.credentials.api_key = v;
+    }
+    if let Some(v) = opt_string(&obj, "username")? {
+        config.credentials.username = v;
+    }
+    if let Some(v) = opt_string(&obj, "password")? {
+        config.credentials.password = v;
+    }
+    if let Some(d) = opt_duration_ms(&obj, "latencyMs")? {
+        config.latency = d;
+    }
+    if let Some(d) = opt_duration_ms(&obj, "slowDelayMs")? {
+        config.slow_delay = d;
+    }
+    if let Some(r) = opt_number(&obj, "failureRate")? {
+        if !(0.0..=1.0).contains(&r) {
+            return Err(config_error("option `failureRate` must be between 0 and 1"));
+        }
+        config.failure_rate = r;
+    }
+    if let Some(t) = opt_number(&obj, "matchThreshold")? {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(config_error("option `matchThreshold` must be between 0 and 1"));
+        }
+        config.match_threshold = t;
+    }
+    if let Some(h) = opt_string(&obj, "host")? {
+        config.host = h.parse().map_err(|_| config_error("option `host` must be an IP address"))?;
+    }
+    if let Some(p) = opt_count(&obj, "port")? {
+        config.port = u16::try_from(p).map_err(|_| config_error("option `port` must be at most 65535"))?;
+    }
+    Ok(config)
+}
+
+/// The in-process sandbox behind the package's `Sandbox` class.
+#[napi]
+pub struct NativeSandbox {
+    inner: Arc<Mutex<Option<Sandbox>>>,
+    url: String,
+    credentials: Credentials,
+}
+
+#[napi]
+impl NativeSandbox {
+    /// Starts a sandbox on an ephemeral port (unless `port` is given).
+    #[napi(factory)]
+    pub async fn start(options: Option<String>) -> napi::Result<NativeSandbox> {
+        init_logging();
+        let config = sandbox_config(options).map_err(|e| to_napi(&e))?;
+        let sandbox = Sandbox::start(config)
+            .await
+            .map_err(|e| to_napi(&config_error(format!("cannot start the sandbox: {e}"))))?;
+        Ok(NativeSandbox {
+            url: sandbox.url().to_owned(),
+            credentials: sandbox.credentials().clone(),
+            inner: Arc::new(Mutex::new(Some(sandbox))),
+        })
+    }
+
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    #[napi(getter)]
+    pub fn api_key(&self) -> String {
+        self.credentials.api_key.clone()
+    }
+
+    #[napi(getter)]
+    pub fn username(&self) -> String {
+        self.credentials.username.clone()
+    }
+
+    #[napi(getter)]
+    pub fn password(&self) -> String {
+        self.credentials.password.clone()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Sandbox) -> T) -> napi::Result<T> {
+        let guard = self.inner.lock().expect("sandbox lock");
+        match guard.as_ref() {
+            Some(sb) => Ok(f(sb)),
+            None => Err(to_napi(&config_error("the sandbox has been stopped"))),
+        }
+    }
+
+    /// Every person in the registry, as a JSON array of records.
+    #[napi]
+    pub async fn records(&self) -> napi::Result<String> {
+        let records = self.with(|sb| sb.records())?;
+        serde_json::to_string(&records).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    /// The log of requests received on the endpoint, as JSON.
+    #[napi]
+    pub async fn requests(&self) -> napi::Result<String> {
+        let received = self.with(|sb| sb.received())?;
+        serde_json::to_string(&received).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    #[napi]
+    pub fn clear_requests(&self) -> napi::Result<()> {
+        self.with(|sb| sb.clear_received())
+    }
+
+    /// Stops the server gracefully. Stopping twice is fine.
+    #[napi]
+    pub async fn stop(&self) -> napi::Result<()> {
+        let sandbox = self.inner.lock().expect("sandbox lock").take();
+        if let Some(sb) = sandbox {
+            sb.stop().await;
+        }
+        Ok(())
+    }
+}
