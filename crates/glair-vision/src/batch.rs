@@ -82,10 +82,12 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `None` when `per_second` is not a positive finite number.
     pub fn new(per_second: f64) -> Option<RateLimiter> {
-        (per_second.is_finite() && per_second > 0.0).then(|| RateLimiter {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next: Mutex::new(None),
-        })
+        if !(per_second.is_finite() && per_second > 0.0) {
+            return None;
+        }
+        // A rate so small that its interval overflows a Duration is no rate.
+        let interval = Duration::try_from_secs_f64(1.0 / per_second).ok()?;
+        Some(RateLimiter { interval, next: Mutex::new(None) })
     }
 
     /// Waits for this caller's slot.
@@ -115,7 +117,7 @@ impl<T> Drop for AbortOnDrop<T> {
 type IndexedOutcome = (usize, Result<Verification>);
 
 /// The input shared by the workers, with the index of the next request.
-type SharedInput<S> = Arc<Mutex<(Pin<Box<S>>, usize)>>;
+type SharedInput<S> = Arc<Mutex<(Pin<Box<futures_util::stream::Fuse<S>>>, usize)>>;
 
 /// Spawns the workers: the receiving end of their outcomes, and their tasks.
 type Start = Box<dyn FnOnce() -> (mpsc::Receiver<BatchItem>, Vec<AbortOnDrop>) + Send>;
@@ -212,7 +214,8 @@ impl Identity {
             let concurrency = options.concurrency.max(1);
             let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
             let call_options = Arc::new(options.request_options);
-            let input: SharedInput<S> = Arc::new(Mutex::new((Box::pin(requests), 0)));
+            // Fused: a worker may ask again after another saw the input end.
+            let input: SharedInput<S> = Arc::new(Mutex::new((Box::pin(requests.fuse()), 0)));
             let (sender, receiver) = mpsc::channel(concurrency);
             let workers = (0..concurrency)
                 .map(|_| {
@@ -243,12 +246,14 @@ impl Identity {
         I::IntoIter: Send + 'static,
     {
         let requests = requests.into_iter();
-        let expected = requests.size_hint().0;
+        let (expected, at_most) = requests.size_hint();
+        // No more workers than items, when the input says how many there are.
+        let workers_wanted = at_most.map_or(options.concurrency, |n| options.concurrency.min(n)).max(1);
         // A plain iterator never waits, so a short synchronous lock is enough.
-        let input = Arc::new(std::sync::Mutex::new(requests.enumerate()));
+        let input = Arc::new(std::sync::Mutex::new(requests.fuse().enumerate()));
         let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
         let call_options = Arc::new(options.request_options);
-        let workers: Vec<AbortOnDrop<Vec<IndexedOutcome>>> = (0..options.concurrency.max(1))
+        let workers: Vec<AbortOnDrop<Vec<IndexedOutcome>>> = (0..workers_wanted)
             .map(|_| {
                 let (input, identity) = (input.clone(), self.clone());
                 let (limiter, call_options) = (limiter.clone(), call_options.clone());
@@ -312,5 +317,49 @@ mod tests {
         assert!(RateLimiter::new(0.0).is_none());
         assert!(RateLimiter::new(-1.0).is_none());
         assert!(RateLimiter::new(f64::NAN).is_none());
+        // 1/1e-300 seconds does not fit a Duration: no limiter, and no panic.
+        assert!(RateLimiter::new(1e-300).is_none());
+    }
+
+    /// A stream that counts the polls it gets after it has ended (many streams,
+    /// `unfold` among them, panic on those).
+    struct Ending {
+        left: usize,
+        polled_after_end: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Stream for Ending {
+        type Item = VerificationRequest;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            if self.left == 0 {
+                self.polled_after_end.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return Poll::Ready(None);
+            }
+            self.left -= 1;
+            Poll::Ready(Some(VerificationRequest::new("not a nik")))
+        }
+    }
+
+    #[tokio::test]
+    async fn workers_never_poll_an_ended_input_again() {
+        let vision = crate::Vision::builder()
+            .read_env(false)
+            .api_key("k")
+            .username("u")
+            .password("p")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let polled_after_end = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let input = Ending { left: 3, polled_after_end: polled_after_end.clone() };
+        let items: Vec<BatchItem> = vision
+            .identity()
+            .verification_stream(input, BatchOptions::default().concurrency(8))
+            .collect()
+            .await;
+        assert_eq!(items.len(), 3);
+        assert!(items.iter().all(|i| i.outcome.as_ref().unwrap_err().kind() == crate::ErrorKind::Validation));
+        // The first end is seen once; every other worker finds the fused input ended.
+        assert_eq!(polled_after_end.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
