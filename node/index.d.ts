@@ -230,6 +230,8 @@ export interface SandboxRequest {
 export declare class Sandbox {
   private constructor();
   static start(options?: SandboxOptions): Promise<Sandbox>;
+  /** The OpenAPI 3.1 document of the endpoint as the sandbox serves it (also at `${url}/openapi.json`). */
+  static openapi(): Record<string, any>;
   /** e.g. "http://127.0.0.1:41234" (no trailing slash). */
   readonly url: string;
   readonly apiKey: string;

@@ -22,6 +22,14 @@ class Sandbox {
   }
 
   /**
+   * The OpenAPI 3.1 document of the endpoint as the sandbox serves it (also at
+   * `GET ${url}/openapi.json`): every field, answer and header.
+   */
+  static openapi() {
+    return JSON.parse(native.openapiDocument());
+  }
+
+  /**
    * Starts a sandbox. `records`: an array of objects keyed by the wire field
    * names, or a path to a .jsonl/.json/.csv file of them.
    */

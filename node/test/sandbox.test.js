@@ -71,3 +71,16 @@ test('Sandbox: bad options are ConfigurationErrors', async () => {
   }
   assert.throws(() => new glair.Sandbox({}), TypeError);
 });
+
+test('Sandbox.openapi: the OpenAPI document ships with the package and is what the sandbox serves', async () => {
+  const document = glair.Sandbox.openapi();
+  assert.match(document.openapi, /^3\.1/);
+  assert.ok(document.paths['/identity/v1/verification']);
+  const sb = await glair.Sandbox.start({ synthetic: 0 });
+  try {
+    const served = await (await fetch(`${sb.url}/openapi.json`)).json();
+    assert.deepEqual(served, document);
+  } finally {
+    await sb.stop();
+  }
+});

@@ -16,12 +16,14 @@ __all__ = [
     "Verification",
     "__version__",
     "DEFAULT_BASE_URL",
+    "OPENAPI_DOCUMENT",
     "FIELDS",
     "DEFAULT_SANDBOX_CREDENTIALS",
 ]
 
 __version__: str
 DEFAULT_BASE_URL: str
+OPENAPI_DOCUMENT: str
 FIELDS: List[str]
 DEFAULT_SANDBOX_CREDENTIALS: Tuple[str, str, str]
 

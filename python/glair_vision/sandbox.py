@@ -170,6 +170,14 @@ class Sandbox:
         ``client_request_id`` (the caller's ``x-request-id``, or None) and ``status``."""
         return self._require().requests()
 
+    @staticmethod
+    def openapi() -> Dict[str, Any]:
+        """The OpenAPI 3.1 document of the endpoint as the sandbox serves it (also
+        at ``GET {url}/openapi.json``): every field, answer and header, for contract
+        tests and code generators."""
+        document: Dict[str, Any] = json.loads(_native.OPENAPI_DOCUMENT)
+        return document
+
     def clear_requests(self) -> None:
         """Forgets the requests received so far."""
         self._require().clear_requests()

@@ -139,3 +139,13 @@ def test_async_client_from_sandbox() -> None:
             return r.verification_status
 
         assert asyncio.run(main())
+
+
+def test_openapi_document_ships_and_is_served() -> None:
+
+    document = Sandbox.openapi()
+    assert document["openapi"].startswith("3.1")
+    assert "/identity/v1/verification" in document["paths"]
+    with Sandbox(synthetic=0) as sb:
+        with urllib.request.urlopen(f"{sb.url}/openapi.json") as answer:
+            assert json.load(answer) == document

@@ -83,6 +83,12 @@ fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
     Ok(config)
 }
 
+/// The sandbox's OpenAPI 3.1 document (JSON text), shipped with the package.
+#[napi]
+pub fn openapi_document() -> &'static str {
+    glair_vision_sandbox::OPENAPI_JSON
+}
+
 /// The in-process sandbox behind the package's `Sandbox` class.
 #[napi]
 pub struct NativeSandbox {

@@ -38,6 +38,8 @@ mod _native {
         glair_vision::logging::init_from_env();
         m.add("__version__", glair_vision::VERSION)?;
         m.add("DEFAULT_BASE_URL", glair_vision::DEFAULT_BASE_URL)?;
+        // The sandbox's OpenAPI 3.1 document, shipped with the package.
+        m.add("OPENAPI_DOCUMENT", glair_vision_sandbox::OPENAPI_JSON)?;
         let fields: Vec<&str> = glair_vision::Field::ALL.iter().map(|f| f.wire_name()).collect();
         m.add("FIELDS", fields)?;
         m.add(
