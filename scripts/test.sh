@@ -13,6 +13,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 section "Rust: tests (core, sandbox, CLI, conformance vectors)"
 cargo test --locked
 
+section "Contract: Schemathesis against the sandbox's OpenAPI document"
+bash tests/contract/run.sh
+
 section "Python"
 bash python/test.sh
 

@@ -22,9 +22,11 @@
 
 mod body;
 pub mod faults;
+mod headers;
 mod log;
 pub mod matching;
 mod record;
+mod serve;
 mod server;
 mod synthetic;
 
@@ -37,7 +39,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use log::REQUEST_LOG_CAPACITY;
+pub use log::{LogStats, DEFAULT_REQUEST_LOG_BYTES, MIN_REQUEST_LOG_BYTES, REQUEST_LOG_CAPACITY};
 pub use record::{fixtures, load_records, parse_records_json, Record};
 pub use server::MAX_BODY_BYTES;
 pub use synthetic::generate as synthetic_people;
@@ -45,6 +47,11 @@ pub use synthetic::generate as synthetic_people;
 pub const DEFAULT_API_KEY: &str = "sandbox-api-key";
 pub const DEFAULT_USERNAME: &str = "sandbox";
 pub const DEFAULT_PASSWORD: &str = "sandbox-password";
+
+/// The OpenAPI 3.1 document of the endpoint as the sandbox serves it (also at
+/// `GET /openapi.json`): fields, encodings, every answer and header, both
+/// credentials, the scripted fault NIKs.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// How a sandbox starts.
 #[derive(Clone, Debug)]
@@ -69,6 +76,20 @@ pub struct SandboxConfig {
     pub failure_rate: f64,
     /// How long NIKs ending in 9408 wait before answering. Default 3 s.
     pub slow_delay: Duration,
+    /// Bound of the request log in bytes (bodies, logged headers, bookkeeping),
+    /// besides its [`REQUEST_LOG_CAPACITY`] entries; the oldest go first. At least
+    /// [`MIN_REQUEST_LOG_BYTES`]. Default [`DEFAULT_REQUEST_LOG_BYTES`] (8 MiB).
+    pub request_log_bytes: usize,
+    /// A request head must arrive within this, counted from the connection's
+    /// opening or from the first byte of a later request; else the connection is
+    /// closed (slow or stalled clients cannot hold connections). Default 10 s.
+    pub header_read_timeout: Duration,
+    /// A request body must arrive within this once its head is in; else 408 and
+    /// the connection closes. Default 10 s.
+    pub body_read_timeout: Duration,
+    /// A keep-alive connection waiting for its next request is closed after this.
+    /// Default 60 s.
+    pub idle_timeout: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -88,6 +109,10 @@ impl Default for SandboxConfig {
             latency: Duration::ZERO,
             failure_rate: 0.0,
             slow_delay: Duration::from_secs(3),
+            request_log_bytes: DEFAULT_REQUEST_LOG_BYTES,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -112,7 +137,10 @@ pub struct ReceivedRequest {
     pub fields: Vec<(String, String)>,
     pub content_type: String,
     pub user_agent: Option<String>,
+    /// The sandbox's `Request-Id` for this request.
     pub request_id: String,
+    /// The caller's correlation id (`x-request-id`), if it sent one.
+    pub client_request_id: Option<String>,
     pub status: u16,
 }
 
@@ -153,17 +181,11 @@ impl Sandbox {
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
         let credentials = config.credentials.clone();
+        let timeouts = serve::Timeouts { header_read: config.header_read_timeout, idle: config.idle_timeout };
         let state = Arc::new(server::AppState::new(config, people));
         let app = server::router(state.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "sandbox server stopped with an error");
-            }
-        });
+        let task = tokio::spawn(serve::serve(listener, app, timeouts, stopped));
         let url = match addr {
             SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
             SocketAddr::V4(a) => format!("http://{a}"),
@@ -198,10 +220,16 @@ impl Sandbox {
         self.state.records()
     }
 
-    /// The requests the endpoint received, oldest first (the last
-    /// [`REQUEST_LOG_CAPACITY`]).
+    /// The requests the endpoint received, oldest first: the last
+    /// [`REQUEST_LOG_CAPACITY`], fewer when their size passes
+    /// [`SandboxConfig::request_log_bytes`].
     pub fn received(&self) -> Vec<ReceivedRequest> {
         self.state.received()
+    }
+
+    /// How full the request log is (also at `GET /_sandbox/stats`).
+    pub fn log_stats(&self) -> LogStats {
+        self.state.log_stats()
     }
 
     pub fn clear_received(&self) {
@@ -242,6 +270,18 @@ fn check(config: &SandboxConfig) -> Result<(), SandboxError> {
     }
     if !(0.0..=1.0).contains(&config.failure_rate) {
         return bad("failure_rate must be between 0 and 1");
+    }
+    if config.request_log_bytes < MIN_REQUEST_LOG_BYTES {
+        return bad("request_log_bytes must be at least 1 MiB");
+    }
+    for (name, d) in [
+        ("header_read_timeout", config.header_read_timeout),
+        ("body_read_timeout", config.body_read_timeout),
+        ("idle_timeout", config.idle_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(SandboxError::Config(format!("{name} must be more than zero")));
+        }
     }
     let c = &config.credentials;
     if c.api_key.is_empty() || c.username.is_empty() || c.password.is_empty() {

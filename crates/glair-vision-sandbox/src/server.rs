@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::body::to_bytes;
+use axum::body::{to_bytes, Body, HttpBody as _};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use crate::body::{self, BodyError};
 use crate::faults::{fault_for, Fault};
-use crate::log::{Entry, RequestLog};
+use crate::headers::header_str;
+use crate::log::{Entry, LogStats, RequestLog};
 use crate::matching::{compare, reason};
 use crate::record::Record;
 use crate::{ReceivedRequest, SandboxConfig};
@@ -51,12 +52,12 @@ impl AppState {
         );
         let rng = Mutex::new(fastrand::Rng::with_seed(config.seed));
         AppState {
+            log: RequestLog::new(config.request_log_bytes),
             config,
             people,
             by_nik,
             authorization,
             attempts: Mutex::default(),
-            log: RequestLog::default(),
             rng,
         }
     }
@@ -73,6 +74,10 @@ impl AppState {
         self.log.snapshot()
     }
 
+    pub(crate) fn log_stats(&self) -> LogStats {
+        self.log.stats()
+    }
+
     pub(crate) fn clear_received(&self) {
         self.log.clear();
     }
@@ -86,6 +91,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let rest = Router::new()
         .route("/_sandbox/records", get(list_records))
         .route("/_sandbox/requests", get(list_requests).delete(clear_requests))
+        .route(
+            "/_sandbox/stats",
+            get(|State(state): State<Arc<AppState>>| async move { Json(state.log_stats()) }),
+        )
+        .route("/openapi.json", get(openapi))
         .route("/_sandbox/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(serde_json::json!({"message": "Not Found"}))) })
         .layer(middleware::map_response(|response: Response| async { stamped(response) }));
@@ -121,40 +131,84 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let headers = request.headers();
-    let content_type = headers.get(header::CONTENT_TYPE).cloned();
-    let user_agent = headers.get(header::USER_AGENT).cloned();
-    let authorized = if headers.get("x-api-key").map(|v| v.as_bytes())
-        != Some(state.config.credentials.api_key.as_bytes())
-    {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let content_type = headers.get(header::CONTENT_TYPE);
+    // Credentials come first: a caller that fails them is answered without a byte
+    // of its body being read, so it cannot make the sandbox read or keep anything.
+    let (response, received) = match authorize(&state, headers) {
+        Err(response) => (unread(response, body), None),
+        Ok(()) => match read_body(&state, body).await {
+            Err(response) => (response, None),
+            Ok(bytes) => (answer(&state, header_str(content_type), &bytes).await, Some(bytes)),
+        },
+    };
+    let response = with_request_id(response, request_id.clone());
+    state.log.push(Entry::new(
+        received.as_deref().unwrap_or_default(),
+        content_type,
+        headers.get(header::USER_AGENT),
+        headers.get("x-request-id"),
+        request_id,
+        response.status().as_u16(),
+    ));
+    response
+}
+
+/// `Ok` when both the API key and Basic auth are right; else the gateway's answer.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    if headers.get("x-api-key").map(|v| v.as_bytes()) != Some(state.config.credentials.api_key.as_bytes()) {
         Err(forbidden())
     } else if headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()) != Some(state.authorization.as_bytes())
     {
         Err(status_reason(StatusCode::UNAUTHORIZED, "Invalid username or password"))
     } else {
         Ok(())
-    };
-    let body = to_bytes(request.into_body(), MAX_BODY_BYTES).await;
-    let response = match (authorized, &body) {
-        (Err(response), _) => response,
-        (Ok(()), Err(_)) => status_reason(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
-        (Ok(()), Ok(bytes)) => match body::fields(header_str(content_type.as_ref()), bytes) {
-            Err(e) => rejection(e).into_response(),
-            Ok(raw) => match validate(&raw) {
-                Ok(sent) => respond(&state, &sent).await,
-                Err(reject) => reject.into_response(),
-            },
-        },
-    };
-    let response = with_request_id(response, request_id.clone());
-    state.log.push(Entry {
-        body: body.unwrap_or_default(),
-        content_type,
-        user_agent,
-        request_id,
-        status: response.status().as_u16(),
-    });
+    }
+}
+
+/// An answer given without reading the request's body. The body is dropped
+/// unread: hyper then takes what already arrived and, if more is due, stops
+/// reading; `Connection: close` says so to the client, so it does not send its
+/// next request on a connection that is closing.
+fn unread(mut response: Response, body: Body) -> Response {
+    if !body.is_end_stream() {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
+}
+
+/// The whole body, at most [`MAX_BODY_BYTES`], within `body_read_timeout`.
+async fn read_body(state: &AppState, body: Body) -> Result<axum::body::Bytes, Response> {
+    let too_large = || status_reason(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    // A declared length over the limit is refused before reading any of it.
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(unread(too_large(), body));
+    }
+    match tokio::time::timeout(state.config.body_read_timeout, to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(closing(too_large())),
+        Err(_) => {
+            Err(closing(status_reason(StatusCode::REQUEST_TIMEOUT, "Request body not received in time")))
+        }
+    }
+}
+
+/// Marks an answer given while the body was still arriving: the connection ends with it.
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The endpoint's answer to an authorized request whose body was read.
+async fn answer(state: &AppState, content_type: &str, bytes: &[u8]) -> Response {
+    match body::fields(content_type, bytes) {
+        Err(e) => rejection(e).into_response(),
+        Ok(raw) => match validate(&raw) {
+            Ok(sent) => respond(state, &sent).await,
+            Err(reject) => reject.into_response(),
+        },
+    }
 }
 
 fn rejection(e: BodyError) -> Reject {
@@ -320,11 +374,6 @@ fn forbidden() -> Response {
         .into_response()
 }
 
-/// A header value as text ("" when absent or not visible ASCII).
-pub(crate) fn header_str(value: Option<&HeaderValue>) -> &str {
-    value.and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
 #[derive(serde::Deserialize)]
 struct Page {
     offset: Option<usize>,
@@ -336,6 +385,10 @@ async fn list_records(State(state): State<Arc<AppState>>, Query(page): Query<Pag
     let offset = page.offset.unwrap_or(0);
     let limit = page.limit.unwrap_or(usize::MAX);
     Json(records.into_iter().skip(offset).take(limit).collect())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI_JSON).into_response()
 }
 
 async fn list_requests(State(state): State<Arc<AppState>>) -> Json<Vec<ReceivedRequest>> {
