@@ -61,7 +61,11 @@ fn batch_options(
             return Err(PyValueError::new_err("rate_limit must be a positive number of requests per second"));
         }
     }
-    Ok(BatchOptions { concurrency, rate_limit, request_options: request_options(options)? })
+    Ok(BatchOptions {
+        concurrency,
+        rate_limit: rate_limit.into(),
+        request_options: request_options(options)?,
+    })
 }
 
 /// Records to requests; a record that cannot be converted is settled at once

@@ -231,9 +231,20 @@ pub struct SandboxArgs {
     /// x-api-key the sandbox accepts
     #[arg(long, default_value = glair_vision_sandbox::DEFAULT_API_KEY)]
     pub api_key: String,
-    /// Latency added to every answer, in milliseconds
+    /// Latency added to every answer, in milliseconds (the mean, with --latency-spread-ms)
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
+    /// Standard deviation of the latency, in milliseconds: each answer waits a
+    /// log-normal draw (repeatable with --seed)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_spread_ms: u64,
+    /// Requests per second allowed per API key (token bucket); past it: 429 with
+    /// Retry-After. 0 for no limit
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = parse_rate_or_zero)]
+    pub rate_limit: f64,
+    /// Requests an idle API key may send at once before --rate-limit applies
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub burst: u32,
     /// Share of answers that are 503 (0.0-1.0)
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_fraction)]
     pub failure_rate: f64,
@@ -301,6 +312,13 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err("must be a positive number of requests per second".into()),
+    }
+}
+
+fn parse_rate_or_zero(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a number of requests per second, 0 or more".into()),
     }
 }
 
