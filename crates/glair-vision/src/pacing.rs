@@ -6,10 +6,11 @@
 //! never waits. A 429 engages it: the send rate drops to a fraction of the rate
 //! at which throttling happened, calls start evenly spaced at that rate, and a
 //! `Retry-After` pauses every call of the client (with a little jitter, so that
-//! clients throttled together do not come back together). While calls succeed
-//! the rate climbs back, CUBIC-style (as the AWS SDKs' adaptive retry mode):
-//! quickly at first, flat near the rate that was throttled, then probing above
-//! it. When the same rate is throttled again and again the client holds just
+//! clients throttled together do not come back together). The first 429 says
+//! little of the limit (a burst hit it), so the rate then grows by half every
+//! second until the next 429. From then on it climbs back CUBIC-style (as the
+//! AWS SDKs' adaptive retry mode): quickly at first, flat just below the rate
+//! that was throttled, then probing above it. When the same rate is throttled again and again the client holds just
 //! below it for longer before probing (up to 30 s). A fixed [`RateLimit`] is a
 //! hard ceiling: the pacer then starts engaged at that rate and never exceeds it.
 
@@ -85,6 +86,8 @@ const FIRST_HOLD: f64 = 5.0;
 const MAX_HOLD: f64 = 30.0;
 /// Throttled rates within this share of each other count as the same limit.
 const SAME_LIMIT: f64 = 0.15;
+/// Growth per second while searching (between the first 429 and the second).
+const SEARCH_GROWTH: f64 = 1.5;
 /// Added to a `Retry-After` pause, at random, as a share of it.
 const PAUSE_JITTER: f64 = 0.1;
 
@@ -115,6 +118,8 @@ struct State {
     epoch: u64,
     /// The rate throttled last (with a ceiling and no 429 yet: the ceiling's plateau).
     w_max: f64,
+    /// After the first 429 and before the second: growing exponentially from `floor`.
+    searching: bool,
     /// The rate right after the last reduction.
     floor: f64,
     /// When the climb started (the end of the pause that came with the 429).
@@ -138,7 +143,10 @@ impl State {
     fn rate_at(&self, now: Instant, ceiling: Option<f64>, demand: f64) -> f64 {
         let t = now.saturating_duration_since(self.climb_from).as_secs_f64();
         let p = self.plateau(ceiling);
-        let r = if t < self.k {
+        let r = if self.searching {
+            let grown = self.floor * SEARCH_GROWTH.powf(t.min(60.0));
+            grown.min(self.floor.max(2.0 * demand)).min(p)
+        } else if t < self.k {
             p - C * (self.k - t).powi(3)
         } else if t < self.k + self.hold {
             p
@@ -163,6 +171,7 @@ impl Pacer {
             state: Mutex::new(State {
                 epoch: 0,
                 w_max: w,
+                searching: false,
                 floor: ceiling.unwrap_or(f64::INFINITY),
                 climb_from: now,
                 k: 0.0,
@@ -253,10 +262,12 @@ impl Pacer {
                 .max(MIN_RATE);
         let same = (throttled_at - st.w_max).abs() <= SAME_LIMIT * st.w_max.min(throttled_at);
         st.hold = if same { (st.hold * 2.0).clamp(FIRST_HOLD, MAX_HOLD) } else { 0.0 };
-        st.w_max = throttled_at;
+        let first = !self.engaged.load(Ordering::Acquire);
+        st.searching = first && self.ceiling.is_none();
+        st.w_max = if st.searching { f64::INFINITY } else { throttled_at };
         st.floor = throttled_at * BETA;
         let rise = (st.plateau(self.ceiling) - st.floor).max(0.0);
-        st.k = (rise / C).cbrt();
+        st.k = if st.searching { 0.0 } else { (rise / C).cbrt() };
         st.climb_from = st.paused_until.max(now);
         st.epoch += 1;
         self.engaged.store(true, Ordering::Release);
@@ -387,21 +398,45 @@ mod tests {
         assert_eq!(pacer.snapshot().retries, 1);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_rate_climbs_back_while_calls_succeed() {
-        let pacer = Pacer::new(RateLimit::Auto);
+    /// 50 sends in one 250 ms slot (200/s), then a 429 of that round.
+    async fn throttled_at_200(pacer: &Pacer) {
         let mut permit = None;
         for _ in 0..50 {
             permit = Some(pacer.acquire(far(), false).await.unwrap());
         }
         pacer.throttled(permit.unwrap(), None, Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_the_first_429_the_rate_searches_upward_while_calls_are_sent() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        throttled_at_200(&pacer).await;
+        assert_eq!(pacer.snapshot().rate, Some(150.0));
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            pacer.acquire(far(), false).await.unwrap();
+        }
+        let rate = pacer.snapshot().rate.unwrap();
+        assert!((rate - 150.0 * 2.25).abs() < 5.0, "grew by half a second: {rate}");
+        // Nobody sending: the rate grows no further than twice what was sent.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(pacer.snapshot().rate, Some(150.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_the_second_429_the_rate_climbs_back_and_holds_below_it() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        throttled_at_200(&pacer).await;
+        let permit = pacer.acquire(far(), false).await.unwrap();
+        pacer.throttled(permit, None, Duration::from_secs(60));
         let low = pacer.snapshot().rate.unwrap();
+        assert!((low - 150.0 * BETA).abs() < 1.0, "{low}");
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mid = pacer.snapshot().rate.unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
         let back = pacer.snapshot().rate.unwrap();
         assert!(low < mid && mid < back, "{low} {mid} {back}");
-        assert!((back - 200.0 * PLATEAU).abs() < 1.0, "holds just below the throttled rate: {back}");
+        assert!((back - low / BETA * PLATEAU).abs() < 1.0, "holds just below the throttled rate: {back}");
     }
 
     #[tokio::test(start_paused = true)]
