@@ -102,6 +102,8 @@ mod tests {
             body: String::new(),
             retry_after: None,
             result: None,
+            location: None,
+            client_request_id: None,
         });
         let json = serde_json::to_value(ErrorJson::from_error(&error)).unwrap();
         assert_eq!(json["kind"], "bad_request");

@@ -231,7 +231,10 @@ pub async fn run(args: BatchArgs) -> u8 {
                 progress.message(&format!("grace period over: abandoning {pending} calls in flight"));
                 break;
             }
-            _ = tick.tick() => progress.tick(),
+            _ = tick.tick() => {
+                progress.pacing = pace::progress(&client.vision.pacing());
+                progress.tick();
+            }
         }
     }
     // Dropping the stream cancels what is still in flight (nothing of it is written)

@@ -23,6 +23,17 @@ pub fn summary(p: &PacingSnapshot, limit: RateLimit, elapsed: f64) -> String {
     )
 }
 
+/// For progress lines: `, 429s 12, paced at 190.3/s` (`, paused` during a
+/// `Retry-After`); empty until the first 429.
+pub fn progress(p: &PacingSnapshot) -> String {
+    if p.throttled == 0 {
+        return String::new();
+    }
+    let rate = p.rate.map_or(String::new(), |r| format!(", paced at {r:.1}/s"));
+    let paused = if p.paused { ", paused" } else { "" };
+    format!(", 429s {}{rate}{paused}", p.throttled)
+}
+
 /// `50`, `12.5`.
 fn trim(r: f64) -> String {
     if r.fract() == 0.0 {
@@ -60,5 +71,20 @@ mod tests {
         }
         let s = summary(&PacingSnapshot { rate: None, ..p }, RateLimit::Fixed(50.0), 0.0);
         assert!(s.contains("never throttled") && s.contains("at most 50 calls/s"), "{s}");
+    }
+
+    #[test]
+    fn progress_shows_pacing_once_throttled() {
+        let p = PacingSnapshot {
+            rate: Some(190.25),
+            ceiling: None,
+            sent: 110,
+            retries: 10,
+            throttled: 10,
+            succeeded: 100,
+            paused: true,
+        };
+        assert_eq!(progress(&p), ", 429s 10, paced at 190.2/s, paused");
+        assert_eq!(progress(&PacingSnapshot { throttled: 0, rate: None, ..p }), "");
     }
 }
