@@ -76,9 +76,9 @@ pub struct PacingSnapshot {
 /// The growth constant of the cubic (calls/s per s³), as the AWS SDKs use it.
 const C: f64 = 0.4;
 /// The share of the throttled rate kept after a 429.
-const BETA: f64 = 0.75;
+const BETA: f64 = 0.8;
 /// The rate held is this much below the throttled one.
-const PLATEAU: f64 = 0.95;
+const PLATEAU: f64 = 0.93;
 /// The lowest adaptive rate.
 const MIN_RATE: f64 = 0.5;
 /// How long the plateau is held once the same rate was throttled twice, and at most.
@@ -394,7 +394,7 @@ mod tests {
             pacer.acquire(far(), false).await.unwrap();
         }
         let spent = (Instant::now() - before).as_secs_f64();
-        assert!((spent - 15.0 / 150.0).abs() < 0.01, "{spent}");
+        assert!((spent - 15.0 / (200.0 * BETA)).abs() < 0.01, "{spent}");
         assert_eq!(pacer.snapshot().retries, 1);
     }
 
@@ -411,16 +411,16 @@ mod tests {
     async fn after_the_first_429_the_rate_searches_upward_while_calls_are_sent() {
         let pacer = Pacer::new(RateLimit::Auto);
         throttled_at_200(&pacer).await;
-        assert_eq!(pacer.snapshot().rate, Some(150.0));
+        assert_eq!(pacer.snapshot().rate, Some(200.0 * BETA));
         let until = Instant::now() + Duration::from_secs(2);
         while Instant::now() < until {
             pacer.acquire(far(), false).await.unwrap();
         }
         let rate = pacer.snapshot().rate.unwrap();
-        assert!((rate - 150.0 * 2.25).abs() < 5.0, "grew by half a second: {rate}");
+        assert!((rate - 200.0 * BETA * 2.25).abs() < 5.0, "grew by half a second: {rate}");
         // Nobody sending: the rate grows no further than twice what was sent.
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert_eq!(pacer.snapshot().rate, Some(150.0));
+        assert_eq!(pacer.snapshot().rate, Some(200.0 * BETA));
     }
 
     #[tokio::test(start_paused = true)]
@@ -430,7 +430,7 @@ mod tests {
         let permit = pacer.acquire(far(), false).await.unwrap();
         pacer.throttled(permit, None, Duration::from_secs(60));
         let low = pacer.snapshot().rate.unwrap();
-        assert!((low - 150.0 * BETA).abs() < 1.0, "{low}");
+        assert!((low - 200.0 * BETA * BETA).abs() < 1.0, "{low}");
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mid = pacer.snapshot().rate.unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
