@@ -234,8 +234,11 @@ async fn pacing(args: &Args) {
     let elapsed = started.elapsed().as_secs_f64();
     let failed = outcomes.iter().filter(|o| o.is_err()).count();
     let p = vision.pacing();
-    let pace = (elapsed > 5.0 && at_5s.is_finished())
-        .then(|| (p.succeeded - at_5s.await.unwrap_or(0)) as f64 / (elapsed - 5.0));
+    let pace = if elapsed > 5.0 && at_5s.is_finished() {
+        Some((p.succeeded - at_5s.await.unwrap_or(0)) as f64 / (elapsed - 5.0))
+    } else {
+        None
+    };
     println!(
         "{}",
         serde_json::json!({
