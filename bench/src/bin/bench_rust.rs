@@ -199,6 +199,52 @@ async fn main() {
             })
             .await;
         }
+        "sdk-pacing" | "sdk-pacing-fixed" => pacing(&args).await,
         other => panic!("unknown mode {other}"),
     }
+}
+
+/// The pacing scenario (bench/pacing.sh): one `verification_batch` of `max` rows
+/// at concurrency C against a rate-limited sandbox, no rate given (`sdk-pacing`)
+/// or the right fixed one from `BENCH_RATE` (`sdk-pacing-fixed`, the oracle).
+/// Prints one JSON line: failed rows, attempts, 429s, elapsed, pace after 5 s.
+async fn pacing(args: &Args) {
+    let mut builder = Vision::builder()
+        .base_url(&args.url)
+        .api_key(API_KEY)
+        .username(USERNAME)
+        .password(PASSWORD)
+        .read_env(false);
+    if args.mode == "sdk-pacing-fixed" {
+        let rate: f64 = std::env::var("BENCH_RATE").expect("BENCH_RATE").parse().expect("a number");
+        builder = builder.rate_limit(rate);
+    }
+    let vision = builder.build().expect("client builds");
+    let started = Instant::now();
+    let at_5s = {
+        let vision = vision.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            vision.pacing().succeeded
+        })
+    };
+    let requests = std::iter::repeat_with(request).take(args.max);
+    let options = BatchOptions::default().concurrency(args.concurrency);
+    let outcomes = vision.identity().verification_batch(requests, options).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let failed = outcomes.iter().filter(|o| o.is_err()).count();
+    let p = vision.pacing();
+    let pace = if elapsed > 5.0 && at_5s.is_finished() {
+        Some((p.succeeded - at_5s.await.unwrap_or(0)) as f64 / (elapsed - 5.0))
+    } else {
+        None
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "rows": args.max, "failed": failed, "attempts": p.sent, "throttled": p.throttled,
+            "elapsed_s": (elapsed * 100.0).round() / 100.0, "pace_after_5s": pace.map(|r| r.round()),
+            "final_rate": p.rate.map(|r| r.round()),
+        })
+    );
 }

@@ -51,7 +51,7 @@ fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
         if !(r.is_finite() && r > 0.0) {
             return Err(config_error("option `rateLimit` must be a positive number of requests per second"));
         }
-        options.rate_limit = Some(r);
+        options.rate_limit = glair_vision::RateLimit::Fixed(r);
     }
     obj.remove("concurrency");
     obj.remove("rateLimit");

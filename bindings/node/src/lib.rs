@@ -28,3 +28,4 @@ mod types;
 // registers nothing) sees them used.
 pub use client::mask_nik;
 pub use logging::{set_log_level, set_logger};
+pub use sandbox::openapi_document;

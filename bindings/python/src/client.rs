@@ -63,7 +63,7 @@ fn batch_options(
 ) -> PyResult<BatchOptions> {
     Ok(BatchOptions {
         concurrency: concurrency_arg.map(concurrency).transpose()?.unwrap_or(DEFAULT_CONCURRENCY),
-        rate_limit: rate_limit(rate_limit_arg)?,
+        rate_limit: rate_limit(rate_limit_arg)?.into(),
         request_options: request_options(options)?,
     })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use glair_vision::{Field, VerificationRequest};
+use glair_vision::{Field, RateLimit, VerificationRequest};
 
 pub const VERIFY_EXIT_CODES: &str = "\
 Exit codes:
@@ -244,9 +244,20 @@ pub struct SandboxArgs {
     /// x-api-key the sandbox accepts
     #[arg(long, default_value = glair_vision_sandbox::DEFAULT_API_KEY)]
     pub api_key: String,
-    /// Latency added to every answer, in milliseconds
+    /// Latency added to every answer, in milliseconds (the mean, with --latency-spread-ms)
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
+    /// Standard deviation of the latency, in milliseconds: each answer waits a
+    /// log-normal draw (repeatable with --seed)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_spread_ms: u64,
+    /// Requests per second allowed per API key (token bucket); past it: 429 with
+    /// Retry-After. 0 for no limit
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = parse_rate_or_zero)]
+    pub rate_limit: f64,
+    /// Requests an idle API key may send at once before --rate-limit applies
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub burst: u32,
     /// Share of answers that are 503 (0.0-1.0)
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_fraction)]
     pub failure_rate: f64,
@@ -279,9 +290,11 @@ pub struct BatchArgs {
     /// Calls in flight at once
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
-    /// Calls started per second, shared by all workers (default: no limit)
-    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
-    pub rate_limit: Option<f64>,
+    /// Calls started per second: `auto` finds the account's limit by itself (after
+    /// the first 429 the pace drops, then climbs back while calls succeed; 429s are
+    /// retried, not failed); a number is a hard ceiling (still lowered on 429s)
+    #[arg(long, value_name = "auto|PER_SECOND", default_value = "auto", value_parser = parse_rate_limit)]
+    pub rate_limit: RateLimit,
     /// After SIGINT/SIGTERM, how long in-flight calls may finish before they are
     /// abandoned (a second signal abandons them at once), in seconds
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds_or_zero)]
@@ -314,10 +327,20 @@ fn parse_seconds_or_zero(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn parse_rate(s: &str) -> Result<f64, String> {
+fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(RateLimit::Auto);
+    }
     match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err("must be a positive number of requests per second".into()),
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(RateLimit::Fixed(v)),
+        _ => Err("must be `auto` or a positive number of requests per second".into()),
+    }
+}
+
+fn parse_rate_or_zero(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a number of requests per second, 0 or more".into()),
     }
 }
 

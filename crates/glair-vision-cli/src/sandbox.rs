@@ -106,6 +106,9 @@ pub async fn run(args: SandboxArgs) -> u8 {
         records: loaded,
         match_threshold: args.match_threshold,
         latency: Duration::from_millis(args.latency_ms),
+        latency_spread: Duration::from_millis(args.latency_spread_ms),
+        rate_limit: args.rate_limit,
+        burst: args.burst,
         failure_rate: args.failure_rate,
         slow_delay: Duration::from_millis(args.slow_delay_ms),
         // Settings added later keep their defaults.

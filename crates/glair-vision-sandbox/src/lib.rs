@@ -25,8 +25,10 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;
+mod latency;
 mod log;
 pub mod matching;
+mod ratelimit;
 mod record;
 mod serve;
 mod server;
@@ -72,8 +74,19 @@ pub struct SandboxConfig {
     pub records: Vec<Record>,
     /// Similarity (0-1) at which free-text fields match. Default 0.85.
     pub match_threshold: f64,
-    /// Added before every answer of the endpoint. Default 0.
+    /// Mean time added before every answer of the endpoint (not before a 429 of
+    /// `rate_limit`, which a gateway answers at once). Default 0.
     pub latency: Duration,
+    /// Standard deviation of that time: with a spread, each answer waits a
+    /// log-normal draw of mean `latency` (never negative, skewed to the right),
+    /// from a generator seeded by `seed`. Default 0 (a constant).
+    pub latency_spread: Duration,
+    /// Requests per second allowed per API key, as a gateway's token bucket;
+    /// past it: 429 with a JSON body and `Retry-After` (whole seconds, rounded
+    /// up). 0 for no limit. Default 0.
+    pub rate_limit: f64,
+    /// Requests an idle API key may send at once before `rate_limit` applies. Default 20.
+    pub burst: u32,
     /// Share (0-1) of requests answered 503, at random. Default 0.
     pub failure_rate: f64,
     /// How long NIKs ending in 9408 wait before answering. Default 3 s.
@@ -109,6 +122,9 @@ impl Default for SandboxConfig {
             records: Vec::new(),
             match_threshold: 0.85,
             latency: Duration::ZERO,
+            latency_spread: Duration::ZERO,
+            rate_limit: 0.0,
+            burst: 20,
             failure_rate: 0.0,
             slow_delay: Duration::from_secs(3),
             request_log_bytes: DEFAULT_REQUEST_LOG_BYTES,
@@ -229,6 +245,12 @@ impl Sandbox {
         self.state.received()
     }
 
+    /// Requests answered 429 by [`SandboxConfig::rate_limit`] so far (also
+    /// `throttled` at `GET /_sandbox/stats`).
+    pub fn throttled(&self) -> u64 {
+        self.state.throttled()
+    }
+
     /// How full the request log is (also at `GET /_sandbox/stats`).
     pub fn log_stats(&self) -> LogStats {
         self.state.log_stats()
@@ -272,6 +294,9 @@ fn check(config: &SandboxConfig) -> Result<(), SandboxError> {
     }
     if !(0.0..=1.0).contains(&config.failure_rate) {
         return bad("failure_rate must be between 0 and 1");
+    }
+    if !(config.rate_limit.is_finite() && config.rate_limit >= 0.0) {
+        return bad("rate_limit must be a number of requests per second, 0 or more");
     }
     if config.request_log_bytes < MIN_REQUEST_LOG_BYTES {
         return bad("request_log_bytes must be at least 1 MiB");

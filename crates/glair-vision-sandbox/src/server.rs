@@ -19,8 +19,10 @@ use serde::Serialize;
 use crate::body::{self, BodyError};
 use crate::faults::{fault_for, Fault};
 use crate::headers::header_str;
+use crate::latency::Latency;
 use crate::log::{Entry, LogStats, RequestLog};
 use crate::matching::{compare, reason};
+use crate::ratelimit::RateLimits;
 use crate::record::Record;
 use crate::{ReceivedRequest, SandboxConfig};
 
@@ -39,6 +41,8 @@ pub(crate) struct AppState {
     attempts: Mutex<HashMap<String, u64>>,
     log: RequestLog,
     rng: Mutex<fastrand::Rng>,
+    latency: Latency,
+    limits: Option<RateLimits>,
 }
 
 impl AppState {
@@ -51,7 +55,11 @@ impl AppState {
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password))
         );
         let rng = Mutex::new(fastrand::Rng::with_seed(config.seed));
+        let latency = Latency::new(config.latency, config.latency_spread, config.seed);
+        let limits = RateLimits::new(config.rate_limit, config.burst);
         AppState {
+            latency,
+            limits,
             log: RequestLog::new(config.request_log_bytes),
             config,
             people,
@@ -78,6 +86,10 @@ impl AppState {
         self.log.stats()
     }
 
+    pub(crate) fn throttled(&self) -> u64 {
+        self.limits.as_ref().map_or(0, RateLimits::throttled)
+    }
+
     pub(crate) fn clear_received(&self) {
         self.log.clear();
     }
@@ -93,7 +105,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/_sandbox/requests", get(list_requests).delete(clear_requests))
         .route(
             "/_sandbox/stats",
-            get(|State(state): State<Arc<AppState>>| async move { Json(state.log_stats()) }),
+            get(|State(state): State<Arc<AppState>>| async move {
+                let mut stats = serde_json::to_value(state.log_stats()).expect("plain numbers");
+                stats["throttled"] = state.throttled().into();
+                Json(stats)
+            }),
         )
         .route("/openapi.json", get(openapi))
         .route("/_sandbox/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
@@ -128,15 +144,17 @@ fn with_request_id(mut response: Response, id: HeaderValue) -> Response {
 
 async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let request_id = new_request_id();
-    if !state.config.latency.is_zero() {
-        tokio::time::sleep(state.config.latency).await;
-    }
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
+    // The account's rate limit is a gateway's: a refused request waits for nothing.
+    let throttled = throttle(&state, headers);
+    if throttled.is_none() && !state.latency.is_zero() {
+        tokio::time::sleep(state.latency.sample()).await;
+    }
     let content_type = headers.get(header::CONTENT_TYPE);
     // Credentials come first: a caller that fails them is answered without a byte
     // of its body being read, so it cannot make the sandbox read or keep anything.
-    let (response, received) = match refusal(&state, headers) {
+    let (response, received) = match refusal(&state, headers).or(throttled) {
         Some(response) => (unread(response, body), None),
         None => match read_body(&state, body).await {
             Err(response) => (response, None),
@@ -153,6 +171,20 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
         response.status().as_u16(),
     ));
     response
+}
+
+/// The 429 of the account's rate limit, for a known API key whose bucket is empty.
+fn throttle(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let limits = state.limits.as_ref()?;
+    let key = headers.get("x-api-key")?.as_bytes();
+    if key != state.config.credentials.api_key.as_bytes() {
+        return None; // answered 403 by `refusal`; unknown keys get no bucket
+    }
+    let wait = limits.take(key).err()?;
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(serde_json::json!({"message": "Too Many Requests"})))
+        .into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    Some(r)
 }
 
 /// The gateway's answer when the API key or Basic auth is wrong; `None` when both are right.

@@ -1,6 +1,7 @@
-//! Many verifications at once: bounded concurrency, a shared smooth rate limit,
-//! results as they complete with their input index, memory flat however long the
-//! input. Dropping the stream cancels what is in flight.
+//! Many verifications at once: bounded concurrency, the client's adaptive pacing
+//! (and an optional fixed ceiling of the batch's own), results as they complete
+//! with their input index, memory flat however long the input. Dropping the
+//! stream cancels what is in flight.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::client::{request_id_header, Identity, RequestOptions};
 use crate::error::{Error, Result};
+use crate::pacing::RateLimit;
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 
@@ -21,15 +23,23 @@ use crate::response::Verification;
 pub struct BatchOptions {
     /// Calls in flight at once (at least 1). Default 16.
     pub concurrency: usize,
-    /// Calls started per second across all workers, evenly spaced; `None` for no limit.
-    pub rate_limit: Option<f64>,
+    /// [`RateLimit::Auto`] (the default): as fast as the account allows, found by
+    /// the client's pacer after the first 429 (a batch row's 429s are retried
+    /// behind it while the call's deadline allows, so throttling does not fail
+    /// rows). [`RateLimit::Fixed`]: also at most this many calls started per
+    /// second by this batch, evenly spaced.
+    pub rate_limit: RateLimit,
     /// Per-call overrides applied to every item.
     pub request_options: RequestOptions,
 }
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        BatchOptions { concurrency: 16, rate_limit: None, request_options: RequestOptions::default() }
+        BatchOptions {
+            concurrency: 16,
+            rate_limit: RateLimit::Auto,
+            request_options: RequestOptions::default(),
+        }
     }
 }
 
@@ -38,8 +48,9 @@ impl BatchOptions {
         self.concurrency = n;
         self
     }
-    pub fn rate_limit(mut self, per_second: f64) -> Self {
-        self.rate_limit = Some(per_second);
+    /// A number is a fixed ceiling of calls per second; or a [`RateLimit`].
+    pub fn rate_limit(mut self, limit: impl Into<RateLimit>) -> Self {
+        self.rate_limit = limit.into();
         self
     }
 }
@@ -189,7 +200,7 @@ async fn verify_item(
     if let Some(l) = limiter {
         l.acquire().await;
     }
-    identity.send_normalized(&request, options, item.request_id.as_deref()).await
+    identity.send_normalized(&request, options, item.request_id.as_deref(), true).await
 }
 
 impl Identity {
@@ -212,7 +223,7 @@ impl Identity {
         let identity = self.clone();
         let start = move || {
             let concurrency = options.concurrency.max(1);
-            let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
+            let limiter = options.rate_limit.ceiling().and_then(RateLimiter::new).map(Arc::new);
             let call_options = Arc::new(options.request_options);
             // Fused: a worker may ask again after another saw the input end.
             let input: SharedInput<S> = Arc::new(Mutex::new((Box::pin(requests.fuse()), 0)));
@@ -251,7 +262,7 @@ impl Identity {
         let workers_wanted = at_most.map_or(options.concurrency, |n| options.concurrency.min(n)).max(1);
         // A plain iterator never waits, so a short synchronous lock is enough.
         let input = Arc::new(std::sync::Mutex::new(requests.fuse().enumerate()));
-        let limiter = options.rate_limit.and_then(RateLimiter::new).map(Arc::new);
+        let limiter = options.rate_limit.ceiling().and_then(RateLimiter::new).map(Arc::new);
         let call_options = Arc::new(options.request_options);
         let workers: Vec<AbortOnDrop<Vec<IndexedOutcome>>> = (0..workers_wanted)
             .map(|_| {

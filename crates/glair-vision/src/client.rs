@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 
 use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
 use crate::nik::mask_nik;
+use crate::pacing::{Pacer, PacingSnapshot, RateLimit};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 use crate::retry::{parse_retry_after, RetryPolicy};
@@ -129,6 +130,7 @@ pub struct VisionBuilder {
     deadline: Duration,
     max_response_bytes: usize,
     retry: RetryPolicy,
+    rate_limit: RateLimit,
     client_name: String,
     read_env: bool,
 }
@@ -146,6 +148,7 @@ impl Default for VisionBuilder {
             deadline: DEFAULT_DEADLINE,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
+            rate_limit: RateLimit::Auto,
             client_name: "rust".to_owned(),
             read_env: true,
         }
@@ -218,6 +221,14 @@ impl VisionBuilder {
         self.retry = v;
         self
     }
+    /// How fast every call of this client may start, together: [`RateLimit::Auto`]
+    /// (the default) finds the account's pace after the first 429;
+    /// [`RateLimit::Fixed`] (or a number) is a hard ceiling of calls per second.
+    /// See [`crate::pacing`].
+    pub fn rate_limit(mut self, v: impl Into<RateLimit>) -> Self {
+        self.rate_limit = v.into();
+        self
+    }
     /// Which front door is calling, for the User-Agent (`rust`, `python`, `node`, `cli`).
     pub fn client_name(mut self, v: impl Into<String>) -> Self {
         self.client_name = v.into();
@@ -267,6 +278,7 @@ impl VisionBuilder {
                 deadline: self.deadline,
                 max_response_bytes: self.max_response_bytes,
                 retry: self.retry,
+                pacer: Pacer::new(self.rate_limit),
                 user_agent,
                 http,
             }),
@@ -284,6 +296,8 @@ struct Inner {
     deadline: Duration,
     max_response_bytes: usize,
     retry: RetryPolicy,
+    /// Shared by every call of this client and its clones.
+    pacer: Pacer,
     user_agent: String,
     /// Authorization, x-api-key and User-Agent, computed once.
     headers: AuthHeaders,
@@ -347,6 +361,11 @@ impl Vision {
     pub fn retry_policy(&self) -> RetryPolicy {
         self.inner.retry
     }
+    /// The pacer's state now: its rate (`None` while unlimited), ceiling, and the
+    /// attempts sent, retried, throttled (429) and answered so far by this client.
+    pub fn pacing(&self) -> PacingSnapshot {
+        self.inner.pacer.snapshot()
+    }
     pub fn user_agent(&self) -> &str {
         &self.inner.user_agent
     }
@@ -372,6 +391,8 @@ struct CallTarget {
     retry: RetryPolicy,
     /// The caller's correlation id: as given, and as the `x-request-id` value.
     request_id: Option<(String, HeaderValue)>,
+    /// 429s are retried while the deadline allows, not counted as retries.
+    patient: bool,
 }
 
 impl CallTarget {
@@ -393,18 +414,22 @@ impl Identity {
         request: &VerificationRequest,
         options: &RequestOptions,
     ) -> Result<Verification> {
-        self.send_normalized(&request.normalized()?, options, None).await
+        self.send_normalized(&request.normalized()?, options, None, false).await
     }
 
     /// Sends a request that is already in wire form ([`VerificationRequest::normalized`]).
     /// `request_id`, when given, replaces `options.request_id` (a batch row's own id).
+    /// `patient` (batch rows): 429s do not use up retries; they are retried behind
+    /// the pacer for as long as the call's deadline allows.
     pub(crate) async fn send_normalized(
         &self,
         request: &VerificationRequest,
         options: &RequestOptions,
         request_id: Option<&str>,
+        patient: bool,
     ) -> Result<Verification> {
-        let target = self.target(options, request_id)?;
+        let mut target = self.target(options, request_id)?;
+        target.patient = patient;
         let span = tracing::debug_span!("glair_vision.verification", nik = %mask_nik(request.nik()));
         self.send_with_retries(request, &target).instrument(span).await
     }
@@ -444,22 +469,51 @@ impl Identity {
         } else {
             inner.headers.clone()
         };
-        Ok(CallTarget { endpoint, headers, timeout, deadline, retry, request_id })
+        Ok(CallTarget { endpoint, headers, timeout, deadline, retry, request_id, patient: false })
     }
 
     /// Attempts until a result, an error the policy does not retry, no retries
-    /// left, or no time left before the call's deadline for the wait.
+    /// left, or no time left before the call's deadline for the wait. Every
+    /// attempt first takes a slot from the client's pacer.
     async fn send_with_retries(
         &self,
         request: &VerificationRequest,
         target: &CallTarget,
     ) -> Result<Verification> {
+        let pacer = &self.vision.inner.pacer;
         let deadline = Instant::now() + target.deadline;
         let client_request_id = target.client_request_id();
         let mut retry = 0;
+        let mut last: Option<Error> = None;
         loop {
+            let permit = match pacer.acquire(deadline, last.is_some()).await {
+                Ok(permit) => permit,
+                Err(start) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    tracing::debug!(
+                        client_request_id,
+                        wait_ms = start.saturating_duration_since(Instant::now()).as_millis() as u64,
+                        left_ms = left.as_millis() as u64,
+                        "failed: the wait for a send slot would pass the call deadline"
+                    );
+                    // The error that asked for the wait; or, before any attempt,
+                    // a timeout of a call that was never sent.
+                    return Err(last.unwrap_or_else(|| {
+                        Error::Timeout(TransportError::new(
+                            format!(
+                                "call deadline of {}s would pass while waiting for a send slot \
+                                 (the client is pacing after 429s)",
+                                target.deadline.as_secs_f64()
+                            ),
+                            false,
+                        ))
+                        .with_client_request_id(client_request_id)
+                    }));
+                }
+            };
             let err = match self.send_once(request, target, deadline).await {
                 Ok(mut v) => {
+                    pacer.succeeded();
                     v.client_request_id = client_request_id.map(str::to_owned);
                     tracing::debug!(
                         request_id = v.request_id.as_deref(),
@@ -471,7 +525,13 @@ impl Identity {
                 }
                 Err(e) => e.with_client_request_id(client_request_id),
             };
-            if !target.retry.retries(&err) || retry >= target.retry.max_retries {
+            let throttled = err.kind() == crate::ErrorKind::RateLimited;
+            if throttled {
+                pacer.throttled(permit, err.retry_after(), target.retry.max_retry_after);
+            }
+            // A patient call's 429s are the pacer's business, not a retry of its own.
+            let counted = !(throttled && target.patient);
+            if !target.retry.retries(&err) || (counted && retry >= target.retry.max_retries) {
                 tracing::debug!(
                     kind = %err.kind(),
                     status = err.status(),
@@ -481,7 +541,12 @@ impl Identity {
                 );
                 return Err(err);
             }
-            let delay = target.retry.delay(retry, err.retry_after());
+            // After a 429 the pacer holds the next attempt back (its pause, its
+            // rate); a patient call waits for nothing else. Other errors back off.
+            let delay = match (throttled, target.patient, err.retry_after()) {
+                (true, true, _) | (true, false, Some(_)) => Duration::ZERO,
+                (_, _, retry_after) => target.retry.delay(retry, retry_after),
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             if delay >= left {
                 // Sleeping past the deadline only to fail later helps no one.
@@ -505,8 +570,13 @@ impl Identity {
                 delay_ms = delay.as_millis() as u64,
                 "retrying"
             );
-            tokio::time::sleep(delay).await;
-            retry += 1;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if counted {
+                retry += 1;
+            }
+            last = Some(err);
         }
     }
 

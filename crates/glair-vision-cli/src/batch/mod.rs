@@ -1,8 +1,9 @@
 //! `glair-vision batch`: verify every row of a CSV/JSONL file into a JSONL file,
-//! streaming (memory stays flat), with bounded concurrency and a shared rate limit,
-//! resumable after any kill.
+//! streaming (memory stays flat), with bounded concurrency and the client's adaptive
+//! pacing (or a fixed ceiling), resumable after any kill.
 
 mod input;
+mod pace;
 mod progress;
 mod resume;
 
@@ -272,7 +273,10 @@ pub async fn run(args: BatchArgs) -> u8 {
                 progress.message(&format!("grace period over: abandoning {pending} calls in flight"));
                 break;
             }
-            _ = tick.tick() => progress.tick(),
+            _ = tick.tick() => {
+                progress.pacing = pace::progress(&client.vision.pacing());
+                progress.tick();
+            }
         }
     }
     // Dropping the stream cancels what is still in flight (nothing of it is written)
@@ -284,6 +288,7 @@ pub async fn run(args: BatchArgs) -> u8 {
     progress.finish();
     let (reader_end, sent) =
         reader_thread.join().unwrap_or((ReaderEnd::Failed("reader thread panicked".into()), 0));
+    let pacing = client.vision.pacing();
     client.shutdown().await;
 
     let complete = matches!(reader_end, ReaderEnd::Eof)
@@ -293,7 +298,9 @@ pub async fn run(args: BatchArgs) -> u8 {
         && write_error.is_none();
     let mut all = before_tally.clone();
     all.merge(&tally);
-    print_summary(&args, total, before, &all, written, started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed().as_secs_f64();
+    print_summary(&args, total, before, &all, written, elapsed);
+    eprintln!("{}", pace::summary(&pacing, args.rate_limit, elapsed));
     if let Some(e) = write_error {
         return usage_error(&e);
     }

@@ -19,6 +19,8 @@ pub struct Progress {
     pub done: u64,
     /// Errors so far (before and this run).
     pub errors: u64,
+    /// The client's pacing (429s seen, pace), appended to each line.
+    pub pacing: String,
 }
 
 impl Progress {
@@ -49,6 +51,7 @@ impl Progress {
             before,
             done: 0,
             errors,
+            pacing: String::new(),
         }
     }
 
@@ -73,6 +76,9 @@ impl Progress {
     }
 
     pub fn tick(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("errors {}{}", self.errors, self.pacing));
+        }
         if self.plain && self.last_line.elapsed() >= self.interval {
             self.last_line = Instant::now();
             eprintln!("{}", self.line());
@@ -87,8 +93,8 @@ impl Progress {
         let eta = if rate > 0.0 { format_duration(left as f64 / rate) } else { "?".into() };
         let pct = if self.total > 0 { 100.0 * position as f64 / self.total as f64 } else { 100.0 };
         format!(
-            "progress: {position}/{} rows ({pct:.1}%), {rate:.1} rows/s, ETA {eta}, errors {}",
-            self.total, self.errors
+            "progress: {position}/{} rows ({pct:.1}%), {rate:.1} rows/s, ETA {eta}, errors {}{}",
+            self.total, self.errors, self.pacing
         )
     }
 

@@ -1,0 +1,134 @@
+"""The pacing scenario of issue 10, side by side in one run.
+
+One `glair-vision sandbox` limits the account to 200 requests/s (burst 20) with
+50 ms mean latency (15 ms spread); 20,000 rows at concurrency 64, no rate given:
+  - CLI batch (`glair-vision batch`, --rate-limit auto, the default)
+  - Rust batch (`verification_batch`, bench-rust --mode sdk-pacing)
+  - an aiohttp loop at 64 (contenders/pacing_aiohttp.py: what users write today)
+  - the oracle: this SDK told the right fixed rate (CLI --rate-limit 190, Rust 190)
+Reported per contender: failed rows, attempts, 429s (share), elapsed, and the
+sustained pace after the first 5 s. Nothing is asserted.
+
+python3 bench/pacing.py [--rows 20000] [--only cli,rust,aiohttp,cli-fixed,rust-fixed]
+Needs target/release/{glair-vision,bench-rust} (bash bench/pacing.sh builds them).
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = os.path.join(ROOT, "target/release/glair-vision")
+BENCH_RUST = os.path.join(ROOT, "target/release/bench-rust")
+LIMIT, BURST, LATENCY, SPREAD, ORACLE = 200, 20, 50, 15, 190
+CREDS = ["--api-key", "sandbox-api-key", "--username", "sandbox", "--password", "sandbox-password"]
+
+
+def start_sandbox():
+    p = subprocess.Popen(
+        [CLI, "sandbox", "--port", "0", "--rate-limit", str(LIMIT), "--burst", str(BURST),
+         "--latency-ms", str(LATENCY), "--latency-spread-ms", str(SPREAD), "--seed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    url = p.stdout.readline().strip().removeprefix("listening on ")
+    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+    return p, url
+
+
+def cli(url, rows, rate):
+    work = tempfile.mkdtemp(prefix="pacing-")
+    src, out = os.path.join(work, "in.csv"), os.path.join(work, "out.jsonl")
+    with open(src, "w") as f:
+        f.write("nik,name,date_of_birth\n" + "3171014508900001,SITI RAHAYU,05-08-1990\n" * rows)
+    args = [CLI, "batch", "--input", src, "--output", out, "--concurrency", "64",
+            "--progress-interval", "1", "--base-url", url, *CREDS]
+    if rate:
+        args += ["--rate-limit", str(rate)]
+    started = time.monotonic()
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    at_5s, summary = None, []
+    for line in p.stderr:
+        m = re.match(r"progress: (\d+)/", line)
+        if m and at_5s is None and time.monotonic() - started >= 5.0:
+            at_5s = (time.monotonic() - started, int(m.group(1)))
+        summary.append(line)
+    p.wait()
+    elapsed = time.monotonic() - started
+    text = "".join(summary)
+    lines = [json.loads(l) for l in open(out)]
+    fig = lambda label: int(re.search(label + r"\s+(\d+)", text).group(1))
+    pace = None
+    if at_5s:
+        pace = (len(lines) - at_5s[1]) / (elapsed - at_5s[0])
+    return {"rows": rows, "failed": sum(l["outcome"] == "error" for l in lines),
+            "attempts": fig("attempts"), "throttled": fig("429s seen"),
+            "elapsed_s": round(elapsed, 2), "pace_after_5s": pace and round(pace)}
+
+
+def rust(url, rows, rate):
+    env = dict(os.environ)
+    mode = "sdk-pacing"
+    if rate:
+        mode, env["BENCH_RATE"] = "sdk-pacing-fixed", str(rate)
+    out = subprocess.run([BENCH_RUST, "--mode", mode, "--url", url, "--max", str(rows),
+                          "--concurrency", "64"], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def aiohttp(url, rows, _rate):
+    py = os.path.join(ROOT, "bench/.work/venv/bin/python")
+    py = py if os.path.exists(py) else sys.executable
+    out = subprocess.run([py, os.path.join(ROOT, "bench/contenders/pacing_aiohttp.py"), "--url", url,
+                          "--rows", str(rows), "--concurrency", "64"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+CONTENDERS = {
+    "cli": ("CLI batch, no rate given", cli, None),
+    "rust": ("Rust verification_batch, no rate given", rust, None),
+    "aiohttp": ("aiohttp loop @64, Retry-After honoured, 2 retries", aiohttp, None),
+    "cli-fixed": (f"oracle: CLI --rate-limit {ORACLE}", cli, ORACLE),
+    "rust-fixed": (f"oracle: Rust rate_limit({ORACLE})", rust, ORACLE),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--only", default=",".join(CONTENDERS))
+    args = ap.parse_args()
+    rows_md = []
+    for key in args.only.split(","):
+        name, run, rate = CONTENDERS[key]
+        # A sandbox of its own per contender: every run starts with a full bucket.
+        sandbox, url = start_sandbox()
+        try:
+            r = run(url, args.rows, rate)
+        finally:
+            sandbox.terminate()
+            sandbox.wait()
+        share = 100.0 * r["throttled"] / max(r["attempts"], 1)
+        pace = r.get("pace_after_5s")
+        pct = f"{100.0 * pace / LIMIT:.0f}%" if pace else "-"
+        rows_md.append(f"| {name} | {r['failed']} | {r['attempts']} | {r['throttled']} ({share:.1f}%) "
+                       f"| {r['elapsed_s']} | {pace or '-'} ({pct}) |")
+        print(rows_md[-1], file=sys.stderr, flush=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    md = (f"Pacing run {stamp} (source {rev}): sandbox limiting the account to {LIMIT}/s (burst {BURST}), "
+          f"{LATENCY} ms mean latency ({SPREAD} ms spread), {args.rows} rows, concurrency 64, {os.cpu_count()} cores.\n\n"
+          "| contender | failed rows | attempts | 429s | elapsed s | pace after 5 s, rows/s (of the limit) |\n"
+          "|---|---|---|---|---|---|\n" + "\n".join(rows_md) + "\n")
+    os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench/results/pacing-latest.md"), "w") as f:
+        f.write(md)
+    print(md)
+
+
+main()

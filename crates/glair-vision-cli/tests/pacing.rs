@@ -1,0 +1,161 @@
+//! `glair-vision batch` against a `glair-vision sandbox` process that limits the
+//! account (200 requests/s, burst 20) with a latency spread: no rate given, two
+//! batch processes sharing the account both finish with no failed row.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+/// A sandbox process; terminated when dropped.
+struct SandboxProcess {
+    child: Child,
+    url: String,
+}
+
+impl SandboxProcess {
+    fn start(extra: &[&str]) -> SandboxProcess {
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "--port", "0", "--synthetic", "50", "--seed", "3"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first.strip_prefix("listening on ").expect("first line names the URL").to_owned();
+        // Keep reading stdout so the sandbox never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        SandboxProcess { child, url }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        let c = glair_vision_sandbox::DEFAULT_API_KEY;
+        ["--base-url", &self.url, "--api-key", c, "--username", glair_vision_sandbox::DEFAULT_USERNAME]
+            .into_iter()
+            .chain(["--password", glair_vision_sandbox::DEFAULT_PASSWORD])
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// `n` rows of fixture people (all answered 200: verified or not).
+fn write_rows(path: &Path, n: usize) {
+    let people = glair_vision_sandbox::fixtures();
+    let mut text = String::from("nik,name\n");
+    for i in 0..n {
+        let p = &people[i % people.len()];
+        text.push_str(&format!("{},{}\n", p.nik(), p.get(glair_vision::Field::Name).unwrap_or("")));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The number after `label` in the summary.
+fn figure(summary: &str, label: &str) -> u64 {
+    let line = summary.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| {
+        panic!("no {label:?} in {summary}");
+    });
+    line.trim_start()[label.len()..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn two_batch_processes_sharing_one_account_both_finish_with_no_failed_rows() {
+    let sandbox = SandboxProcess::start(&[
+        "--rate-limit",
+        "200",
+        "--burst",
+        "20",
+        "--latency-ms",
+        "30",
+        "--latency-spread-ms",
+        "10",
+    ]);
+    let dir = scratch("pacing-two");
+    let n = 1000;
+    let spawn = |name: &str| {
+        let input = dir.join(format!("{name}.csv"));
+        write_rows(&input, n);
+        let output = dir.join(format!("{name}.jsonl"));
+        let child = cli()
+            .args(["batch", "--quiet", "--concurrency", "32", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&output)
+            .args(sandbox.flags())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, output)
+    };
+    let runs = [spawn("a"), spawn("b")];
+    let mut throttled = 0;
+    for (child, output) in runs {
+        let out = child.wait_with_output().unwrap();
+        let summary = stderr(&out);
+        assert_eq!(code(&out), 0, "{summary}");
+        eprintln!("{summary}");
+        let lines: Vec<Value> = std::fs::read_to_string(&output)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), n);
+        let failed: Vec<&Value> = lines.iter().filter(|l| l["outcome"] == "error").collect();
+        assert!(failed.is_empty(), "{} failed rows, first {}", failed.len(), failed[0]);
+        assert_eq!(figure(&summary, "calls billed"), n as u64, "{summary}");
+        let seen = figure(&summary, "429s seen");
+        assert_eq!(figure(&summary, "attempts"), n as u64 + seen, "only 429s were retried: {summary}");
+        assert!(summary.contains("rate limit: auto"), "{summary}");
+        throttled += seen;
+    }
+    // A small fraction of the attempts: each process found its share of the pace.
+    assert!(throttled * 10 < 2 * n as u64, "{throttled} 429s for {} rows", 2 * n);
+}
+
+#[test]
+fn a_fixed_rate_limit_is_a_ceiling_and_nonsense_is_refused() {
+    let sandbox = SandboxProcess::start(&["--rate-limit", "200", "--burst", "20"]);
+    let dir = scratch("pacing-fixed");
+    let input = dir.join("in.csv");
+    write_rows(&input, 100);
+    let started = std::time::Instant::now();
+    let out = cli()
+        .args(["batch", "--quiet", "--concurrency", "64", "--rate-limit", "50", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(dir.join("out.jsonl"))
+        .args(sandbox.flags())
+        .output()
+        .unwrap();
+    let summary = stderr(&out);
+    assert_eq!(code(&out), 0, "{summary}");
+    // 100 starts at most 50 a second: at least 1.98 s; under the limit, no 429.
+    assert!(started.elapsed().as_secs_f64() >= 1.9, "{:?}", started.elapsed());
+    assert_eq!(figure(&summary, "429s seen"), 0, "{summary}");
+    assert!(summary.contains("rate limit: at most 50 calls/s"), "{summary}");
+
+    for bad in ["0", "-3", "fast", "NaN"] {
+        let out = cli()
+            .args(["batch", "--sandbox", &format!("--rate-limit={bad}"), "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(dir.join("never.jsonl"))
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 2, "--rate-limit {bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("auto"), "{}", stderr(&out));
+    }
+}

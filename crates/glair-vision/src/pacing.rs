@@ -1,0 +1,475 @@
+//! Adaptive pacing: one per client, shared by every call made through it (single
+//! calls from many tasks, batches, streams), so that a client finds the account's
+//! rate limit by itself and holds it.
+//!
+//! Until the first 429 the pacer costs two atomic counters per attempt and
+//! never waits. A 429 engages it: the send rate drops to a fraction of the rate
+//! at which throttling happened, calls start evenly spaced at that rate, and a
+//! `Retry-After` pauses every call of the client (with a little jitter, so that
+//! clients throttled together do not come back together). The first 429 says
+//! little of the limit (a burst hit it), so the rate then grows by half every
+//! second until the next 429. From then on it climbs back CUBIC-style (as the
+//! AWS SDKs' adaptive retry mode): quickly at first, flat just below the rate
+//! that was throttled, then probing above it. When the same rate is throttled again and again the client holds just
+//! below it for longer before probing (up to 30 s). A fixed [`RateLimit`] is a
+//! hard ceiling: the pacer then starts engaged at that rate and never exceeds it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How fast a client (or a batch) may send.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum RateLimit {
+    /// Find the account's pace: no limit until the server throttles (429), then
+    /// the adaptive rate. The default.
+    #[default]
+    Auto,
+    /// At most this many calls started per second (a hard ceiling); adaptive below it.
+    Fixed(f64),
+}
+
+impl RateLimit {
+    /// The ceiling, if it is a usable one (positive and finite).
+    pub fn ceiling(self) -> Option<f64> {
+        match self {
+            RateLimit::Fixed(r) if r.is_finite() && r > 0.0 => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl From<f64> for RateLimit {
+    fn from(per_second: f64) -> RateLimit {
+        RateLimit::Fixed(per_second)
+    }
+}
+
+impl From<Option<f64>> for RateLimit {
+    /// `None` is [`RateLimit::Auto`].
+    fn from(per_second: Option<f64>) -> RateLimit {
+        per_second.map_or(RateLimit::Auto, RateLimit::Fixed)
+    }
+}
+
+/// The pacer's state, for progress displays and logs ([`crate::Vision::pacing`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PacingSnapshot {
+    /// Calls started per second now; `None` while unlimited (no 429 seen, no ceiling).
+    pub rate: Option<f64>,
+    /// The configured ceiling ([`RateLimit::Fixed`]).
+    pub ceiling: Option<f64>,
+    /// Attempts sent (first attempts and retries).
+    pub sent: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Attempts answered 429.
+    pub throttled: u64,
+    /// Attempts answered with a verification (2xx): the calls billed.
+    pub succeeded: u64,
+    /// Whether a `Retry-After` holds every call back now.
+    pub paused: bool,
+}
+
+/// The growth constant of the cubic (calls/s per s³), as the AWS SDKs use it.
+const C: f64 = 0.4;
+/// The share of the throttled rate kept after a 429.
+const BETA: f64 = 0.8;
+/// The rate held is this much below the throttled one.
+const PLATEAU: f64 = 0.93;
+/// The lowest adaptive rate.
+const MIN_RATE: f64 = 0.5;
+/// How long the plateau is held once the same rate was throttled twice, and at most.
+const FIRST_HOLD: f64 = 5.0;
+const MAX_HOLD: f64 = 30.0;
+/// Throttled rates within this share of each other count as the same limit.
+const SAME_LIMIT: f64 = 0.15;
+/// Growth per second while searching (between the first 429 and the second).
+const SEARCH_GROWTH: f64 = 1.5;
+/// Added to a `Retry-After` pause, at random, as a share of it.
+const PAUSE_JITTER: f64 = 0.1;
+
+/// A slot taken from the pacer: which rate it was sent under.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Permit {
+    epoch: u64,
+}
+
+pub(crate) struct Pacer {
+    ceiling: Option<f64>,
+    /// False until the first 429 (with no ceiling): calls do not wait or lock.
+    engaged: AtomicBool,
+    state: Mutex<State>,
+    meter: SendMeter,
+    /// Milliseconds after `origin` until which every call waits (0: none).
+    paused_until_ms: AtomicU64,
+    origin: Instant,
+    sent: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    succeeded: AtomicU64,
+}
+
+struct State {
+    /// Raised at every rate reduction; 429s of attempts sent before it are
+    /// already accounted for (one reduction per round, as TCP does).
+    epoch: u64,
+    /// The rate throttled last (with a ceiling and no 429 yet: the ceiling's plateau).
+    w_max: f64,
+    /// After the first 429 and before the second: growing exponentially from `floor`.
+    searching: bool,
+    /// The rate right after the last reduction.
+    floor: f64,
+    /// When the climb started (the end of the pause that came with the 429).
+    climb_from: Instant,
+    /// Seconds from `climb_from` to the plateau, and how long it is held.
+    k: f64,
+    hold: f64,
+    /// The start of the next free slot.
+    next_slot: Instant,
+    paused_until: Instant,
+}
+
+impl State {
+    fn plateau(&self, ceiling: Option<f64>) -> f64 {
+        let p = self.w_max * PLATEAU;
+        ceiling.map_or(p, |c| p.min(c))
+    }
+
+    /// The rate at `now`: a cubic from `floor` up to the plateau, held, then
+    /// probing above it (no faster than twice what the caller actually sends).
+    fn rate_at(&self, now: Instant, ceiling: Option<f64>, demand: f64) -> f64 {
+        let t = now.saturating_duration_since(self.climb_from).as_secs_f64();
+        let p = self.plateau(ceiling);
+        let r = if self.searching {
+            let grown = self.floor * SEARCH_GROWTH.powf(t.min(60.0));
+            grown.min(self.floor.max(2.0 * demand)).min(p)
+        } else if t < self.k {
+            p - C * (self.k - t).powi(3)
+        } else if t < self.k + self.hold {
+            p
+        } else {
+            let probe = p + C * (t - self.k - self.hold).powi(3);
+            probe.min(p.max(2.0 * demand))
+        };
+        let r = r.max(self.floor.min(p)).max(MIN_RATE);
+        ceiling.map_or(r, |c| r.min(c))
+    }
+}
+
+impl Pacer {
+    pub(crate) fn new(limit: RateLimit) -> Pacer {
+        let ceiling = limit.ceiling();
+        let now = Instant::now();
+        // With a ceiling, start at it: the plateau is the ceiling itself.
+        let w = ceiling.map_or(f64::INFINITY, |c| c / PLATEAU);
+        Pacer {
+            ceiling,
+            engaged: AtomicBool::new(ceiling.is_some()),
+            state: Mutex::new(State {
+                epoch: 0,
+                w_max: w,
+                searching: false,
+                floor: ceiling.unwrap_or(f64::INFINITY),
+                climb_from: now,
+                k: 0.0,
+                hold: 0.0,
+                next_slot: now,
+                paused_until: now,
+            }),
+            meter: SendMeter::default(),
+            paused_until_ms: AtomicU64::new(0),
+            origin: now,
+            sent: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            succeeded: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.origin).as_millis() as u64
+    }
+
+    /// Waits for this attempt's slot. `Err(start)` without waiting (and without
+    /// taking a slot) when the slot would start after `deadline`.
+    pub(crate) async fn acquire(&self, deadline: Instant, retry: bool) -> Result<Permit, Instant> {
+        loop {
+            let now = Instant::now();
+            if !self.engaged.load(Ordering::Acquire) {
+                return Ok(self.sending(now, retry, 0));
+            }
+            let (start, epoch) = {
+                let mut st = self.lock();
+                let rate = st.rate_at(now, self.ceiling, self.meter.rate(self.millis(now)));
+                let start = now.max(st.next_slot).max(st.paused_until);
+                if start > deadline {
+                    return Err(start);
+                }
+                st.next_slot = start + Duration::from_secs_f64(1.0 / rate);
+                (start, st.epoch)
+            };
+            if start > now {
+                tokio::time::sleep_until(start).await;
+            }
+            // A pause that began while this call waited holds it back too.
+            if self.paused_until_ms.load(Ordering::Acquire) <= self.millis(Instant::now()) {
+                return Ok(self.sending(Instant::now(), retry, epoch));
+            }
+        }
+    }
+
+    fn sending(&self, now: Instant, retry: bool, epoch: u64) -> Permit {
+        self.meter.tick(self.millis(now));
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        if retry {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        Permit { epoch }
+    }
+
+    pub(crate) fn succeeded(&self) {
+        self.succeeded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An attempt sent under `permit` was answered 429: pause everyone for the
+    /// `Retry-After` (at most `max_pause`), and lower the rate unless this round
+    /// of sends was already throttled.
+    pub(crate) fn throttled(&self, permit: Permit, retry_after: Option<Duration>, max_pause: Duration) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let mut st = self.lock();
+        if let Some(wait) = retry_after.map(|w| w.min(max_pause)) {
+            let until = now + wait + wait.mul_f64(PAUSE_JITTER * fastrand::f64());
+            if until > st.paused_until {
+                st.paused_until = until;
+                self.paused_until_ms.store(self.millis(until), Ordering::Release);
+            }
+        }
+        if permit.epoch != st.epoch {
+            return;
+        }
+        let demand = self.meter.rate(self.millis(now));
+        // Unpaced until now: the rate actually sent is the one that was throttled.
+        let throttled_at =
+            if self.engaged.load(Ordering::Acquire) { st.rate_at(now, self.ceiling, demand) } else { demand }
+                .max(MIN_RATE);
+        let same = (throttled_at - st.w_max).abs() <= SAME_LIMIT * st.w_max.min(throttled_at);
+        st.hold = if same { (st.hold * 2.0).clamp(FIRST_HOLD, MAX_HOLD) } else { 0.0 };
+        let first = !self.engaged.load(Ordering::Acquire);
+        st.searching = first && self.ceiling.is_none();
+        st.w_max = if st.searching { f64::INFINITY } else { throttled_at };
+        st.floor = throttled_at * BETA;
+        let rise = (st.plateau(self.ceiling) - st.floor).max(0.0);
+        st.k = if st.searching { 0.0 } else { (rise / C).cbrt() };
+        st.climb_from = st.paused_until.max(now);
+        st.epoch += 1;
+        self.engaged.store(true, Ordering::Release);
+        tracing::debug!(
+            throttled_at = format!("{throttled_at:.1}"),
+            new_rate = format!("{:.1}", st.floor),
+            hold_s = st.hold,
+            "throttled: send rate lowered"
+        );
+    }
+
+    pub(crate) fn snapshot(&self) -> PacingSnapshot {
+        let now = Instant::now();
+        let rate = self
+            .engaged
+            .load(Ordering::Acquire)
+            .then(|| self.lock().rate_at(now, self.ceiling, self.meter.rate(self.millis(now))));
+        PacingSnapshot {
+            rate,
+            ceiling: self.ceiling,
+            sent: self.sent.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            paused: self.paused_until_ms.load(Ordering::Acquire) > self.millis(now),
+        }
+    }
+}
+
+/// Attempts sent per 250 ms slot, this slot and the one before, lock-free: the
+/// rate actually sent, which the first 429 starts from.
+#[derive(Default)]
+struct SendMeter {
+    /// `slot << 24 | count`, for the current slot and the previous one.
+    current: AtomicU64,
+    previous: AtomicU64,
+}
+
+const SLOT_MS: u64 = 250;
+const COUNT_BITS: u32 = 24;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+impl SendMeter {
+    fn tick(&self, now_ms: u64) {
+        let slot = now_ms / SLOT_MS;
+        let mut seen = self.current.load(Ordering::Relaxed);
+        loop {
+            let (s, n) = (seen >> COUNT_BITS, seen & COUNT_MASK);
+            let next = if s == slot {
+                (slot << COUNT_BITS) | (n + 1).min(COUNT_MASK)
+            } else {
+                slot << COUNT_BITS | 1
+            };
+            match self.current.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => {
+                    if s != slot {
+                        self.previous.store(seen, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    /// Calls per second: the fuller of this slot and the last complete one.
+    fn rate(&self, now_ms: u64) -> f64 {
+        let slot = now_ms / SLOT_MS;
+        let count = |packed: u64, wanted: &[u64]| {
+            if wanted.contains(&(packed >> COUNT_BITS)) {
+                packed & COUNT_MASK
+            } else {
+                0
+            }
+        };
+        let current = count(self.current.load(Ordering::Relaxed), &[slot, slot.wrapping_sub(1)]);
+        let previous = count(self.previous.load(Ordering::Relaxed), &[slot.wrapping_sub(1)]);
+        current.max(previous) as f64 * (1000 / SLOT_MS) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_until_the_first_429() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        let start = Instant::now();
+        for _ in 0..100 {
+            pacer.acquire(far(), false).await.unwrap();
+        }
+        assert_eq!(Instant::now(), start, "no wait before a 429");
+        let s = pacer.snapshot();
+        assert_eq!((s.rate, s.sent, s.throttled, s.paused), (None, 100, 0, false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_everyone_and_lowers_the_rate() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        let mut permits = Vec::new();
+        for _ in 0..50 {
+            permits.push(pacer.acquire(far(), false).await.unwrap());
+        }
+        // 50 sends in one 250 ms slot: 200/s.
+        pacer.throttled(permits[0], Some(Duration::from_secs(1)), Duration::from_secs(60));
+        // Another 429 of the same round lowers nothing more.
+        pacer.throttled(permits[1], None, Duration::from_secs(60));
+        let s = pacer.snapshot();
+        assert!(s.paused);
+        assert_eq!(s.throttled, 2);
+        assert_eq!(s.rate, Some(200.0 * BETA));
+        let start = Instant::now();
+        pacer.acquire(far(), true).await.unwrap();
+        let waited = Instant::now() - start;
+        assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_millis(1100), "{waited:?}");
+        // Then calls start evenly spaced at the new rate.
+        let before = Instant::now();
+        for _ in 0..15 {
+            pacer.acquire(far(), false).await.unwrap();
+        }
+        let spent = (Instant::now() - before).as_secs_f64();
+        assert!((spent - 15.0 / (200.0 * BETA)).abs() < 0.01, "{spent}");
+        assert_eq!(pacer.snapshot().retries, 1);
+    }
+
+    /// 50 sends in one 250 ms slot (200/s), then a 429 of that round.
+    async fn throttled_at_200(pacer: &Pacer) {
+        let mut permit = None;
+        for _ in 0..50 {
+            permit = Some(pacer.acquire(far(), false).await.unwrap());
+        }
+        pacer.throttled(permit.unwrap(), None, Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_the_first_429_the_rate_searches_upward_while_calls_are_sent() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        throttled_at_200(&pacer).await;
+        assert_eq!(pacer.snapshot().rate, Some(200.0 * BETA));
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            pacer.acquire(far(), false).await.unwrap();
+        }
+        let rate = pacer.snapshot().rate.unwrap();
+        assert!((rate - 200.0 * BETA * 2.25).abs() < 5.0, "grew by half a second: {rate}");
+        // Nobody sending: the rate grows no further than twice what was sent.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(pacer.snapshot().rate, Some(200.0 * BETA));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_the_second_429_the_rate_climbs_back_and_holds_below_it() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        throttled_at_200(&pacer).await;
+        let permit = pacer.acquire(far(), false).await.unwrap();
+        pacer.throttled(permit, None, Duration::from_secs(60));
+        let low = pacer.snapshot().rate.unwrap();
+        assert!((low - 200.0 * BETA * BETA).abs() < 1.0, "{low}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mid = pacer.snapshot().rate.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let back = pacer.snapshot().rate.unwrap();
+        assert!(low < mid && mid < back, "{low} {mid} {back}");
+        assert!((back - low / BETA * PLATEAU).abs() < 1.0, "holds just below the throttled rate: {back}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ceiling_is_never_passed() {
+        let pacer = Pacer::new(RateLimit::Fixed(10.0));
+        let start = Instant::now();
+        for _ in 0..21 {
+            pacer.acquire(far(), false).await.unwrap();
+        }
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
+        let s = pacer.snapshot();
+        assert_eq!((s.rate, s.ceiling), (Some(10.0), Some(10.0)));
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(pacer.snapshot().rate, Some(10.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_past_the_deadline_fails_at_once() {
+        let pacer = Pacer::new(RateLimit::Auto);
+        let permit = pacer.acquire(far(), false).await.unwrap();
+        pacer.throttled(permit, Some(Duration::from_secs(30)), Duration::from_secs(60));
+        let start = Instant::now();
+        let err = pacer.acquire(start + Duration::from_secs(2), false).await.unwrap_err();
+        assert!(err >= start + Duration::from_secs(30));
+        assert_eq!(Instant::now(), start);
+        assert_eq!(pacer.snapshot().sent, 1);
+    }
+
+    #[test]
+    fn rate_limit_conversions() {
+        assert_eq!(RateLimit::from(5.0), RateLimit::Fixed(5.0));
+        assert_eq!(RateLimit::from(None), RateLimit::Auto);
+        assert_eq!(RateLimit::Fixed(-1.0).ceiling(), None);
+        assert_eq!(RateLimit::Fixed(f64::NAN).ceiling(), None);
+    }
+}

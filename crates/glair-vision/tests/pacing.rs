@@ -1,0 +1,144 @@
+//! Adaptive pacing against a sandbox that limits the account as a gateway does
+//! (token bucket per API key, 429 with Retry-After) and answers with a latency
+//! spread: batches and streams finish without failed rows, with no rate given.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use glair_vision::{BatchOptions, ErrorKind, RateLimit, VerificationRequest, Vision};
+use glair_vision_sandbox::{Sandbox, SandboxConfig};
+
+/// 200 requests/s, burst 20, 30 ms mean latency (10 ms spread).
+async fn limited() -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        rate_limit: 200.0,
+        burst: 20,
+        latency: Duration::from_millis(30),
+        latency_spread: Duration::from_millis(10),
+        seed: 7,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// `n` requests over the registry's people (found or not, all answered 200).
+fn rows(sb: &Sandbox, n: usize) -> Vec<VerificationRequest> {
+    let people = sb.records();
+    (0..n).map(|i| VerificationRequest::new(people[i % people.len()].nik())).collect()
+}
+
+fn client(sb: &Sandbox) -> Vision {
+    sb.vision_builder().build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_the_burst_finishes_with_no_failed_rows() {
+    let sb = limited().await;
+    let vision = client(&sb);
+    let n = 2000;
+    let started = Instant::now();
+    let outcomes =
+        vision.identity().verification_batch(rows(&sb, n), BatchOptions::default().concurrency(64)).await;
+    eprintln!("{n} rows in {:?}: {:?}", started.elapsed(), vision.pacing());
+    let failed: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().err()).collect();
+    assert!(failed.is_empty(), "{} failed rows, first: {:?}", failed.len(), failed.first());
+    let pacing = vision.pacing();
+    let throttled = sb.throttled();
+    assert!(throttled > 0, "64 calls at once into a burst of 20 are throttled");
+    assert_eq!(pacing.throttled, throttled, "the client saw every 429 the server sent");
+    assert_eq!(pacing.sent, n as u64 + throttled, "each 429 was retried once more, nothing else");
+    assert_eq!(pacing.retries, throttled);
+    assert_eq!(pacing.succeeded, n as u64);
+    assert!(pacing.rate.is_some(), "pacing engaged after the first 429");
+    // A small fraction of attempts: the pace was found, not hammered.
+    assert!(throttled * 10 < n as u64, "{throttled} of {} attempts were 429s", pacing.sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_sharing_one_key_both_finish_with_no_failed_rows() {
+    let sb = limited().await;
+    let (a, b) = (client(&sb), client(&sb));
+    let n = 1000;
+    let identity = a.identity();
+    let batch = identity.verification_batch(rows(&sb, n), BatchOptions::default().concurrency(32));
+    let stream = b
+        .identity()
+        .verification_stream(
+            futures_util::stream::iter(rows(&sb, n)),
+            BatchOptions::default().concurrency(32),
+        )
+        .collect::<Vec<_>>();
+    let (batch, stream) = tokio::join!(batch, stream);
+    let failed_a = batch.iter().filter(|o| o.is_err()).count();
+    let failed_b = stream.iter().filter(|i| i.outcome.is_err()).count();
+    assert_eq!((failed_a, failed_b), (0, 0));
+    assert_eq!(stream.len(), n);
+    let throttled = a.pacing().throttled + b.pacing().throttled;
+    assert_eq!(throttled, sb.throttled());
+    assert!(throttled * 10 < 2 * n as u64, "{throttled} 429s for {} rows", 2 * n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_rate_limit_is_a_ceiling() {
+    let sb = limited().await;
+    let vision = sb.vision_builder().rate_limit(RateLimit::Fixed(100.0)).build().unwrap();
+    assert_eq!(vision.pacing().rate, Some(100.0));
+    let started = Instant::now();
+    let outcomes =
+        vision.identity().verification_batch(rows(&sb, 300), BatchOptions::default().concurrency(64)).await;
+    let took = started.elapsed();
+    assert!(outcomes.iter().all(|o| o.is_ok()));
+    // 300 starts at most 100 a second: at least 2.99 s; under the server's limit, no 429.
+    assert!(took >= Duration::from_millis(2900), "{took:?}");
+    assert_eq!(sb.throttled(), 0);
+    let pacing = vision.pacing();
+    assert_eq!((pacing.rate, pacing.ceiling, pacing.throttled), (Some(100.0), Some(100.0), 0));
+
+    // A batch's own fixed rate is a ceiling too, under an automatic client.
+    let vision = client(&sb);
+    let started = Instant::now();
+    let outcomes = vision
+        .identity()
+        .verification_batch(rows(&sb, 50), BatchOptions::default().concurrency(64).rate_limit(25.0))
+        .await;
+    assert!(outcomes.iter().all(|o| o.is_ok()));
+    assert!(started.elapsed() >= Duration::from_millis(1900), "{:?}", started.elapsed());
+    assert_eq!(vision.pacing().rate, None, "no 429, so the client's own pacer never engaged");
+}
+
+#[tokio::test]
+async fn a_retry_after_pauses_every_call_of_the_client() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let vision = sb.vision_builder().max_retries(0).build().unwrap();
+    // Fault NIK 9429: 429 with Retry-After: 1, not retried (max_retries 0).
+    let err =
+        vision.identity().verification(&VerificationRequest::new("3171011001909429")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert!(vision.pacing().paused);
+    // Another call, from another task, waits for the pause too.
+    let other = vision.clone();
+    let started = Instant::now();
+    tokio::spawn(async move {
+        other.identity().verification(&VerificationRequest::new("3171014508900001")).await.unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(!vision.pacing().paused);
+    // A client of its own is not held back.
+    let fresh = sb.vision_builder().build().unwrap();
+    fresh.identity().verification(&VerificationRequest::new("3171014508900001")).await.unwrap();
+    assert_eq!(fresh.pacing().throttled, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_calls_pay_nothing_until_a_429() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let vision = client(&sb);
+    for _ in 0..20 {
+        vision.identity().verification(&VerificationRequest::new("3171014508900001")).await.unwrap();
+    }
+    let p = vision.pacing();
+    assert_eq!((p.rate, p.sent, p.retries, p.throttled, p.succeeded, p.paused), (None, 20, 0, 0, 20, false));
+}
