@@ -153,6 +153,7 @@ if [ "$MODE" = all ]; then
     src="$check/glair_vision-$VERSION"
     for f in pyproject.toml Cargo.lock crates/glair-vision/Cargo.toml crates/glair-vision/src/lib.rs \
         crates/glair-vision-sandbox/src/lib.rs crates/glair-vision-sandbox/data/fixtures.json \
+        crates/glair-vision-sandbox/openapi.json \
         glair_vision/__init__.py glair_vision/_native.pyi glair_vision/py.typed; do
         [ -e "$src/$f" ] || { echo "sdist lacks $f" >&2; tar -tzf "$sdist" >&2; exit 1; }
     done
@@ -211,8 +212,13 @@ if [ "$MODE" = all ]; then
     cargo package --locked --allow-dirty -p glair-vision -p glair-vision-sandbox -p glair-vision-cli
     cp target/package/glair-vision-"$VERSION".crate target/package/glair-vision-sandbox-"$VERSION".crate \
         target/package/glair-vision-cli-"$VERSION".crate "$DIST"/
-    tar -tzf "$DIST/glair-vision-sandbox-$VERSION.crate" | grep -q 'data/fixtures.json' \
-        || { echo "the sandbox crate lacks data/fixtures.json" >&2; exit 1; }
+    # The sandbox compiles these in; listed whole (no `grep -q`, whose early exit
+    # would fail tar with SIGPIPE under pipefail).
+    crate_files="$(tar -tzf "$DIST/glair-vision-sandbox-$VERSION.crate")"
+    for f in data/fixtures.json openapi.json; do
+        grep -qx "glair-vision-sandbox-$VERSION/$f" <<<"$crate_files" \
+            || { echo "the sandbox crate lacks $f" >&2; exit 1; }
+    done
 fi
 
 section "static CLI"
