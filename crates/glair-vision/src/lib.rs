@@ -52,6 +52,7 @@ pub mod pacing;
 mod request;
 mod response;
 mod retry;
+pub mod tables;
 mod wire;
 
 pub use batch::{BatchItem, BatchOptions, BatchRequest, RateLimiter};
