@@ -274,6 +274,26 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// `Some` of the [`ApiError`] inside every variant that got an HTTP answer (by
+/// reference or mutably, as `$error` is borrowed).
+macro_rules! with_api_error {
+    ($error:expr) => {
+        match $error {
+            Error::BadRequest(e)
+            | Error::Authentication(e)
+            | Error::PermissionDenied(e)
+            | Error::NotFound(e)
+            | Error::RateLimited(e)
+            | Error::ServiceUnavailable(e)
+            | Error::Server(e)
+            | Error::Decode(e)
+            | Error::Redirect(e)
+            | Error::IncompleteResponse(e) => Some(e),
+            _ => None,
+        }
+    };
+}
+
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -297,35 +317,11 @@ impl Error {
 
     /// The HTTP details, for errors that got an HTTP answer.
     pub fn api(&self) -> Option<&ApiError> {
-        match self {
-            Error::BadRequest(e)
-            | Error::Authentication(e)
-            | Error::PermissionDenied(e)
-            | Error::NotFound(e)
-            | Error::RateLimited(e)
-            | Error::ServiceUnavailable(e)
-            | Error::Server(e)
-            | Error::Decode(e)
-            | Error::Redirect(e)
-            | Error::IncompleteResponse(e) => Some(e),
-            _ => None,
-        }
+        with_api_error!(self)
     }
 
     fn api_mut(&mut self) -> Option<&mut ApiError> {
-        match self {
-            Error::BadRequest(e)
-            | Error::Authentication(e)
-            | Error::PermissionDenied(e)
-            | Error::NotFound(e)
-            | Error::RateLimited(e)
-            | Error::ServiceUnavailable(e)
-            | Error::Server(e)
-            | Error::Decode(e)
-            | Error::Redirect(e)
-            | Error::IncompleteResponse(e) => Some(e),
-            _ => None,
-        }
+        with_api_error!(self)
     }
 
     /// The transport details, for errors that got no HTTP answer.
