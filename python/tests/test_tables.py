@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import faulthandler
 import re
 import subprocess
 import sys
@@ -279,6 +280,32 @@ def test_reader_streams_lazily_in_order(sandbox: Sandbox, vision: Vision) -> Non
         most_ahead = max(most_ahead, len(pulled) - len(ids) // 7)
     assert ids == list(range(210))
     assert most_ahead <= 5, f"{most_ahead} input batches were read ahead of the output"
+
+
+def test_consumers_with_or_without_the_gil_do_not_deadlock_a_python_backed_input(vision: Vision) -> None:
+    """The input is a Python generator (its batches need the GIL); the results are
+    read by pyarrow (which releases the GIL) and by polars (which reads the C
+    stream from Rust, GIL held). Hung, the process is stopped with a traceback."""
+    schema = pa.schema([("id", pa.int64()), ("nik", pa.string())])
+
+    def reader() -> Any:
+        def batches() -> Iterator[Any]:
+            for b in range(20):
+                ids = list(range(b * 5, b * 5 + 5))
+                yield pa.record_batch([pa.array(ids, pa.int64()), pa.array([SITI["nik"]] * 5)], schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        by_pyarrow = vision.identity.verify_table(reader(), keep=["id"], concurrency=3).read_all()
+        by_polars = pl.from_arrow(vision.identity.verify_table(reader(), keep=["id"], concurrency=3))
+        by_c_stream = pa.table(vision.identity.verify_table(reader(), keep=["id"], concurrency=3))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert by_pyarrow.column("id").to_pylist() == list(range(100))
+    assert isinstance(by_polars, pl.DataFrame) and by_polars["id"].to_list() == list(range(100))
+    assert by_c_stream.column("outcome").to_pylist() == ["verified"] * 100
 
 
 def test_a_reader_larger_than_memory_allows_streams_in_bounded_memory() -> None:
