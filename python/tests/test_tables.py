@@ -18,7 +18,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import BUDI_NIK, FAULT, SITI
+from conftest import BUDI_NIK, FAULT, SITI, SLOW_NIK
 
 from glair_vision import (
     FIELDS,
@@ -309,10 +309,12 @@ def test_consumers_with_or_without_the_gil_do_not_deadlock_a_python_backed_input
 
 
 def test_a_reader_larger_than_memory_allows_streams_in_bounded_memory() -> None:
-    """200,000 rows from a generator, 2,000 a batch: input batches are released
-    as their results are read (pyarrow's pool never holds more than a few), and
-    the input is pulled only a few batches ahead of the output."""
-    with Sandbox() as sandbox:  # its own: 200,000 calls would flood the shared one's log
+    """200,000 rows from a generator, 2,000 a batch, the first row slow (1.5 s):
+    input batches are released as their results are read (pyarrow's pool never
+    holds more than a few), and the input is pulled only a few batches ahead of
+    the output, even while the first batch waits for its slow row."""
+    # Its own sandbox: 200,000 calls would flood the shared one's request log.
+    with Sandbox(slow_delay=1.5) as sandbox:
         _stream_200k(sandbox, sandbox.vision())
 
 
@@ -327,8 +329,9 @@ def _stream_200k(sandbox: Sandbox, vision: Vision) -> None:
         for start in range(0, total, size):
             pulled[0] += 1
             ids = pa.array(range(start, start + size), pa.int64())
+            nik = [SLOW_NIK if i == 0 else niks[i % 50] for i in range(start, start + size)]
             yield pa.record_batch(
-                [ids, pa.array([niks[i % 50] for i in range(start, start + size)]), pa.array([pad] * size)],
+                [ids, pa.array(nik), pa.array([pad] * size)],
                 schema=schema,
             )
 
