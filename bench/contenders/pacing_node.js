@@ -7,7 +7,8 @@
 // node pacing_node.js --pkg DIR --url U --rows 20000 --concurrency 64 [--rate-limit 190] [--t0 EPOCH_S]
 // Prints one JSON line: rows, failed rows, attempts, 429s (the client's pacing
 // counts), elapsed, pace after 5 s; with --t0 (a shared start, for several
-// processes at once) also the rows done from t0 + 5 s on and the end, as epochs.
+// processes at once) also the rows done from t0 + 5 s on, the end (an epoch) and
+// the rows done in each second from t0.
 
 const path = require('node:path');
 
@@ -49,12 +50,17 @@ async function main() {
   const t0 = a.t0 !== null ? a.t0 : started;
   let failed = 0;
   let after = 0;
+  const perSecond = [];
   for await (const item of vision.identity.verificationStream(records(a.rows), {
     concurrency: a.concurrency,
     rateLimit: a.rateLimit,
   })) {
     if (item.error) failed += 1;
-    if (Date.now() / 1000 - t0 >= 5) after += 1;
+    const at = Date.now() / 1000 - t0;
+    if (at >= 5) after += 1;
+    const s = Math.max(0, Math.floor(at));
+    while (perSecond.length <= s) perSecond.push(0);
+    perSecond[s] += 1;
   }
   const ended = Date.now() / 1000;
   const p = vision.pacing();
@@ -69,6 +75,7 @@ async function main() {
       pace_after_5s: pace && Math.round(pace * 10) / 10,
       done_after_5s: after,
       ended,
+      done_per_s: perSecond,
       rate_now: p.rate && Math.round(p.rate * 10) / 10,
     })}\n`,
   );

@@ -5,7 +5,8 @@ given (``rate_limit="auto"``, the default) or a fixed one, through
 python pacing_python.py --url U --rows 20000 --concurrency 64 [--rate-limit 190] [--t0 EPOCH]
 Prints one JSON line: rows, failed rows, attempts, 429s (the client's pacing
 counts), elapsed, pace after 5 s; with --t0 (a shared start, for several
-processes at once) also the rows done from t0 + 5 s on and the end, as epochs.
+processes at once) also the rows done from t0 + 5 s on, the end (an epoch) and the
+rows done in each second from t0.
 """
 
 import argparse
@@ -47,6 +48,10 @@ def main() -> None:
     ended = time.time()
     pacing = vision.pacing()
     after = sum(1 for t in done_at if t - t0 >= 5.0)
+    # Rows done in each whole second from t0, so that several processes' runs can be combined.
+    per_second = [0] * (int(ended - t0) + 1)
+    for t in done_at:
+        per_second[max(0, int(t - t0))] += 1
     pace = after / (ended - t0 - 5.0) if ended - t0 > 5.0 else None
     print(json.dumps({
         "rows": args.rows,
@@ -57,6 +62,7 @@ def main() -> None:
         "pace_after_5s": pace and round(pace, 1),
         "done_after_5s": after,
         "ended": ended,
+        "done_per_s": per_second,
         "rate_now": pacing.rate and round(pacing.rate, 1),
     }))
 
