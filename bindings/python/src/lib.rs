@@ -24,7 +24,7 @@ mod _native {
     #[pymodule_export]
     use super::tables::{verify_arrow, verify_arrow_async, PyArrowResults};
     #[pymodule_export]
-    use super::types::{PyFieldResults, PyVerification};
+    use super::types::{PyFieldResults, PyPacingState, PyVerification};
 
     use pyo3::prelude::*;
 
