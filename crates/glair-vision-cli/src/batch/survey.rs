@@ -1,0 +1,116 @@
+//! A first pass over the input, offline: which rows are valid, why the others are
+//! not, and which valid rows repeat an earlier record (for `--dry-run` and
+//! `--dedupe`). Keeps a 128-bit fingerprint per distinct record, never the records.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use glair_vision::VerificationRequest;
+
+use crate::batch::input::{InputRow, RowReader};
+
+/// What the first pass found.
+#[derive(Default, Debug)]
+pub struct Survey {
+    pub rows: u64,
+    pub valid: u64,
+    /// Invalid rows by (field, reason); the reason never repeats the value.
+    pub invalid: BTreeMap<(String, String), u64>,
+    /// Valid rows whose record (normalised) equals an earlier valid row's.
+    pub duplicates: u64,
+    /// Duplicate row -> the first row with its record.
+    pub duplicate_of: HashMap<u64, u64>,
+    /// Rows a real run would send: valid, not skipped, and (with dedupe) not a duplicate.
+    pub to_send: u64,
+}
+
+impl Survey {
+    pub fn invalid_count(&self) -> u64 {
+        self.invalid.values().sum()
+    }
+}
+
+/// The record's fingerprint: two independent 64-bit hashes of its normalised fields.
+fn fingerprint(request: &VerificationRequest) -> u128 {
+    let hash = |seed: u64| {
+        let mut h = DefaultHasher::new();
+        seed.hash(&mut h);
+        for (field, value) in request.fields() {
+            field.wire_name().hash(&mut h);
+            value.hash(&mut h);
+        }
+        h.finish()
+    };
+    (u128::from(hash(0x676c_6169_725f_0001)) << 64) | u128::from(hash(0x676c_6169_725f_0002))
+}
+
+/// Why a row would fail before being sent, as (field, reason); `None` if it is valid.
+/// The same checks the core runs before a call: the fields, then the correlation id.
+pub fn check(row: &InputRow) -> Result<VerificationRequest, (String, String)> {
+    let request = match &row.request {
+        Ok(r) => r,
+        Err(e) => return Err((e.field.clone().unwrap_or_else(|| "(row)".into()), e.message.clone())),
+    };
+    let normalized = request.normalized().map_err(|e| (e.field().to_owned(), e.message().to_owned()))?;
+    if let Some(id) = &row.request_id {
+        if let Err(e) = glair_vision::request_id_header(id) {
+            let v = e.validation().expect("a bad id is a validation error");
+            return Err((v.field().to_owned(), v.message().to_owned()));
+        }
+    }
+    Ok(normalized)
+}
+
+/// Reads every row once. `skip` names rows a real run would not send (already done);
+/// `dedupe` says whether duplicates would be sent.
+pub fn survey(mut reader: RowReader, skip: impl Fn(u64) -> bool, dedupe: bool) -> Result<Survey, String> {
+    let mut s = Survey::default();
+    let mut first: HashMap<u128, u64> = HashMap::new();
+    while let Some(row) = reader.next(|_| false) {
+        let row = row?;
+        s.rows += 1;
+        match check(&row) {
+            Err(key) => *s.invalid.entry(key).or_default() += 1,
+            Ok(normalized) => {
+                s.valid += 1;
+                let mut duplicate = false;
+                match first.entry(fingerprint(&normalized)) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        duplicate = true;
+                        s.duplicates += 1;
+                        s.duplicate_of.insert(row.row, *e.get());
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(row.row);
+                    }
+                }
+                let copied = dedupe && duplicate;
+                if !skip(row.row) && !copied {
+                    s.to_send += 1;
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glair_vision::Field;
+
+    #[test]
+    fn fingerprints_follow_the_normalised_record() {
+        let a =
+            VerificationRequest::builder("3171014508900001").name(" Siti  Rahayu").rt("1").build().unwrap();
+        let b = VerificationRequest::builder("3171-0145-0890-0001")
+            .name("Siti Rahayu")
+            .rt("001")
+            .build()
+            .unwrap();
+        let mut c = b.clone();
+        c.set(Field::Rt, "002");
+        assert_eq!(fingerprint(&a), fingerprint(&b), "normalisation makes them one record");
+        assert_ne!(fingerprint(&b), fingerprint(&c));
+    }
+}
