@@ -18,9 +18,14 @@ Exit codes:
      set GLAIR_API_KEY/GLAIR_USERNAME/GLAIR_PASSWORD, or use --sandbox)";
 
 pub const BATCH_EXIT_CODES: &str = "\
-Output: one JSON object per line, {\"row\": N, \"outcome\": \"verified\" | \"not_verified\" | \"error\", ...},
-with N the 1-based data row of the input; lines appear as calls complete (sort by row to join).
+Output (JSONL, the default): one JSON object per line, {\"row\": N, \"outcome\": \"verified\" |
+\"not_verified\" | \"error\", ...}, with N the 1-based data row of the input; --keep values in a
+\"keep\": {...} object; with --dedupe a duplicate row's line has \"duplicate_of\": M (the row whose
+result it carries). CSV (a .csv --output or --output-format csv): kept columns, row,
+duplicate_of (with --dedupe), outcome, verification_status, reason, result_nik ... result_rw,
+error_kind, error_message, request_id. Lines appear as calls complete (sort by row to join).
 Re-running with the same arguments resumes: rows already in the output are skipped.
+--retry-errors: see its flag; --dry-run prints a JSON report on stdout.
 
 Exit codes:
   0  every input row has an outcome line in the output
@@ -48,7 +53,7 @@ pub enum Command {
     /// Verify one KTP and print the result as JSON.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
-    /// Verify every row of a CSV or JSONL file into a JSONL file (resumable).
+    /// Verify every row of a CSV or JSONL file into a JSONL or CSV file (resumable).
     #[command(after_help = BATCH_EXIT_CODES)]
     Batch(BatchArgs),
     /// Parse and check a NIK offline (no request is sent).
