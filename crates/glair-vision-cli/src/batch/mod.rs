@@ -253,6 +253,12 @@ pub async fn run(args: BatchArgs) -> u8 {
         );
         (skip, retry::journal_path(&output_path))
     } else {
+        if retry::journal_path(&output_path).exists() {
+            eprintln!(
+                "warning: {} is left from an interrupted --retry-errors run; run with --retry-errors to finish it",
+                retry::journal_path(&output_path).display()
+            );
+        }
         if existing.done.len() > 0 {
             eprintln!(
                 "resuming: {} of {total} rows already have an outcome in {}; skipping them",

@@ -3,7 +3,7 @@
 //! `--dedupe`). Keeps a 128-bit fingerprint per distinct record, never the records.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use glair_vision::VerificationRequest;
 
@@ -30,8 +30,31 @@ impl Survey {
     }
 }
 
-/// The record's fingerprint: two independent 64-bit hashes of its normalised fields.
-fn fingerprint(request: &VerificationRequest) -> u128 {
+/// A record's fingerprint: two independent 64-bit hashes of its normalised fields
+/// (a pair of u64, not a u128: 24-byte map entries instead of 32).
+type Fingerprint = (u64, u64);
+
+/// Fingerprints are hashes already: the map uses their first half as it is.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        if self.0 == 0 {
+            self.0 = n;
+        }
+    }
+}
+
+fn fingerprint(request: &VerificationRequest) -> Fingerprint {
     let hash = |seed: u64| {
         let mut h = DefaultHasher::new();
         seed.hash(&mut h);
@@ -41,7 +64,7 @@ fn fingerprint(request: &VerificationRequest) -> u128 {
         }
         h.finish()
     };
-    (u128::from(hash(0x676c_6169_725f_0001)) << 64) | u128::from(hash(0x676c_6169_725f_0002))
+    (hash(0x676c_6169_725f_0001), hash(0x676c_6169_725f_0002))
 }
 
 /// Why a row would fail before being sent, as (field, reason); `None` if it is valid.
@@ -62,10 +85,11 @@ pub fn check(row: &InputRow) -> Result<VerificationRequest, (String, String)> {
 }
 
 /// Reads every row once. `skip` names rows a real run would not send (already done);
-/// `dedupe` says whether duplicates would be sent.
+/// `dedupe` says whether duplicates would be sent. 1,000,000 distinct records take
+/// about 26 MB of map (24-byte entries).
 pub fn survey(mut reader: RowReader, skip: impl Fn(u64) -> bool, dedupe: bool) -> Result<Survey, String> {
     let mut s = Survey::default();
-    let mut first: HashMap<u128, u64> = HashMap::new();
+    let mut first: HashMap<Fingerprint, u64, BuildHasherDefault<Prehashed>> = HashMap::default();
     while let Some(row) = reader.next(|_| false) {
         let row = row?;
         s.rows += 1;
