@@ -278,12 +278,14 @@ pub struct SandboxArgs {
 pub enum InputFormat {
     Csv,
     Jsonl,
+    Parquet,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Csv,
     Jsonl,
+    Parquet,
 }
 
 #[derive(Args, Debug)]
@@ -293,14 +295,14 @@ pub struct BatchArgs {
     /// --keep or --ignore-unknown. Empty cells and nulls are unset
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
-    /// Input format [default: from the extension: .csv, .jsonl/.ndjson]
+    /// Input format [default: from the extension: .csv, .jsonl/.ndjson, .parquet]
     #[arg(long, value_enum)]
     pub format: Option<InputFormat>,
     /// Output file; appended to, so a re-run resumes where it stopped (optional with
     /// --dry-run, which then only reads it to count the rows already done)
     #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
     pub output: Option<PathBuf>,
-    /// Output format [default: csv for a .csv --output, else jsonl]
+    /// Output format [default: csv for a .csv --output, parquet for .parquet, else jsonl]
     #[arg(long, value_enum)]
     pub output_format: Option<OutputFormat>,
     /// Input columns (CSV) or keys (JSONL) copied into every output line, under their

@@ -9,6 +9,7 @@ use glair_vision::{Field, VerificationRequest};
 use serde_json::Value;
 
 use crate::args::InputFormat;
+use crate::batch::columnar::ParquetRows;
 use crate::output::ErrorJson;
 
 /// One data row: its 1-based number, the request (or why it could not be read),
@@ -54,6 +55,11 @@ impl Columns {
         }
         let keep: Vec<String> = keep.iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
         Ok(Columns { map: pairs, keep, request_id: request_id.map(|c| c.trim().to_owned()), ignore_unknown })
+    }
+
+    /// The mapping for a table whose columns are all known (a CSV header, a Parquet schema).
+    pub fn mapping_all(&self) -> ColumnMapping {
+        self.mapping(|_| true)
     }
 
     /// The mapping, with only the `--map` sources that `present` says exist (a JSONL
@@ -117,8 +123,9 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
     match ext.as_str() {
         "csv" => Ok(InputFormat::Csv),
         "jsonl" | "ndjson" => Ok(InputFormat::Jsonl),
+        "parquet" | "pq" => Ok(InputFormat::Parquet),
         _ => Err(format!(
-            "{}: cannot tell the format from the extension; name it .csv or .jsonl, or pass --format",
+            "{}: cannot tell the format from the extension; name it .csv, .jsonl or .parquet, or pass --format",
             path.display()
         )),
     }
@@ -127,6 +134,7 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
 /// A streaming reader of data rows.
 pub enum RowReader {
     Csv { reader: csv::Reader<File>, columns: ResolvedColumns, record: csv::ByteRecord, row: u64 },
+    Parquet(Box<ParquetRows>),
     Jsonl { reader: BufReader<File>, buf: Vec<u8>, row: u64, columns: Columns, cache: KeyCache },
 }
 
@@ -163,6 +171,7 @@ impl RowReader {
                     cache: KeyCache::default(),
                 })
             }
+            InputFormat::Parquet => Ok(RowReader::Parquet(Box::new(ParquetRows::open(path, file, columns)?))),
             InputFormat::Csv => {
                 let mut reader = csv_reader(file);
                 let header = reader
@@ -181,6 +190,7 @@ impl RowReader {
     /// even converted). `None` at the end; `Some(Err)` when the file cannot be read.
     pub fn next(&mut self, skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
         match self {
+            RowReader::Parquet(rows) => rows.next(skip),
             RowReader::Csv { reader, columns, record, row } => loop {
                 match reader.read_byte_record(record) {
                     Ok(false) => return None,
@@ -241,6 +251,7 @@ pub fn count_rows(path: &Path, format: InputFormat) -> Result<u64, String> {
     let file = open_file(path)?;
     let mut n = 0u64;
     match format {
+        InputFormat::Parquet => n = crate::batch::columnar::count_rows(path, file)?,
         InputFormat::Csv => {
             let mut reader = csv_reader(file);
             let mut record = csv::ByteRecord::new();

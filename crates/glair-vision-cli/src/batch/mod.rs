@@ -4,6 +4,7 @@
 //! calls rows that ended in retryable errors again, `--dedupe` sends each distinct
 //! record once, `--dry-run` checks everything offline.
 
+mod columnar;
 mod dryrun;
 mod input;
 mod pace;
@@ -68,11 +69,14 @@ fn usage_error(msg: &str) -> u8 {
     EXIT_INPUT
 }
 
-/// `--output-format`, else `.csv` by extension, else JSONL.
+/// `--output-format`, else by extension (`.csv`, `.parquet`), else JSONL.
 fn output_format(args: &BatchArgs) -> OutputFormat {
-    let by_ext = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    args.output_format.unwrap_or(if args.output.as_ref().is_some_and(by_ext) {
+    let ext =
+        |e: &str| args.output.as_ref().and_then(|p| p.extension()).is_some_and(|x| x.eq_ignore_ascii_case(e));
+    args.output_format.unwrap_or(if ext("csv") {
         OutputFormat::Csv
+    } else if ext("parquet") || ext("pq") {
+        OutputFormat::Parquet
     } else {
         OutputFormat::Jsonl
     })
@@ -169,7 +173,7 @@ impl Dedupe {
 pub async fn run(args: BatchArgs) -> u8 {
     // Signals first, so a Ctrl-C during setup is handled as a clean stop.
     let mut shutdown = Shutdown::install();
-    let format = match input::detect_format(&args.input, args.format) {
+    let in_format = match input::detect_format(&args.input, args.format) {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
@@ -179,14 +183,24 @@ pub async fn run(args: BatchArgs) -> u8 {
             Err(e) => return usage_error(&e),
         };
     // The header is checked before anything else happens.
-    let open = |columns: &Columns| RowReader::open(&args.input, format, columns);
+    let open = |columns: &Columns| RowReader::open(&args.input, in_format, columns);
     let reader = match open(&columns) {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let layout = Layout { format: output_format(&args), keep: columns.keep.clone(), dedupe: args.dedupe };
-    if let Err(e) = layout.check() {
+    let out_format = output_format(&args);
+    let parquet = out_format == OutputFormat::Parquet;
+    // A Parquet output is built from a JSONL journal: lines are written in that layout.
+    let format = if parquet { OutputFormat::Jsonl } else { out_format };
+    let layout = Layout { format, keep: columns.keep.clone(), dedupe: args.dedupe };
+    let columns_check = Layout { format: if parquet { OutputFormat::Csv } else { format }, ..layout.clone() };
+    if let Err(e) = columns_check.check() {
         return usage_error(&e);
+    }
+    if parquet && args.retry_errors {
+        return usage_error(
+            "--retry-errors works on JSONL and CSV outputs, not Parquet: write JSONL or CSV to retry rows",
+        );
     }
     if args.dry_run {
         return dry_run(&args, reader, &layout);
@@ -206,21 +220,38 @@ pub async fn run(args: BatchArgs) -> u8 {
     if let Some(url) = client.sandbox_url() {
         eprintln!("using the in-process sandbox at {url}");
     }
-    let total = match input::count_rows(&args.input, format) {
+    let total = match input::count_rows(&args.input, in_format) {
         Ok(n) => n,
         Err(e) => return usage_error(&e),
     };
-    let existing = match resume::scan(&output_path, &layout, true, |_, _, _| {}) {
+    // Where lines go: the output itself, or the journal a Parquet output is built from.
+    let lines_path = if parquet { columnar::journal_path(&output_path) } else { output_path.clone() };
+    let parquet_schema = if parquet {
+        match parquet_output(&args, in_format, &columns, &output_path, total) {
+            Ok(Some(schema)) => Some(schema),
+            Ok(None) => {
+                eprintln!(
+                    "{} is complete: all {total} rows have an outcome; nothing to do",
+                    output_path.display()
+                );
+                return EXIT_OK;
+            }
+            Err(e) => return usage_error(&e),
+        }
+    } else {
+        None
+    };
+    let existing = match resume::scan(&lines_path, &layout, true, |_, _, _| {}) {
         Ok(e) => e,
         Err(e) => return usage_error(&e),
     };
     match existing.repair {
         Some(Repair::Truncated { bytes }) => eprintln!(
             "repaired {}: removed a torn last line ({bytes} bytes); its row will be done again",
-            output_path.display()
+            lines_path.display()
         ),
         Some(Repair::NewlineAdded) => {
-            eprintln!("repaired {}: added the missing newline after the last line", output_path.display())
+            eprintln!("repaired {}: added the missing newline after the last line", lines_path.display())
         }
         None => {}
     }
@@ -263,10 +294,10 @@ pub async fn run(args: BatchArgs) -> u8 {
             eprintln!(
                 "resuming: {} of {total} rows already have an outcome in {}; skipping them",
                 existing.done.len(),
-                output_path.display()
+                lines_path.display()
             );
         }
-        (existing.done.clone(), output_path.clone())
+        (existing.done.clone(), lines_path.clone())
     };
     let mut dedupe = None;
     let mut duplicate_of = HashMap::new();
@@ -275,7 +306,7 @@ pub async fn run(args: BatchArgs) -> u8 {
             Ok(s) => s,
             Err(e) => return usage_error(&e),
         };
-        match prepare_dedupe(&plan.duplicate_of, &skip, &output_path, &layout, args.retry_errors) {
+        match prepare_dedupe(&plan.duplicate_of, &skip, &lines_path, &layout, args.retry_errors) {
             Ok(d) => dedupe = Some(d),
             Err(e) => return usage_error(&e),
         }
@@ -458,6 +489,11 @@ pub async fn run(args: BatchArgs) -> u8 {
     } else {
         all.merge(&out.tally);
     }
+    if let (Some(schema), true) = (parquet_schema, complete) {
+        if let Err(e) = columnar::write_output(&output_path, schema, columns.keep.len(), total) {
+            return usage_error(&e);
+        }
+    }
     print_summary(&output_path, total, with_outcome, &all, written, out.copies, elapsed);
     eprintln!("{}", pace::summary(&pacing, args.rate_limit, elapsed));
     if let Some(e) = out.error {
@@ -474,6 +510,44 @@ pub async fn run(args: BatchArgs) -> u8 {
         eprintln!("interrupted: {left} rows still without a new outcome; run the same command{again} again to resume");
         EXIT_INTERRUPTED
     }
+}
+
+/// A Parquet output's schema, or `None` when the output is already complete (it
+/// exists, without its journal, with one row per input row).
+fn parquet_output(
+    args: &BatchArgs,
+    in_format: crate::args::InputFormat,
+    columns: &Columns,
+    output: &Path,
+    total: u64,
+) -> Result<Option<arrow_schema::SchemaRef>, String> {
+    match columnar::existing_rows(output)? {
+        Some(rows) if rows == total => return Ok(None),
+        Some(rows) => {
+            return Err(format!(
+                "{} exists with {rows} rows, not the {total} of {}: use another --output or move it away",
+                output.display(),
+                args.input.display()
+            ))
+        }
+        None => {}
+    }
+    let kept = if in_format == crate::args::InputFormat::Parquet {
+        let schema = columnar::schema(&args.input)?;
+        columns
+            .keep
+            .iter()
+            .map(|name| {
+                let clean = |n: &str| n.trim_start_matches('\u{feff}').trim().to_owned();
+                schema.fields().iter().find(|f| clean(f.name()) == clean(name)).cloned().ok_or_else(|| {
+                    format!("kept column `{name}` is not a column of {}", args.input.display())
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?
+    } else {
+        columnar::text_fields(&columns.keep)
+    };
+    Ok(Some(columnar::output_schema(&kept, args.dedupe)))
 }
 
 /// `--dry-run`: the survey and its report; the output, if any, is only read.

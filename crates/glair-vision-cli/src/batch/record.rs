@@ -51,7 +51,7 @@ impl RowResult {
     }
 
     /// The row of the shared result schema (the CSV columns after `row`).
-    fn result_row(&self) -> ResultRow<'_> {
+    pub fn result_row(&self) -> ResultRow<'_> {
         ResultRow {
             outcome: self.outcome,
             verification_status: self.verification_status,
@@ -128,7 +128,8 @@ impl Layout {
     /// Appends one complete line (with its newline) to `out`.
     pub fn encode(&self, entry: &Entry<'_>, out: &mut Vec<u8>) {
         match self.format {
-            OutputFormat::Jsonl => {
+            // A Parquet output's lines go to its JSONL journal.
+            OutputFormat::Jsonl | OutputFormat::Parquet => {
                 serde_json::to_writer(&mut *out, &JsonLine::new(self, entry)).expect("serialisable");
                 out.push(b'\n');
             }

@@ -144,7 +144,7 @@ pub fn scan(
         each(row, result, raw);
     };
     let end = match layout.format {
-        OutputFormat::Jsonl => scan_jsonl(path, file, &mut record)?,
+        OutputFormat::Jsonl | OutputFormat::Parquet => scan_jsonl(path, file, &mut record)?,
         OutputFormat::Csv => scan_csv(path, file, layout, &mut record)?,
     };
     let len = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?.len();

@@ -119,7 +119,7 @@ fn remove(path: &Path) -> Result<(), String> {
 }
 
 /// Makes a rename or removal durable (best effort: not every filesystem allows it).
-fn sync_dir(path: &Path) {
+pub fn sync_dir(path: &Path) {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
