@@ -150,6 +150,16 @@ fn parquet_to_parquet_keeps_types_and_input_order() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("nothing to do"), "{}", stderr(&out));
     assert!(ts.sb().received().is_empty());
+    let out = cli()
+        .args(["batch", "--dry-run", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(ARGS)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["calls"], 0, "a dry run sees the complete Parquet output");
     let text_out = std::fs::read(&output).unwrap();
     for secret in [SITI.as_bytes(), BUDI.as_bytes(), b"SITI RAHAYU"] {
         assert!(!text_out.windows(secret.len()).any(|w| w == secret), "the output holds input data");
@@ -230,4 +240,15 @@ fn parquet_to_csv_and_csv_to_parquet() {
     let report = stdout_json(&out);
     assert_eq!(report["rows"], 10);
     assert_eq!(report["invalid"], 2);
+}
+
+/// For the benchmark: `GLAIR_BENCH_PARQUET=/path/big.parquet cargo test -p
+/// glair-vision-cli --test batch_parquet -- --ignored` writes 1,000,000 rows in
+/// one row group (as pyarrow does by default; `GLAIR_BENCH_ROW_GROUP` for others).
+#[test]
+#[ignore]
+fn write_a_million_row_parquet_input() {
+    let path = std::env::var("GLAIR_BENCH_PARQUET").expect("GLAIR_BENCH_PARQUET names the file");
+    let group = std::env::var("GLAIR_BENCH_ROW_GROUP").ok().and_then(|g| g.parse().ok()).unwrap_or(1 << 20);
+    write_input(Path::new(&path), 1_000_000, group);
 }

@@ -203,7 +203,7 @@ pub async fn run(args: BatchArgs) -> u8 {
         );
     }
     if args.dry_run {
-        return dry_run(&args, reader, &layout);
+        return dry_run(&args, reader, &layout, parquet);
     }
     let output_path = args.output.clone().expect("clap requires --output without --dry-run");
     if same_file(&args.input, &output_path) {
@@ -300,9 +300,9 @@ pub async fn run(args: BatchArgs) -> u8 {
         (existing.done.clone(), lines_path.clone())
     };
     let mut dedupe = None;
-    let mut duplicate_of = HashMap::new();
+    let mut duplicate_of = survey::Duplicates::default();
     if args.dedupe {
-        let plan = match open(&columns).and_then(|r| survey::survey(r, |_| true, true)) {
+        let plan = match open(&columns).and_then(|r| survey::survey(r, |_| true, true, true)) {
             Ok(s) => s,
             Err(e) => return usage_error(&e),
         };
@@ -350,7 +350,7 @@ pub async fn run(args: BatchArgs) -> u8 {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             })
             .filter_map(move |row: InputRow| {
-                if let Some(&first) = duplicate_of.get(&row.row) {
+                if let Some(first) = duplicate_of.first_of(row.row) {
                     let copy = Copy { row: row.row, request_id: row.request_id, keep: row.keep };
                     let _ = copy_tx.send((copy, first));
                     return std::future::ready(None);
@@ -551,15 +551,27 @@ fn parquet_output(
 }
 
 /// `--dry-run`: the survey and its report; the output, if any, is only read.
-fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout) -> u8 {
+fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) -> u8 {
     let done = match &args.output {
-        Some(path) => match resume::scan(path, layout, false, |_, _, _| {}) {
-            Ok(e) => e.done,
-            Err(e) => return usage_error(&e),
-        },
+        // A complete Parquet output: every row is done.
+        Some(path) if parquet && matches!(columnar::existing_rows(path), Ok(Some(_))) => {
+            let mut all = RowSet::default();
+            let rows = columnar::existing_rows(path).ok().flatten().unwrap_or(0);
+            (1..=rows).for_each(|r| {
+                all.insert(r);
+            });
+            all
+        }
+        Some(path) => {
+            let lines = if parquet { columnar::journal_path(path) } else { path.clone() };
+            match resume::scan(&lines, layout, false, |_, _, _| {}) {
+                Ok(e) => e.done,
+                Err(e) => return usage_error(&e),
+            }
+        }
         None => RowSet::default(),
     };
-    match survey::survey(reader, |row| done.contains(row), args.dedupe) {
+    match survey::survey(reader, |row| done.contains(row), args.dedupe, false) {
         Ok(s) => {
             dryrun::report(&s, done.len(), args.dedupe);
             EXIT_OK
@@ -572,14 +584,14 @@ fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout) -> u8 {
 /// the results of first rows that are not called again but have such duplicates,
 /// read back from the output (and, with `--retry-errors`, the journal).
 fn prepare_dedupe(
-    duplicate_of: &HashMap<u64, u64>,
+    duplicate_of: &survey::Duplicates,
     skip: &RowSet,
     output: &Path,
     layout: &Layout,
     retry: bool,
 ) -> Result<Dedupe, String> {
     let mut d = Dedupe::default();
-    for (&row, &first) in duplicate_of {
+    for (row, first) in duplicate_of.iter() {
         if !skip.contains(row) {
             *d.remaining.entry(first).or_default() += 1;
         }

@@ -3,6 +3,7 @@
 //! `--dedupe`). Keeps a 128-bit fingerprint per distinct record, never the records.
 
 use std::collections::{BTreeMap, HashMap};
+
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use glair_vision::VerificationRequest;
@@ -18,10 +19,27 @@ pub struct Survey {
     pub invalid: BTreeMap<(String, String), u64>,
     /// Valid rows whose record (normalised) equals an earlier valid row's.
     pub duplicates: u64,
-    /// Duplicate row -> the first row with its record.
-    pub duplicate_of: HashMap<u64, u64>,
+    /// (duplicate row, the first row with its record), by row (kept only for a
+    /// dedupe run; a dry run needs the count alone).
+    pub duplicate_of: Duplicates,
     /// Rows a real run would send: valid, not skipped, and (with dedupe) not a duplicate.
     pub to_send: u64,
+}
+
+/// Duplicate rows and their first rows, sorted by row (read in order): 16 bytes a
+/// duplicate, looked up by binary search.
+#[derive(Default, Debug)]
+pub struct Duplicates(Vec<(u64, u64)>);
+
+impl Duplicates {
+    /// The first row `row` repeats, if it is a duplicate.
+    pub fn first_of(&self, row: u64) -> Option<u64> {
+        self.0.binary_search_by_key(&row, |(r, _)| *r).ok().map(|i| self.0[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.0.iter().copied()
+    }
 }
 
 impl Survey {
@@ -85,9 +103,15 @@ pub fn check(row: &InputRow) -> Result<VerificationRequest, (String, String)> {
 }
 
 /// Reads every row once. `skip` names rows a real run would not send (already done);
-/// `dedupe` says whether duplicates would be sent. 1,000,000 distinct records take
-/// about 26 MB of map (24-byte entries).
-pub fn survey(mut reader: RowReader, skip: impl Fn(u64) -> bool, dedupe: bool) -> Result<Survey, String> {
+/// `dedupe` says whether duplicates would be sent; `pairs` whether to keep which row
+/// each duplicate repeats. 1,000,000 distinct records take about 26 MB of map
+/// (24-byte entries).
+pub fn survey(
+    mut reader: RowReader,
+    skip: impl Fn(u64) -> bool,
+    dedupe: bool,
+    pairs: bool,
+) -> Result<Survey, String> {
     let mut s = Survey::default();
     let mut first: HashMap<Fingerprint, u64, BuildHasherDefault<Prehashed>> = HashMap::default();
     while let Some(row) = reader.next(|_| false) {
@@ -102,7 +126,9 @@ pub fn survey(mut reader: RowReader, skip: impl Fn(u64) -> bool, dedupe: bool) -
                     std::collections::hash_map::Entry::Occupied(e) => {
                         duplicate = true;
                         s.duplicates += 1;
-                        s.duplicate_of.insert(row.row, *e.get());
+                        if pairs {
+                            s.duplicate_of.0.push((row.row, *e.get()));
+                        }
                     }
                     std::collections::hash_map::Entry::Vacant(e) => {
                         e.insert(row.row);
