@@ -234,6 +234,20 @@ fn parquet_to_csv_and_csv_to_parquet() {
     assert_eq!(text(&got, "outcome", 0).as_deref(), Some("verified"));
     assert_eq!(text(&got, "outcome", 1).as_deref(), Some("not_verified"));
 
+    // JSONL in, Parquet out: any kept JSON value lands as text.
+    let jsonl_in = dir.join("in.jsonl");
+    std::fs::write(
+        &jsonl_in,
+        format!("{{\"nik\":\"{SITI}\",\"ref\":{{\"a\":[1]}}}}\n{{\"nik\":\"{BUDI}\",\"ref\":7}}\n"),
+    )
+    .unwrap();
+    let pq_out = dir.join("from-jsonl.parquet");
+    let out = batch(&ts, &jsonl_in, &pq_out, &["--keep", "ref"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = read_output(&pq_out);
+    assert_eq!(text(&got, "ref", 0).as_deref(), Some("{\"a\":[1]}"));
+    assert_eq!(text(&got, "ref", 1).as_deref(), Some("7"));
+
     // A Parquet dry run reads the same rows.
     let out = cli().args(["batch", "--dry-run", "--input"]).arg(&input).args(ARGS).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));

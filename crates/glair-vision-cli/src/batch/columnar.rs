@@ -240,7 +240,19 @@ fn to_batch(
             .with_coerce_primitive(true)
             .build_decoder()
             .map_err(|e| e.to_string())?;
-        let rows: Vec<&Map<String, Value>> = extras.iter().map(|e| &e.keep).collect();
+        // A text column (from CSV or JSONL input) takes any JSON value a JSONL line
+        // held, as its JSON text.
+        let text: Vec<bool> = kept_schema.fields().iter().map(|f| f.data_type() == &DataType::Utf8).collect();
+        let as_text = |(name, v): (&String, &Value)| {
+            let is_text = kept_schema.index_of(name).is_ok_and(|i| text[i]);
+            let v = match v {
+                Value::Array(_) | Value::Object(_) if is_text => Value::String(v.to_string()),
+                v => v.clone(),
+            };
+            (name.clone(), v)
+        };
+        let rows: Vec<Map<String, Value>> =
+            extras.iter().map(|e| e.keep.iter().map(as_text).collect()).collect();
         decoder.serialize(&rows).map_err(|e| format!("cannot write a kept column: {e}"))?;
         let kept = decoder.flush().map_err(|e| format!("cannot write a kept column: {e}"))?;
         let kept = kept.ok_or("cannot write the kept columns")?;
