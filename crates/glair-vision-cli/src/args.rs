@@ -18,9 +18,14 @@ Exit codes:
      set GLAIR_API_KEY/GLAIR_USERNAME/GLAIR_PASSWORD, or use --sandbox)";
 
 pub const BATCH_EXIT_CODES: &str = "\
-Output: one JSON object per line, {\"row\": N, \"outcome\": \"verified\" | \"not_verified\" | \"error\", ...},
-with N the 1-based data row of the input; lines appear as calls complete (sort by row to join).
+Output (JSONL, the default): one JSON object per line, {\"row\": N, \"outcome\": \"verified\" |
+\"not_verified\" | \"error\", ...}, with N the 1-based data row of the input; --keep values in a
+\"keep\": {...} object; with --dedupe a duplicate row's line has \"duplicate_of\": M (the row whose
+result it carries). CSV (a .csv --output or --output-format csv): kept columns, row,
+duplicate_of (with --dedupe), outcome, verification_status, reason, result_nik ... result_rw,
+error_kind, error_message, request_id. Lines appear as calls complete (sort by row to join).
 Re-running with the same arguments resumes: rows already in the output are skipped.
+--retry-errors: see its flag; --dry-run prints a JSON report on stdout.
 
 Exit codes:
   0  every input row has an outcome line in the output
@@ -48,7 +53,7 @@ pub enum Command {
     /// Verify one KTP and print the result as JSON.
     #[command(after_help = VERIFY_EXIT_CODES)]
     Verify(VerifyArgs),
-    /// Verify every row of a CSV or JSONL file into a JSONL file (resumable).
+    /// Verify every row of a CSV or JSONL file into a JSONL or CSV file (resumable).
     #[command(after_help = BATCH_EXIT_CODES)]
     Batch(BatchArgs),
     /// Parse and check a NIK offline (no request is sent).
@@ -273,20 +278,62 @@ pub struct SandboxArgs {
 pub enum InputFormat {
     Csv,
     Jsonl,
+    Parquet,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Csv,
+    Jsonl,
+    Parquet,
 }
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
-    /// Input file: CSV (header of wire field names) or JSONL (objects with wire field
-    /// names); empty cells and nulls are unset
+    /// Input file: CSV (a header row) or JSONL (one object per line). Columns (keys)
+    /// named like wire fields are read into them (any case); others need --map,
+    /// --keep or --ignore-unknown. Empty cells and nulls are unset
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
-    /// Input format [default: from the extension: .csv, .jsonl/.ndjson]
+    /// Input format [default: from the extension: .csv, .jsonl/.ndjson, .parquet]
     #[arg(long, value_enum)]
     pub format: Option<InputFormat>,
-    /// Output file (JSONL); appended to, so a re-run resumes where it stopped
-    #[arg(long, value_name = "FILE.jsonl")]
-    pub output: PathBuf,
+    /// Output file; appended to, so a re-run resumes where it stopped (optional with
+    /// --dry-run, which then only reads it to count the rows already done)
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    pub output: Option<PathBuf>,
+    /// Output format [default: csv for a .csv --output, parquet for .parquet, else jsonl]
+    #[arg(long, value_enum)]
+    pub output_format: Option<OutputFormat>,
+    /// Input columns (CSV) or keys (JSONL) copied into every output line, under their
+    /// own names: JSONL puts them in a `"keep": {...}` object, CSV in the first columns
+    #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Read a wire field from a differently named column: `nama=name,tanggal_lahir=date_of_birth`
+    #[arg(long, value_name = "SRC=FIELD,...", value_delimiter = ',')]
+    pub map: Vec<String>,
+    /// Skip columns that are neither fields, mapped, kept nor the --request-id-column
+    /// (without it they are refused, every one named)
+    #[arg(long)]
+    pub ignore_unknown: bool,
+    /// Call again the rows whose recorded outcome is a retryable error (rate_limited,
+    /// service_unavailable, server, timeout, connection) and the rows without an
+    /// outcome; the output is then rewritten with one line per row, the new outcome in
+    /// place of the old (new results go to FILE.retry first; the rewrite is an atomic
+    /// rename, so a kill leaves the old or the new file whole; a re-run after a kill
+    /// does not call again the rows FILE.retry already holds)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub retry_errors: bool,
+    /// Check every row offline and report: valid and invalid rows (invalid by field
+    /// and reason), duplicate records, and how many calls a real run would bill.
+    /// Sends nothing, writes nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send identical records (after normalisation) once: a duplicate row's line
+    /// carries the first row's result and `duplicate_of` (that row's number). Costs a
+    /// first pass over the input and 128-bit hashes of the records, not the records
+    #[arg(long)]
+    pub dedupe: bool,
     /// Calls in flight at once
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,

@@ -4,52 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
 use common::*;
 use serde_json::Value;
-
-/// A sandbox process; terminated when dropped.
-struct SandboxProcess {
-    child: Child,
-    url: String,
-}
-
-impl SandboxProcess {
-    fn start(extra: &[&str]) -> SandboxProcess {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0", "--synthetic", "50", "--seed", "3"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first.strip_prefix("listening on ").expect("first line names the URL").to_owned();
-        // Keep reading stdout so the sandbox never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        SandboxProcess { child, url }
-    }
-
-    fn flags(&self) -> Vec<String> {
-        let c = glair_vision_sandbox::DEFAULT_API_KEY;
-        ["--base-url", &self.url, "--api-key", c, "--username", glair_vision_sandbox::DEFAULT_USERNAME]
-            .into_iter()
-            .chain(["--password", glair_vision_sandbox::DEFAULT_PASSWORD])
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-impl Drop for SandboxProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
 
 /// `n` rows of fixture people (all answered 200: verified or not).
 fn write_rows(path: &Path, n: usize) {

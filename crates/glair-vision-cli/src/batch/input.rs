@@ -4,25 +4,114 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use glair_vision::tables::{ColumnMapping, ResolvedColumns};
 use glair_vision::{Field, VerificationRequest};
+use serde_json::Value;
 
 use crate::args::InputFormat;
+use crate::batch::columnar::ParquetRows;
 use crate::output::ErrorJson;
 
 /// One data row: its 1-based number, the request (or why it could not be read),
-/// and its correlation id from `--request-id-column` (empty means none).
+/// its correlation id from `--request-id-column` (empty means none), and the values
+/// of the `--keep` columns, in that order (null where a row lacks one).
 pub struct InputRow {
     pub row: u64,
     pub request: Result<VerificationRequest, ErrorJson>,
     pub request_id: Option<String>,
+    pub keep: Vec<Value>,
 }
 
-/// What a CSV column holds.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Column {
-    Field(Field),
-    /// The `--request-id-column`.
-    RequestId,
+/// What the user said about the columns (`--map`, `--keep`, `--request-id-column`,
+/// `--ignore-unknown`), resolved by the core's [`ColumnMapping`].
+#[derive(Clone, Debug, Default)]
+pub struct Columns {
+    map: Vec<(String, Field)>,
+    /// The kept names, in the order asked for: the output's names for them.
+    pub keep: Vec<String>,
+    request_id: Option<String>,
+    ignore_unknown: bool,
+}
+
+impl Columns {
+    /// Parses `--map SRC=FIELD` pairs; a bad field name or pair is a usage error.
+    pub fn new(
+        map: &[String],
+        keep: &[String],
+        request_id: Option<&str>,
+        ignore_unknown: bool,
+    ) -> Result<Columns, String> {
+        let mut pairs = Vec::with_capacity(map.len());
+        for pair in map.iter().filter(|p| !p.trim().is_empty()) {
+            let (source, field) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("--map `{}`: expected SOURCE=FIELD", pair.trim()))?;
+            // The core parses the field name and, if it is none, lists the ones there are.
+            if let Err(e) = ColumnMapping::new().map_named(source.trim(), field) {
+                return Err(format!("--map `{}`: {}", pair.trim(), message(&e)));
+            }
+            let field = Field::from_wire_name(field.trim()).expect("map_named accepted it");
+            pairs.push((source.trim().to_owned(), field));
+        }
+        let keep: Vec<String> = keep.iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
+        Ok(Columns { map: pairs, keep, request_id: request_id.map(|c| c.trim().to_owned()), ignore_unknown })
+    }
+
+    /// The mapping for a table whose columns are all known (a CSV header, a Parquet schema).
+    pub fn mapping_all(&self) -> ColumnMapping {
+        self.mapping(|_| true)
+    }
+
+    /// The mapping, with only the `--map` sources that `present` says exist (a JSONL
+    /// line names only the keys it has).
+    fn mapping(&self, present: impl Fn(&str) -> bool) -> ColumnMapping {
+        let mut m = ColumnMapping::new().ignore_unknown(self.ignore_unknown);
+        for (source, field) in self.map.iter().filter(|(s, _)| present(s)) {
+            m = m.map(source.clone(), *field);
+        }
+        for k in &self.keep {
+            m = m.keep(k.clone());
+        }
+        if let Some(id) = &self.request_id {
+            m = m.request_id_column(id.clone());
+        }
+        m
+    }
+
+    /// Resolves a CSV header: a refusal is a usage error naming the columns.
+    pub fn resolve(&self, header: &[&str]) -> Result<ResolvedColumns, String> {
+        self.mapping(|_| true).resolve(header.iter().copied()).map_err(|e| message(&e))
+    }
+
+    /// Resolves one JSONL object's keys. Kept and id keys a line lacks, and a `nik`
+    /// key when nothing feeds `nik`, are added as absent (null) columns after the
+    /// line's own: a missing key is an unset value, not a refusal.
+    fn resolve_keys(&self, keys: &[&str]) -> Result<(ResolvedColumns, usize), String> {
+        let has = |name: &str| keys.iter().any(|k| k.trim() == name);
+        let mut header: Vec<&str> = keys.to_vec();
+        let own = header.len();
+        for name in self.keep.iter().chain(&self.request_id) {
+            if !has(name) && !header.contains(&name.as_str()) {
+                header.push(name);
+            }
+        }
+        let feeds_nik = self.map.iter().any(|(s, f)| *f == Field::Nik && has(s))
+            || keys.iter().any(|k| {
+                k.trim().eq_ignore_ascii_case("nik") && !self.map.iter().any(|(s, _)| s == k.trim())
+            });
+        if !feeds_nik {
+            header.push("nik");
+        }
+        let resolved = self.mapping(has).resolve(header).map_err(|e| message(&e))?;
+        Ok((resolved, own))
+    }
+}
+
+fn message(e: &glair_vision::Error) -> String {
+    match e {
+        glair_vision::Error::Configuration(m) => m.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The format from `--format`, else from the file's extension.
@@ -34,8 +123,9 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
     match ext.as_str() {
         "csv" => Ok(InputFormat::Csv),
         "jsonl" | "ndjson" => Ok(InputFormat::Jsonl),
+        "parquet" | "pq" => Ok(InputFormat::Parquet),
         _ => Err(format!(
-            "{}: cannot tell the format from the extension; name it .csv or .jsonl, or pass --format",
+            "{}: cannot tell the format from the extension; name it .csv, .jsonl or .parquet, or pass --format",
             path.display()
         )),
     }
@@ -43,8 +133,17 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
 
 /// A streaming reader of data rows.
 pub enum RowReader {
-    Csv { reader: csv::Reader<File>, header: Vec<Column>, record: csv::ByteRecord, row: u64 },
-    Jsonl { reader: BufReader<File>, buf: Vec<u8>, row: u64, id_key: Option<String> },
+    Csv { reader: csv::Reader<File>, columns: ResolvedColumns, record: csv::ByteRecord, row: u64 },
+    Parquet(Box<ParquetRows>),
+    Jsonl { reader: BufReader<File>, buf: Vec<u8>, row: u64, columns: Columns, cache: KeyCache },
+}
+
+/// The last JSONL key list and its resolution: lines of one file nearly always
+/// share their keys, so each line costs one comparison, not a resolution.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: Vec<String>,
+    resolved: Option<Result<(ResolvedColumns, usize), String>>,
 }
 
 fn open_file(path: &Path) -> Result<File, String> {
@@ -57,28 +156,32 @@ fn csv_reader(file: File) -> csv::Reader<File> {
 }
 
 impl RowReader {
-    /// Opens the input and checks the CSV header (columns must be wire field names,
-    /// `nik` among them, plus `id_column` if given): a bad header is a usage error
-    /// before anything is sent.
-    pub fn open(path: &Path, format: InputFormat, id_column: Option<&str>) -> Result<RowReader, String> {
+    /// Opens the input and resolves its columns: a CSV header, or the first JSONL
+    /// object's keys, that the mapping refuses is a usage error before anything is sent.
+    pub fn open(path: &Path, format: InputFormat, columns: &Columns) -> Result<RowReader, String> {
         let file = open_file(path)?;
         match format {
-            InputFormat::Jsonl => Ok(RowReader::Jsonl {
-                reader: BufReader::with_capacity(64 * 1024, file),
-                buf: Vec::new(),
-                row: 0,
-                id_key: id_column.map(str::to_owned),
-            }),
+            InputFormat::Jsonl => {
+                check_first_line(path, columns)?;
+                Ok(RowReader::Jsonl {
+                    reader: BufReader::with_capacity(64 * 1024, file),
+                    buf: Vec::new(),
+                    row: 0,
+                    columns: columns.clone(),
+                    cache: KeyCache::default(),
+                })
+            }
+            InputFormat::Parquet => Ok(RowReader::Parquet(Box::new(ParquetRows::open(path, file, columns)?))),
             InputFormat::Csv => {
                 let mut reader = csv_reader(file);
-                let header = parse_header(
-                    reader
-                        .byte_headers()
-                        .map_err(|e| format!("{}: cannot read the header: {e}", path.display()))?,
-                    id_column,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-                Ok(RowReader::Csv { reader, header, record: csv::ByteRecord::new(), row: 0 })
+                let header = reader
+                    .byte_headers()
+                    .map_err(|e| format!("{}: cannot read the header: {e}", path.display()))?;
+                let names: Vec<String> =
+                    header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let resolved = columns.resolve(&names).map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(RowReader::Csv { reader, columns: resolved, record: csv::ByteRecord::new(), row: 0 })
             }
         }
     }
@@ -87,7 +190,8 @@ impl RowReader {
     /// even converted). `None` at the end; `Some(Err)` when the file cannot be read.
     pub fn next(&mut self, skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
         match self {
-            RowReader::Csv { reader, header, record, row } => loop {
+            RowReader::Parquet(rows) => rows.next(skip),
+            RowReader::Csv { reader, columns, record, row } => loop {
                 match reader.read_byte_record(record) {
                     Ok(false) => return None,
                     Err(e) => return Some(Err(format!("cannot read row {}: {e}", *row + 1))),
@@ -96,12 +200,11 @@ impl RowReader {
                         if skip(*row) {
                             continue;
                         }
-                        let (request, request_id) = csv_row(header, record);
-                        return Some(Ok(InputRow { row: *row, request, request_id }));
+                        return Some(Ok(csv_row(*row, columns, record)));
                     }
                 }
             },
-            RowReader::Jsonl { reader, buf, row, id_key } => loop {
+            RowReader::Jsonl { reader, buf, row, columns, cache } => loop {
                 buf.clear();
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
@@ -114,12 +217,32 @@ impl RowReader {
                         if skip(*row) {
                             continue;
                         }
-                        let (request, request_id) = json_row(buf, id_key.as_deref());
-                        return Some(Ok(InputRow { row: *row, request, request_id }));
+                        return Some(Ok(json_row(*row, buf, columns, cache)));
                     }
                 }
             },
         }
+    }
+}
+
+/// A JSONL input's first object must resolve (a wrong `--map`, a missing `nik`,
+/// unknown keys): refused up front like a CSV header. Later lines that do not are
+/// row errors.
+fn check_first_line(path: &Path, columns: &Columns) -> Result<(), String> {
+    let mut reader = BufReader::new(open_file(path)?);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(|e| format!("{}: {e}", path.display()))? == 0 {
+            return Ok(());
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        // An unreadable first line is that row's error, not a usage error.
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<Value>(&buf) else { return Ok(()) };
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        return columns.resolve_keys(&keys).map(drop).map_err(|e| format!("{} line 1: {e}", path.display()));
     }
 }
 
@@ -128,6 +251,7 @@ pub fn count_rows(path: &Path, format: InputFormat) -> Result<u64, String> {
     let file = open_file(path)?;
     let mut n = 0u64;
     match format {
+        InputFormat::Parquet => n = crate::batch::columnar::count_rows(path, file)?,
         InputFormat::Csv => {
             let mut reader = csv_reader(file);
             let mut record = csv::ByteRecord::new();
@@ -152,127 +276,104 @@ pub fn count_rows(path: &Path, format: InputFormat) -> Result<u64, String> {
     Ok(n)
 }
 
-fn parse_header(header: &csv::ByteRecord, id_column: Option<&str>) -> Result<Vec<Column>, String> {
-    let mut fields = Vec::with_capacity(header.len());
-    let mut has_id = false;
-    for (i, raw) in header.iter().enumerate() {
-        let name = String::from_utf8_lossy(raw);
-        let name = name.trim().trim_start_matches('\u{feff}').trim();
-        if id_column.is_some_and(|c| c.trim() == name) {
-            if has_id {
-                return Err(format!("column `{name}` appears twice in the header"));
-            }
-            has_id = true;
-            fields.push(Column::RequestId);
-            continue;
-        }
-        let name = name.to_ascii_lowercase();
-        let field = Field::from_wire_name(&name).ok_or_else(|| {
-            format!(
-                "column {} `{}` is not a field name; the header must use the wire names: {}",
-                i + 1,
-                name,
-                Field::ALL.map(|f| f.wire_name()).join(", ")
-            )
-        })?;
-        let column = Column::Field(field);
-        if fields.contains(&column) {
-            return Err(format!("column `{name}` appears twice in the header"));
-        }
-        fields.push(column);
-    }
-    if !fields.contains(&Column::Field(Field::Nik)) {
-        return Err("the header has no `nik` column".into());
-    }
-    if let (Some(c), false) = (id_column, has_id) {
-        return Err(format!("the header has no `{c}` column (--request-id-column)"));
-    }
-    Ok(fields)
+/// The row's request (or why not), its correlation id and kept values, the last
+/// two read even when the rest of the row is bad, so the row's error line carries them.
+fn csv_row(row: u64, columns: &ResolvedColumns, record: &csv::ByteRecord) -> InputRow {
+    let text = |i: usize| record.get(i).map(|cell| String::from_utf8_lossy(cell).into_owned());
+    let request_id =
+        columns.request_id.and_then(text).map(|id| id.trim().to_owned()).filter(|id| !id.is_empty());
+    let keep = columns.keep.iter().map(|&i| text(i).map_or(Value::Null, Value::String)).collect();
+    InputRow { row, request: csv_request(columns, record), request_id, keep }
 }
 
-/// The row's request (or why not) and its correlation id, read even when the rest
-/// of the row is bad, so the row's error line carries it.
-fn csv_row(
-    header: &[Column],
+fn csv_request(
+    columns: &ResolvedColumns,
     record: &csv::ByteRecord,
-) -> (Result<VerificationRequest, ErrorJson>, Option<String>) {
-    let request_id = header
-        .iter()
-        .position(|c| *c == Column::RequestId)
-        .and_then(|i| record.get(i))
-        .map(|cell| String::from_utf8_lossy(cell).trim().to_owned())
-        .filter(|id| !id.is_empty());
-    (csv_request(header, record), request_id)
-}
-
-fn csv_request(header: &[Column], record: &csv::ByteRecord) -> Result<VerificationRequest, ErrorJson> {
-    if record.len() != header.len() {
+) -> Result<VerificationRequest, ErrorJson> {
+    if record.len() != columns.roles.len() {
         return Err(ErrorJson::validation(
             None,
-            format!("row has {} cells but the header has {} columns", record.len(), header.len()),
+            format!("row has {} cells but the header has {} columns", record.len(), columns.roles.len()),
         ));
     }
     let mut request = VerificationRequest::default();
-    for (column, cell) in header.iter().zip(record.iter()) {
-        let Column::Field(field) = column else { continue };
+    for (i, field) in columns.fields() {
+        let cell = record.get(i).unwrap_or_default();
         let text = std::str::from_utf8(cell).map_err(|_| {
             ErrorJson::validation(Some(field.wire_name().into()), format!("invalid {field}: not valid UTF-8"))
         })?;
         if !text.trim().is_empty() {
-            request.set(*field, text);
+            request.set(field, text);
         }
     }
     Ok(request)
 }
 
-/// A JSON object keyed by wire names (and `id_key`, the correlation id); `null` and
-/// `""` are unset, whole numbers are taken as their digits (`"rt": 1`). Messages
-/// never echo the values.
-fn json_row(line: &[u8], id_key: Option<&str>) -> (Result<VerificationRequest, ErrorJson>, Option<String>) {
-    let mut request_id = None;
-    let request = json_request(line, id_key, &mut request_id);
-    (request, request_id)
+/// A JSON object keyed by column names (wire names, `--map` sources, kept and id
+/// keys); `null` and `""` are unset, whole numbers are taken as their digits
+/// (`"rt": 1`). Messages never echo the values.
+fn json_row(row: u64, line: &[u8], columns: &Columns, cache: &mut KeyCache) -> InputRow {
+    let mut out = InputRow {
+        row,
+        request: Err(ErrorJson::validation(None, String::new())),
+        request_id: None,
+        keep: vec![Value::Null; columns.keep.len()],
+    };
+    out.request = json_request(line, columns, cache, &mut out);
+    out
 }
 
 fn json_request(
     line: &[u8],
-    id_key: Option<&str>,
-    request_id: &mut Option<String>,
+    columns: &Columns,
+    cache: &mut KeyCache,
+    out: &mut InputRow,
 ) -> Result<VerificationRequest, ErrorJson> {
-    let value: serde_json::Value = serde_json::from_slice(line)
+    let value: Value = serde_json::from_slice(line)
         .map_err(|e| ErrorJson::validation(None, format!("row is not valid JSON: {e}")))?;
-    let serde_json::Value::Object(mut map) = value else {
+    let Value::Object(map) = value else {
         return Err(ErrorJson::validation(None, "row is not a JSON object".into()));
     };
-    if let Some(key) = id_key {
-        match map.remove(key) {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::String(s)) => *request_id = Some(s).filter(|s| !s.is_empty()),
-            Some(serde_json::Value::Number(n)) => *request_id = Some(n.to_string()),
+    let entries: Vec<(String, Value)> = map.into_iter().collect();
+    let same = cache.resolved.is_some()
+        && cache.keys.len() == entries.len()
+        && cache.keys.iter().zip(&entries).all(|(a, (b, _))| a == b);
+    if !same {
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        cache.resolved = Some(columns.resolve_keys(&keys));
+        cache.keys = entries.iter().map(|(k, _)| k.clone()).collect();
+    }
+    let (resolved, own) = match cache.resolved.as_ref().expect("set above") {
+        Ok(r) => r,
+        Err(e) => return Err(ErrorJson::validation(None, e.clone())),
+    };
+    let value_at = |i: usize| if i < *own { Some(&entries[i].1) } else { None };
+    for (slot, &i) in out.keep.iter_mut().zip(&resolved.keep) {
+        *slot = value_at(i).cloned().unwrap_or(Value::Null);
+    }
+    if let Some(i) = resolved.request_id {
+        match value_at(i) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => out.request_id = Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Some(Value::Number(n)) => out.request_id = Some(n.to_string()),
             Some(_) => {
                 return Err(ErrorJson::validation(
                     Some("request_id".into()),
-                    format!("invalid request_id: `{key}` must be a string"),
+                    format!("invalid request_id: `{}` must be a string", entries[i].0),
                 ))
             }
         }
     }
     let mut request = VerificationRequest::default();
-    for (key, value) in map {
-        let field = Field::from_wire_name(&key).ok_or_else(|| {
-            ErrorJson::validation(
-                Some(key.clone()),
-                format!("unknown field `{key}`: keys must be wire field names"),
-            )
-        })?;
-        let text = match value {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s).filter(|s| !s.trim().is_empty()),
-            serde_json::Value::Number(n) if n.is_u64() => Some(n.to_string()),
-            _ => {
+    for (i, field) in resolved.fields() {
+        let text = match value_at(i) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()).filter(|s| !s.trim().is_empty()).map(str::to_owned),
+            Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
+            Some(_) => {
                 return Err(ErrorJson::validation(
-                    Some(key.clone()),
-                    format!("invalid {key}: must be a string"),
+                    Some(field.wire_name().into()),
+                    format!("invalid {field}: must be a string"),
                 ))
             }
         };
@@ -287,65 +388,89 @@ fn json_request(
 mod tests {
     use super::*;
 
-    #[test]
-    fn header_must_be_wire_names_with_nik() {
-        let ok = parse_header(&csv::ByteRecord::from(vec!["\u{feff}nik", " Name ", "rt"]), None).unwrap();
-        assert_eq!(ok, [Field::Nik, Field::Name, Field::Rt].map(Column::Field));
-        let header = |cells: Vec<&str>| parse_header(&csv::ByteRecord::from(cells), None);
-        assert!(header(vec!["nik", "nama"]).unwrap_err().contains("nama"));
-        assert!(header(vec!["name"]).unwrap_err().contains("nik"));
-        assert!(header(vec!["nik", "nik"]).unwrap_err().contains("twice"));
-        let with_id = parse_header(&csv::ByteRecord::from(vec!["ref", "nik"]), Some("ref")).unwrap();
-        assert_eq!(with_id, [Column::RequestId, Column::Field(Field::Nik)]);
-        let missing = parse_header(&csv::ByteRecord::from(vec!["nik"]), Some("ref")).unwrap_err();
-        assert!(missing.contains("`ref`"), "{missing}");
+    fn cols(map: &[&str], keep: &[&str], id: Option<&str>, ignore: bool) -> Columns {
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        Columns::new(&own(map), &own(keep), id, ignore).unwrap()
+    }
+
+    fn csv(columns: &Columns, header: &[&str], cells: &[&str]) -> InputRow {
+        let resolved = columns.resolve(header).unwrap();
+        csv_row(1, &resolved, &csv::ByteRecord::from(cells.to_vec()))
     }
 
     #[test]
-    fn csv_cells_empty_means_unset() {
-        let header = [Field::Nik, Field::Name, Field::Rt].map(Column::Field);
-        let (req, id) = csv_row(&header, &csv::ByteRecord::from(vec!["3171014508900001", " ", "1"]));
-        let req = req.unwrap();
+    fn map_and_keep_read_indonesian_headers() {
+        let c = cols(&["nama=name", "tanggal_lahir=date_of_birth"], &["customer_id"], None, false);
+        let row = csv(
+            &c,
+            &["customer_id", "nik", "nama", "tanggal_lahir"],
+            &["C-1", "3171014508900001", "SITI", "05-08-1990"],
+        );
+        let req = row.request.unwrap();
+        assert_eq!(req.get(Field::Name), Some("SITI"));
+        assert_eq!(req.get(Field::DateOfBirth), Some("05-08-1990"));
+        assert_eq!(row.keep, vec![Value::String("C-1".into())]);
+        let err = c.resolve(&["customer_id", "nik", "nama", "tanggal_lahir", "kota", "hp"]).unwrap_err();
+        assert!(err.contains("`kota`") && err.contains("`hp`"), "{err}");
+        let bad = Columns::new(&["nama=nama".into()], &[], None, false).unwrap_err();
+        assert!(bad.contains("not a field"), "{bad}");
+        assert!(Columns::new(&["nama".into()], &[], None, false).unwrap_err().contains("SOURCE=FIELD"));
+    }
+
+    #[test]
+    fn csv_cells_empty_means_unset_and_short_rows_keep_what_they_have() {
+        let c = cols(&[], &["ref"], Some("ref"), false);
+        let row = csv(&c, &["nik", "name", "rt", "ref"], &["3171014508900001", " ", "1", " order-1 "]);
+        let req = row.request.unwrap();
         assert_eq!(req.get(Field::Name), None);
         assert_eq!(req.get(Field::Rt), Some("1"));
-        assert_eq!(id, None);
-        let err = csv_row(&header, &csv::ByteRecord::from(vec!["1", "2"])).0.unwrap_err();
-        assert_eq!(err.kind, "validation");
-        let header = [Column::Field(Field::Nik), Column::RequestId];
-        let (req, id) = csv_row(&header, &csv::ByteRecord::from(vec!["3171014508900001", " order-1 "]));
-        assert_eq!(req.unwrap().fields().count(), 1, "the id is not a field");
-        assert_eq!(id.as_deref(), Some("order-1"));
+        assert_eq!(req.fields().count(), 2, "the id is not a field");
+        assert_eq!(row.request_id.as_deref(), Some("order-1"));
+        let row = csv(&c, &["ref", "nik", "name"], &["order-2", "1"]);
+        assert_eq!(row.request.unwrap_err().kind, "validation");
+        assert_eq!(row.keep, vec![Value::String("order-2".into())]);
+        assert!(cols(&[], &[], Some("ref"), false).resolve(&["nik"]).unwrap_err().contains("`ref`"));
+    }
+
+    fn json(columns: &Columns, line: &[u8]) -> InputRow {
+        json_row(1, line, columns, &mut KeyCache::default())
     }
 
     #[test]
     fn json_rows_are_typed_and_never_echo_values() {
-        let json_row = |line: &[u8]| json_row(line, None).0;
-        let req = json_row(br#"{"nik":"3171014508900001","name":null,"rt":1,"rw":""}"#).unwrap();
+        let c = Columns::default();
+        let req = json(&c, br#"{"nik":"3171014508900001","name":null,"rt":1,"rw":""}"#).request.unwrap();
         assert_eq!(req.get(Field::Rt), Some("1"));
         assert_eq!(req.get(Field::Name), None);
         assert_eq!(req.get(Field::Rw), None);
-        let err = json_row(br#"{"nik":"3171014508900001","nama":"SITI"}"#).unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("nama"));
-        let err = json_row(br#"{"nik":3171014508900001.5}"#).unwrap_err();
+        let err = json(&c, br#"{"nik":"3171014508900001","nama":"SITI"}"#).request.unwrap_err();
+        assert!(err.message.contains("`nama`") && !err.message.contains("SITI"), "{}", err.message);
+        let err = json(&c, br#"{"nik":3171014508900001.5}"#).request.unwrap_err();
         assert_eq!(err.field.as_deref(), Some("nik"));
         assert!(!err.message.contains("3171014508900001"));
-        let err = json_row(br#""3171014508900001""#).unwrap_err();
+        let err = json(&c, br#""3171014508900001""#).request.unwrap_err();
         assert!(!err.message.contains("3171014508900001"));
-        assert!(json_row(b"{not json").is_err());
+        assert!(json(&c, b"{not json").request.is_err());
+        let req = json(&c, br#"{"name":"SITI"}"#).request.unwrap();
+        assert_eq!(req.get(Field::Nik), None, "a missing nik is left to validation");
     }
 
     #[test]
-    fn json_rows_take_the_request_id_key() {
-        let (req, id) = json_row(br#"{"nik":"3171014508900001","ref":"order-1"}"#, Some("ref"));
-        assert_eq!(req.unwrap().fields().count(), 1);
-        assert_eq!(id.as_deref(), Some("order-1"));
-        let (req, id) = json_row(br#"{"nik":"3171014508900001","ref":7}"#, Some("ref"));
-        assert!(req.is_ok());
-        assert_eq!(id.as_deref(), Some("7"));
-        let (req, _) = json_row(br#"{"nik":"3171014508900001","ref":[1]}"#, Some("ref"));
-        assert_eq!(req.unwrap_err().field.as_deref(), Some("request_id"));
-        let (req, id) = json_row(br#"{"nik":"3171014508900001","ref":"x"}"#, None);
-        assert_eq!(req.unwrap_err().field.as_deref(), Some("ref"), "an unknown key without the flag");
-        assert_eq!(id, None);
+    fn json_rows_take_mapped_kept_and_id_keys() {
+        let c = cols(&["nama=name"], &["cid", "segment"], Some("ref"), false);
+        let row = json(&c, br#"{"nik":"3171014508900001","nama":"SITI","cid":7,"ref":"order-1"}"#);
+        assert_eq!(row.request.unwrap().get(Field::Name), Some("SITI"));
+        assert_eq!(row.request_id.as_deref(), Some("order-1"));
+        assert_eq!(row.keep, vec![serde_json::json!(7), Value::Null], "a missing kept key is null");
+        let row = json(&c, br#"{"nik":"3171014508900001","ref":[1]}"#);
+        assert_eq!(row.request.unwrap_err().field.as_deref(), Some("request_id"));
+        let ignoring = cols(&[], &[], None, true);
+        assert!(json(&ignoring, br#"{"nik":"3171014508900001","x":{}}"#).request.is_ok());
+        // The cache follows a change of keys.
+        let mut cache = KeyCache::default();
+        let c = Columns::default();
+        assert!(json_row(1, br#"{"nik":"3171014508900001"}"#, &c, &mut cache).request.is_ok());
+        assert!(json_row(2, br#"{"nik":"3171014508900001","x":1}"#, &c, &mut cache).request.is_err());
+        assert!(json_row(3, br#"{"nik":"3171014508900001"}"#, &c, &mut cache).request.is_ok());
     }
 }

@@ -1,74 +1,58 @@
-//! `glair-vision batch`: verify every row of a CSV/JSONL file into a JSONL file,
-//! streaming (memory stays flat), with bounded concurrency and the client's adaptive
-//! pacing (or a fixed ceiling), resumable after any kill.
+//! `glair-vision batch`: verify every row of a CSV/JSONL file into a JSONL or CSV
+//! file, streaming (memory stays flat), with bounded concurrency and the client's
+//! adaptive pacing (or a fixed ceiling), resumable after any kill; `--retry-errors`
+//! calls rows that ended in retryable errors again, `--dedupe` sends each distinct
+//! record once, `--dry-run` checks everything offline.
 
+mod columnar;
+mod dryrun;
 mod input;
 mod pace;
 mod progress;
+mod record;
 mod resume;
+mod retry;
+mod sink;
+mod survey;
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use glair_vision::{
-    BatchOptions, BatchRequest, Error, FieldResults, RequestOptions, Verification, VerificationRequest,
-};
-use serde::Serialize;
+use glair_vision::tables::Outcome;
+use glair_vision::{BatchOptions, BatchRequest, Error, RequestOptions, VerificationRequest};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use crate::args::BatchArgs;
+use crate::args::{BatchArgs, OutputFormat};
 use crate::output::{self, ErrorJson, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK};
 use crate::sandbox;
 use crate::signals::Shutdown;
-use input::{InputRow, RowReader};
+use input::{Columns, InputRow, RowReader};
 use progress::{format_duration, Progress};
-use resume::{Repair, Tally};
+use record::{Entry, Layout, RowResult};
+use resume::{Repair, RowSet, Tally};
+use sink::Sink;
 
-/// One output line. Holds statuses, reasons and request ids only: never a
-/// credential, a NIK or a name (the row number, or the row's own correlation id,
-/// joins it back to the input).
-#[derive(Serialize)]
-struct Line<'a> {
+/// A row in flight: its number, its row-level error, its correlation id, its kept values.
+struct Pending {
     row: u64,
-    outcome: &'static str,
-    /// The row's `--request-id-column` value, sent as `x-request-id`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_request_id: Option<&'a str>,
-    #[serde(flatten)]
-    verification: Option<VerificationFields<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a ErrorJson>,
+    error: Option<ErrorJson>,
+    request_id: Option<String>,
+    keep: Vec<Value>,
 }
-
-/// A verification's fields in a line (its client id is the line's own).
-#[derive(Serialize)]
-struct VerificationFields<'a> {
-    verification_status: bool,
-    reason: &'a str,
-    result: &'a FieldResults,
-    request_id: Option<&'a str>,
-}
-
-impl<'a> From<&'a Verification> for VerificationFields<'a> {
-    fn from(v: &'a Verification) -> Self {
-        VerificationFields {
-            verification_status: v.verification_status,
-            reason: &v.reason,
-            result: &v.result,
-            request_id: v.request_id.as_deref(),
-        }
-    }
-}
-
-/// A row in flight: its number, its row-level error, its correlation id.
-type Pending = (u64, Option<ErrorJson>, Option<String>);
 
 /// Stream index -> the row, for the calls in flight only.
 type InFlight = Arc<Mutex<HashMap<usize, Pending>>>;
+
+/// A duplicate row (`--dedupe`): written with its first row's result.
+struct Copy {
+    row: u64,
+    request_id: Option<String>,
+    keep: Vec<Value>,
+}
 
 /// How the reader thread ended.
 enum ReaderEnd {
@@ -85,19 +69,144 @@ fn usage_error(msg: &str) -> u8 {
     EXIT_INPUT
 }
 
+/// `--output-format`, else by extension (`.csv`, `.parquet`), else JSONL.
+fn output_format(args: &BatchArgs) -> OutputFormat {
+    let ext =
+        |e: &str| args.output.as_ref().and_then(|p| p.extension()).is_some_and(|x| x.eq_ignore_ascii_case(e));
+    args.output_format.unwrap_or(if ext("csv") {
+        OutputFormat::Csv
+    } else if ext("parquet") || ext("pq") {
+        OutputFormat::Parquet
+    } else {
+        OutputFormat::Jsonl
+    })
+}
+
+/// Lines written this run, and their tally.
+struct Out {
+    sink: Sink,
+    path: PathBuf,
+    written: u64,
+    copies: u64,
+    tally: Tally,
+    error: Option<String>,
+}
+
+impl Out {
+    /// Writes one line; false (and the error kept) if the file cannot be written.
+    fn put(&mut self, progress: &mut Progress, entry: &Entry<'_>) -> bool {
+        if let Err(e) = self.sink.write(entry) {
+            self.error = Some(format!("cannot write {}: {e}", self.path.display()));
+            return false;
+        }
+        self.written += 1;
+        self.copies += u64::from(entry.duplicate_of.is_some());
+        self.tally.add(entry.result.outcome.as_str(), entry.result.error_kind());
+        progress.record(entry.result.outcome == Outcome::Error);
+        true
+    }
+}
+
+/// `--dedupe` during a run: duplicates are never sent; each is written once its
+/// first row's result is known, holding that result only while duplicates of it
+/// are still to come.
+#[derive(Default)]
+struct Dedupe {
+    /// Duplicates still to write, per first row.
+    remaining: HashMap<u64, u64>,
+    /// First rows' results that duplicates still to come need.
+    cache: HashMap<u64, RowResult>,
+    /// Duplicates read before their first row's result.
+    parked: HashMap<u64, Vec<Copy>>,
+}
+
+impl Dedupe {
+    fn write(out: &mut Out, progress: &mut Progress, copy: &Copy, first: u64, result: &RowResult) -> bool {
+        out.put(
+            progress,
+            &Entry {
+                row: copy.row,
+                duplicate_of: Some(first),
+                keep: &copy.keep,
+                client_request_id: copy.request_id.as_deref(),
+                result,
+            },
+        )
+    }
+
+    /// A first row's result is known: write its waiting duplicates, keep it for later ones.
+    fn resolved(&mut self, first: u64, result: &RowResult, out: &mut Out, progress: &mut Progress) -> bool {
+        let Some(left) = self.remaining.get_mut(&first) else { return true };
+        for copy in self.parked.remove(&first).unwrap_or_default() {
+            if !Dedupe::write(out, progress, &copy, first, result) {
+                return false;
+            }
+            *left = left.saturating_sub(1);
+        }
+        if *left > 0 {
+            self.cache.insert(first, result.clone());
+        } else {
+            self.remaining.remove(&first);
+        }
+        true
+    }
+
+    /// A duplicate was read: written now if its first row's result is known, else parked.
+    fn arrived(&mut self, copy: Copy, first: u64, out: &mut Out, progress: &mut Progress) -> bool {
+        let Some(result) = self.cache.get(&first) else {
+            self.parked.entry(first).or_default().push(copy);
+            return true;
+        };
+        if !Dedupe::write(out, progress, &copy, first, result) {
+            return false;
+        }
+        let left = self.remaining.entry(first).or_default();
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.remaining.remove(&first);
+            self.cache.remove(&first);
+        }
+        true
+    }
+}
+
 pub async fn run(args: BatchArgs) -> u8 {
     // Signals first, so a Ctrl-C during setup is handled as a clean stop.
     let mut shutdown = Shutdown::install();
-    let format = match input::detect_format(&args.input, args.format) {
+    let in_format = match input::detect_format(&args.input, args.format) {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
+    let columns =
+        match Columns::new(&args.map, &args.keep, args.request_id_column.as_deref(), args.ignore_unknown) {
+            Ok(c) => c,
+            Err(e) => return usage_error(&e),
+        };
     // The header is checked before anything else happens.
-    let reader = match RowReader::open(&args.input, format, args.request_id_column.as_deref()) {
+    let open = |columns: &Columns| RowReader::open(&args.input, in_format, columns);
+    let reader = match open(&columns) {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    if same_file(&args.input, &args.output) {
+    let out_format = output_format(&args);
+    let parquet = out_format == OutputFormat::Parquet;
+    // A Parquet output is built from a JSONL journal: lines are written in that layout.
+    let format = if parquet { OutputFormat::Jsonl } else { out_format };
+    let layout = Layout { format, keep: columns.keep.clone(), dedupe: args.dedupe };
+    let columns_check = Layout { format: if parquet { OutputFormat::Csv } else { format }, ..layout.clone() };
+    if let Err(e) = columns_check.check() {
+        return usage_error(&e);
+    }
+    if parquet && args.retry_errors {
+        return usage_error(
+            "--retry-errors works on JSONL and CSV outputs, not Parquet: write JSONL or CSV to retry rows",
+        );
+    }
+    if args.dry_run {
+        return dry_run(&args, reader, &layout, parquet);
+    }
+    let output_path = args.output.clone().expect("clap requires --output without --dry-run");
+    if same_file(&args.input, &output_path) {
         return usage_error("--input and --output are the same file");
     }
     let client = match sandbox::client(&args.client).await {
@@ -111,61 +220,128 @@ pub async fn run(args: BatchArgs) -> u8 {
     if let Some(url) = client.sandbox_url() {
         eprintln!("using the in-process sandbox at {url}");
     }
-    let total = match input::count_rows(&args.input, format) {
+    let total = match input::count_rows(&args.input, in_format) {
         Ok(n) => n,
         Err(e) => return usage_error(&e),
     };
-    let existing = match resume::scan(&args.output) {
+    // Where lines go: the output itself, or the journal a Parquet output is built from.
+    let lines_path = if parquet { columnar::journal_path(&output_path) } else { output_path.clone() };
+    let parquet_schema = if parquet {
+        match parquet_output(&args, in_format, &columns, &output_path, total) {
+            Ok(Some(schema)) => Some(schema),
+            Ok(None) => {
+                eprintln!(
+                    "{} is complete: all {total} rows have an outcome; nothing to do",
+                    output_path.display()
+                );
+                return EXIT_OK;
+            }
+            Err(e) => return usage_error(&e),
+        }
+    } else {
+        None
+    };
+    let existing = match resume::scan(&lines_path, &layout, true, |_, _, _| {}) {
         Ok(e) => e,
         Err(e) => return usage_error(&e),
     };
     match existing.repair {
         Some(Repair::Truncated { bytes }) => eprintln!(
             "repaired {}: removed a torn last line ({bytes} bytes); its row will be done again",
-            args.output.display()
+            lines_path.display()
         ),
         Some(Repair::NewlineAdded) => {
-            eprintln!("repaired {}: added the missing newline after the last line", args.output.display())
+            eprintln!("repaired {}: added the missing newline after the last line", lines_path.display())
         }
         None => {}
-    }
-    if existing.done.len() > 0 {
-        eprintln!(
-            "resuming: {} of {total} rows already have an outcome in {}; skipping them",
-            existing.done.len(),
-            args.output.display()
-        );
     }
     let extra = existing.done.count_above(total);
     if extra > 0 {
         eprintln!(
             "warning: {} holds {extra} rows beyond the {total} rows of {}: is it the output of another input?",
-            args.output.display(),
+            output_path.display(),
             args.input.display()
         );
     }
-    let mut out = match OpenOptions::new().create(true).append(true).open(&args.output) {
-        Ok(f) => f,
-        Err(e) => return usage_error(&format!("cannot write {}: {e}", args.output.display())),
+    // What to skip, and where new lines go: the output itself, or the journal.
+    let (skip, sink_path) = if args.retry_errors {
+        let journal = match retry::open_journal(&output_path, &layout) {
+            Ok(j) => j,
+            Err(e) => return usage_error(&e),
+        };
+        if let Some(j) = journal.as_ref().filter(|j| j.done.len() > 0) {
+            eprintln!(
+                "resuming --retry-errors: {} rows already have a new outcome in {}; not calling them again",
+                j.done.len(),
+                retry::journal_path(&output_path).display()
+            );
+        }
+        let skip = retry::skip_set(&existing, journal.as_ref());
+        eprintln!(
+            "retrying: {} rows whose outcome is a retryable error, {} rows without an outcome",
+            existing.retryable.without(&skip).len(),
+            total.saturating_sub(existing.done.len())
+        );
+        (skip, retry::journal_path(&output_path))
+    } else {
+        if retry::journal_path(&output_path).exists() {
+            eprintln!(
+                "warning: {} is left from an interrupted --retry-errors run; run with --retry-errors to finish it",
+                retry::journal_path(&output_path).display()
+            );
+        }
+        if existing.done.len() > 0 {
+            eprintln!(
+                "resuming: {} of {total} rows already have an outcome in {}; skipping them",
+                existing.done.len(),
+                lines_path.display()
+            );
+        }
+        (existing.done.clone(), lines_path.clone())
     };
+    let mut dedupe = None;
+    let mut duplicate_of = survey::Duplicates::default();
+    if args.dedupe {
+        let plan = match open(&columns).and_then(|r| survey::survey(r, |_| true, true, true)) {
+            Ok(s) => s,
+            Err(e) => return usage_error(&e),
+        };
+        match prepare_dedupe(&plan.duplicate_of, &skip, &lines_path, &layout, args.retry_errors) {
+            Ok(d) => dedupe = Some(d),
+            Err(e) => return usage_error(&e),
+        }
+        if plan.duplicates > 0 {
+            eprintln!("dedupe: {} rows repeat an earlier record; they are not sent", plan.duplicates);
+        }
+        duplicate_of = plan.duplicate_of;
+    }
+    let sink = match Sink::open(&sink_path, &layout) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&format!("cannot write {}: {e}", sink_path.display())),
+    };
+    let mut out =
+        Out { sink, path: sink_path.clone(), written: 0, copies: 0, tally: Tally::default(), error: None };
 
-    let before = existing.done.len();
-    let before_tally = existing.tally.clone();
-    let done = Arc::new(existing.done);
+    let before = skip.len();
+    let before_errors =
+        existing.tally.error_count().saturating_sub(existing.retryable.len() * u64::from(args.retry_errors));
+    let skip = Arc::new(skip);
 
     // Reader thread -> bounded channel: the input is pulled only as calls finish.
     let (tx, mut rx) = mpsc::channel::<InputRow>(256);
     let reader_thread = {
-        let done = done.clone();
+        let skip = skip.clone();
         std::thread::Builder::new()
             .name("glair-batch-reader".into())
-            .spawn(move || read_rows(reader, &done, &tx))
+            .spawn(move || read_rows(reader, &skip, &tx))
             .expect("can spawn the reader thread")
     };
 
-    // Stream index -> (row, row-level error). Holds only what is in flight.
+    // Stream index -> the row. Holds only what is in flight.
     let in_flight: InFlight = Arc::default();
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    // Duplicates are diverted here instead of being sent.
+    let (copy_tx, mut copy_rx) = mpsc::unbounded_channel::<(Copy, u64)>();
     let requests = {
         let in_flight = in_flight.clone();
         let mut index = 0usize;
@@ -173,7 +349,12 @@ pub async fn run(args: BatchArgs) -> u8 {
             .take_until(async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             })
-            .map(move |row: InputRow| {
+            .filter_map(move |row: InputRow| {
+                if let Some(first) = duplicate_of.first_of(row.row) {
+                    let copy = Copy { row: row.row, request_id: row.request_id, keep: row.keep };
+                    let _ = copy_tx.send((copy, first));
+                    return std::future::ready(None);
+                }
                 let (request, error) = match row.request {
                     Ok(r) => (r, None),
                     // A row that could not be read: an empty request fails the core's
@@ -182,12 +363,11 @@ pub async fn run(args: BatchArgs) -> u8 {
                     Err(e) => (VerificationRequest::default(), Some(e)),
                 };
                 // Cloned only for rows that have an id: a run without ids allocates nothing more.
-                in_flight
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(index, (row.row, error, row.request_id.clone()));
+                let pending =
+                    Pending { row: row.row, error, request_id: row.request_id.clone(), keep: row.keep };
+                in_flight.lock().expect("not poisoned").insert(index, pending);
                 index += 1;
-                BatchRequest { request, request_id: row.request_id }
+                std::future::ready(Some(BatchRequest { request, request_id: row.request_id }))
             })
     };
     let options = BatchOptions {
@@ -199,59 +379,49 @@ pub async fn run(args: BatchArgs) -> u8 {
     let mut results = Box::pin(client.vision.identity().verification_stream(requests, options));
 
     let started = Instant::now();
-    let mut progress =
-        Progress::new(total, before, before_tally.error_count(), args.quiet, args.progress_interval);
+    let mut progress = Progress::new(total, before, before_errors, args.quiet, args.progress_interval);
     let mut tick = tokio::time::interval(progress.tick_every());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut tally = Tally::default();
-    let mut written = 0u64;
+    let mut dedupe_state = dedupe.unwrap_or_default();
     let mut lost = 0u64; // outcomes not written (cancelled calls)
     let mut stopping = false;
+    let mut copies_open = true;
     let mut deadline: Option<tokio::time::Instant> = None;
-    let mut write_error: Option<String> = None;
-    let mut line = String::new();
 
     loop {
         tokio::select! {
             item = results.next() => {
                 let Some(item) = item else { break };
-                let (row, row_error, client_request_id) =
-                    in_flight.lock().expect("not poisoned").remove(&item.index).expect("every item was registered");
-                let api_error;
-                let (outcome, verification, error) = match (&row_error, &item.outcome) {
-                    (Some(e), _) => ("error", None, Some(e)),
-                    (None, Ok(v)) => {
-                        (if v.verification_status { "verified" } else { "not_verified" }, Some(v.into()), None)
-                    }
+                let p = in_flight.lock().expect("not poisoned").remove(&item.index).expect("every item was registered");
+                let result = match (p.error, &item.outcome) {
+                    (Some(e), _) => RowResult::from_error(e),
+                    (None, Ok(v)) => RowResult::from_verification(v),
                     (None, Err(Error::Cancelled)) => {
                         lost += 1;
                         continue;
                     }
-                    (None, Err(e)) => {
-                        api_error = ErrorJson::from_error(e);
-                        ("error", None, Some(&api_error))
-                    }
+                    (None, Err(e)) => RowResult::from_error(ErrorJson::from_error(e)),
                 };
-                line.clear();
-                line.push_str(
-                    &serde_json::to_string(&Line {
-                        row,
-                        outcome,
-                        client_request_id: client_request_id.as_deref(),
-                        verification,
-                        error,
-                    })
-                    .expect("serialisable"),
-                );
-                line.push('\n');
-                // One write per complete line: only a SIGKILL can tear it, and resume repairs that.
-                if let Err(e) = write_line(&mut out, &line) {
-                    write_error = Some(format!("cannot write {}: {e}", args.output.display()));
+                let entry = Entry {
+                    row: p.row,
+                    duplicate_of: None,
+                    keep: &p.keep,
+                    client_request_id: p.request_id.as_deref(),
+                    result: &result,
+                };
+                if !out.put(&mut progress, &entry) || !dedupe_state.resolved(p.row, &result, &mut out, &mut progress) {
                     break;
                 }
-                written += 1;
-                tally.add(outcome, error.map(|e| e.kind));
-                progress.record(error.is_some());
+            }
+            copy = copy_rx.recv(), if copies_open => {
+                match copy {
+                    Some((copy, first)) => {
+                        if !dedupe_state.arrived(copy, first, &mut out, &mut progress) {
+                            break;
+                        }
+                    }
+                    None => copies_open = false,
+                }
             }
             signal = shutdown.recv() => {
                 let pending = in_flight.lock().expect("not poisoned").len();
@@ -283,25 +453,50 @@ pub async fn run(args: BatchArgs) -> u8 {
     // and closes the channel, which ends the reader thread.
     let abandoned = in_flight.lock().expect("not poisoned").len() as u64;
     drop(results);
-    let _ = out.sync_data();
-    drop(out);
+    // Duplicates diverted before the end whose first row's result is known.
+    while let Ok((copy, first)) = copy_rx.try_recv() {
+        if out.error.is_some() || !dedupe_state.arrived(copy, first, &mut out, &mut progress) {
+            break;
+        }
+    }
+    out.sink.sync();
     progress.finish();
     let (reader_end, sent) =
         reader_thread.join().unwrap_or((ReaderEnd::Failed("reader thread panicked".into()), 0));
     let pacing = client.vision.pacing();
     client.shutdown().await;
 
+    let written = out.written;
     let complete = matches!(reader_end, ReaderEnd::Eof)
         && written == sent
         && abandoned == 0
         && lost == 0
-        && write_error.is_none();
-    let mut all = before_tally.clone();
-    all.merge(&tally);
+        && out.error.is_none();
     let elapsed = started.elapsed().as_secs_f64();
-    print_summary(&args, total, before, &all, written, elapsed);
+    let mut all = existing.tally.clone();
+    let mut with_outcome = before + written;
+    if args.retry_errors && complete {
+        if let Err(e) = retry::merge(&output_path, &layout) {
+            return usage_error(&e);
+        }
+        match resume::scan(&output_path, &layout, false, |_, _, _| {}) {
+            Ok(now) => {
+                all = now.tally;
+                with_outcome = now.done.len();
+            }
+            Err(e) => return usage_error(&e),
+        }
+    } else {
+        all.merge(&out.tally);
+    }
+    if let (Some(schema), true) = (parquet_schema, complete) {
+        if let Err(e) = columnar::write_output(&output_path, schema, columns.keep.len(), total) {
+            return usage_error(&e);
+        }
+    }
+    print_summary(&output_path, total, with_outcome, &all, written, out.copies, elapsed);
     eprintln!("{}", pace::summary(&pacing, args.rate_limit, elapsed));
-    if let Some(e) = write_error {
+    if let Some(e) = out.error {
         return usage_error(&e);
     }
     if let ReaderEnd::Failed(e) = reader_end {
@@ -310,22 +505,122 @@ pub async fn run(args: BatchArgs) -> u8 {
     if complete {
         EXIT_OK
     } else {
-        let left = total.saturating_sub(before + written);
-        eprintln!("interrupted: {left} rows still without an outcome; run the same command again to resume");
+        let left = sent.saturating_sub(written) + total.saturating_sub(before + sent);
+        let again = if args.retry_errors { " (with --retry-errors)" } else { "" };
+        eprintln!("interrupted: {left} rows still without a new outcome; run the same command{again} again to resume");
         EXIT_INTERRUPTED
     }
 }
 
-fn write_line(out: &mut File, line: &str) -> std::io::Result<()> {
-    out.write_all(line.as_bytes())?;
-    out.flush()
+/// A Parquet output's schema, or `None` when the output is already complete (it
+/// exists, without its journal, with one row per input row).
+fn parquet_output(
+    args: &BatchArgs,
+    in_format: crate::args::InputFormat,
+    columns: &Columns,
+    output: &Path,
+    total: u64,
+) -> Result<Option<arrow_schema::SchemaRef>, String> {
+    match columnar::existing_rows(output)? {
+        Some(rows) if rows == total => return Ok(None),
+        Some(rows) => {
+            return Err(format!(
+                "{} exists with {rows} rows, not the {total} of {}: use another --output or move it away",
+                output.display(),
+                args.input.display()
+            ))
+        }
+        None => {}
+    }
+    let kept = if in_format == crate::args::InputFormat::Parquet {
+        let schema = columnar::schema(&args.input)?;
+        columns
+            .keep
+            .iter()
+            .map(|name| {
+                let clean = |n: &str| n.trim_start_matches('\u{feff}').trim().to_owned();
+                schema.fields().iter().find(|f| clean(f.name()) == clean(name)).cloned().ok_or_else(|| {
+                    format!("kept column `{name}` is not a column of {}", args.input.display())
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?
+    } else {
+        columnar::text_fields(&columns.keep)
+    };
+    Ok(Some(columnar::output_schema(&kept, args.dedupe)))
+}
+
+/// `--dry-run`: the survey and its report; the output, if any, is only read.
+fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) -> u8 {
+    let done = match &args.output {
+        // A complete Parquet output: every row is done.
+        Some(path) if parquet && matches!(columnar::existing_rows(path), Ok(Some(_))) => {
+            let mut all = RowSet::default();
+            let rows = columnar::existing_rows(path).ok().flatten().unwrap_or(0);
+            (1..=rows).for_each(|r| {
+                all.insert(r);
+            });
+            all
+        }
+        Some(path) => {
+            let lines = if parquet { columnar::journal_path(path) } else { path.clone() };
+            match resume::scan(&lines, layout, false, |_, _, _| {}) {
+                Ok(e) => e.done,
+                Err(e) => return usage_error(&e),
+            }
+        }
+        None => RowSet::default(),
+    };
+    match survey::survey(reader, |row| done.contains(row), args.dedupe, false) {
+        Ok(s) => {
+            dryrun::report(&s, done.len(), args.dedupe);
+            EXIT_OK
+        }
+        Err(e) => usage_error(&format!("{}: {e}", args.input.display())),
+    }
+}
+
+/// How many duplicates each first row still has to come (those not skipped), and
+/// the results of first rows that are not called again but have such duplicates,
+/// read back from the output (and, with `--retry-errors`, the journal).
+fn prepare_dedupe(
+    duplicate_of: &survey::Duplicates,
+    skip: &RowSet,
+    output: &Path,
+    layout: &Layout,
+    retry: bool,
+) -> Result<Dedupe, String> {
+    let mut d = Dedupe::default();
+    for (row, first) in duplicate_of.iter() {
+        if !skip.contains(row) {
+            *d.remaining.entry(first).or_default() += 1;
+        }
+    }
+    let needed = |row: u64| skip.contains(row) && d.remaining.contains_key(&row);
+    if !d.remaining.keys().any(|&first| needed(first)) {
+        return Ok(d);
+    }
+    let mut cache = HashMap::new();
+    let mut load = |path: &Path| {
+        resume::scan(path, layout, false, |row, result, _| {
+            if needed(row) {
+                cache.insert(row, result.clone());
+            }
+        })
+    };
+    load(output)?;
+    if retry {
+        load(&retry::journal_path(output))?;
+    }
+    d.cache = cache;
+    Ok(d)
 }
 
 /// Sends every row not yet done, blocking when the channel is full (back-pressure).
-fn read_rows(mut reader: RowReader, done: &resume::RowSet, tx: &mpsc::Sender<InputRow>) -> (ReaderEnd, u64) {
+fn read_rows(mut reader: RowReader, skip: &RowSet, tx: &mpsc::Sender<InputRow>) -> (ReaderEnd, u64) {
     let mut sent = 0u64;
     loop {
-        match reader.next(|row| done.contains(row)) {
+        match reader.next(|row| skip.contains(row)) {
             None => return (ReaderEnd::Eof, sent),
             Some(Err(e)) => return (ReaderEnd::Failed(e), sent),
             Some(Ok(row)) => {
@@ -345,18 +640,27 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-fn print_summary(args: &BatchArgs, total: u64, before: u64, all: &Tally, written: u64, elapsed: f64) {
+fn print_summary(
+    output: &Path,
+    total: u64,
+    with_outcome: u64,
+    all: &Tally,
+    written: u64,
+    copies: u64,
+    elapsed: f64,
+) {
     let rate = if elapsed > 0.0 { written as f64 / elapsed } else { 0.0 };
     let kinds: Vec<String> = all.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let errors = if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) };
+    let before = with_outcome.saturating_sub(written);
     eprintln!(
-        "summary: {} of {total} rows have an outcome in {} ({written} this run, {before} before)\n  \
+        "summary: {with_outcome} of {total} rows have an outcome in {} ({written} this run, {before} before)\n  \
          verified      {}\n  \
          not verified  {}\n  \
          errors        {}{errors}\n  \
+         duplicates    {copies} rows copied from an identical earlier row this run (not sent)\n  \
          elapsed       {elapsed:.1}s ({rate:.1} rows/s this run)",
-        before + written,
-        args.output.display(),
+        output.display(),
         all.verified,
         all.not_verified,
         all.error_count(),
