@@ -4,13 +4,20 @@ One `glair-vision sandbox` limits the account to 200 requests/s (burst 20) with
 50 ms mean latency (15 ms spread); 20,000 rows at concurrency 64, no rate given:
   - CLI batch (`glair-vision batch`, --rate-limit auto, the default)
   - Rust batch (`verification_batch`, bench-rust --mode sdk-pacing)
+  - Python batch (`verification_batch_iter`, contenders/pacing_python.py)
+  - Node batch (`verificationStream`, contenders/pacing_node.js)
+  - four processes sharing the account, concurrency 32 each, the rows split
+    between them (four Python processes; four Node processes)
   - an aiohttp loop at 64 (contenders/pacing_aiohttp.py: what users write today)
   - the oracle: this SDK told the right fixed rate (CLI --rate-limit 190, Rust 190)
 Reported per contender: failed rows, attempts, 429s (share), elapsed, and the
-sustained pace after the first 5 s. Nothing is asserted.
+sustained pace after the first 5 s (for the four processes: their combined pace
+from 5 s after their common start). Nothing is asserted.
 
-python3 bench/pacing.py [--rows 20000] [--only cli,rust,aiohttp,cli-fixed,rust-fixed]
-Needs target/release/{glair-vision,bench-rust} (bash bench/pacing.sh builds them).
+python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,aiohttp,cli-fixed,rust-fixed]
+Needs target/release/{glair-vision,bench-rust}, glair_vision installed in
+bench/.work/venv and the Node package built in bench/.work/node-pkg (or node/):
+bash bench/pacing.sh prepares them all.
 """
 
 import argparse
@@ -81,9 +88,69 @@ def rust(url, rows, rate):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def aiohttp(url, rows, _rate):
+def bench_python():
     py = os.path.join(ROOT, "bench/.work/venv/bin/python")
-    py = py if os.path.exists(py) else sys.executable
+    return py if os.path.exists(py) else sys.executable
+
+
+def node_pkg():
+    """The Node package pacing.sh built (a copy of node/), else node/ itself."""
+    pkg = os.path.join(ROOT, "bench/.work/node-pkg")
+    built = os.path.isdir(pkg) and any(f.endswith(".node") for f in os.listdir(pkg))
+    return pkg if built else os.path.join(ROOT, "node")
+
+
+def sdk_command(lang, url, rows, rate, concurrency=64, t0=None):
+    if lang == "python":
+        argv = [bench_python(), os.path.join(ROOT, "bench/contenders/pacing_python.py")]
+    else:
+        argv = ["node", os.path.join(ROOT, "bench/contenders/pacing_node.js"), "--pkg", node_pkg()]
+    argv += ["--url", url, "--rows", str(rows), "--concurrency", str(concurrency),
+             "--rate-limit", str(rate or "auto")]
+    if t0 is not None:
+        argv += ["--t0", repr(t0)]
+    return argv
+
+
+def python(url, rows, rate):
+    out = subprocess.run(sdk_command("python", url, rows, rate), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def node(url, rows, rate):
+    out = subprocess.run(sdk_command("node", url, rows, rate), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def four_processes(lang):
+    """Four processes sharing the account (one API key), concurrency 32 each, the
+    rows split between them, started together: their combined figures."""
+
+    def run(url, rows, rate):
+        # A common start a little ahead, so that interpreter start-up is not raced.
+        t0 = time.time() + 3.0
+        share = [rows // 4 + (1 if i < rows % 4 else 0) for i in range(4)]
+        procs = [subprocess.Popen(sdk_command(lang, url, n, rate, concurrency=32, t0=t0),
+                                  stdout=subprocess.PIPE, text=True) for n in share]
+        reports = []
+        for p in procs:
+            out, _ = p.communicate()
+            if p.returncode != 0:
+                raise SystemExit(f"a {lang} process failed ({p.returncode})")
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+        ended = max(r["ended"] for r in reports)
+        after = sum(r["done_after_5s"] for r in reports)
+        return {"rows": rows, "failed": sum(r["failed"] for r in reports),
+                "attempts": sum(r["attempts"] for r in reports),
+                "throttled": sum(r["throttled"] for r in reports),
+                "elapsed_s": round(ended - t0, 2),
+                "pace_after_5s": round(after / (ended - t0 - 5.0), 1) if ended - t0 > 5.0 else None}
+
+    return run
+
+
+def aiohttp(url, rows, _rate):
+    py = bench_python()
     out = subprocess.run([py, os.path.join(ROOT, "bench/contenders/pacing_aiohttp.py"), "--url", url,
                           "--rows", str(rows), "--concurrency", "64"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -92,6 +159,10 @@ def aiohttp(url, rows, _rate):
 CONTENDERS = {
     "cli": ("CLI batch, no rate given", cli, None),
     "rust": ("Rust verification_batch, no rate given", rust, None),
+    "python": ("Python verification_batch_iter, no rate given", python, None),
+    "node": ("Node verificationStream, no rate given", node, None),
+    "python-x4": ("4 Python processes @32 sharing the account, no rate given", four_processes("python"), None),
+    "node-x4": ("4 Node processes @32 sharing the account, no rate given", four_processes("node"), None),
     "aiohttp": ("aiohttp loop @64, Retry-After honoured, 2 retries", aiohttp, None),
     "cli-fixed": (f"oracle: CLI --rate-limit {ORACLE}", cli, ORACLE),
     "rust-fixed": (f"oracle: Rust rate_limit({ORACLE})", rust, ORACLE),
@@ -110,6 +181,11 @@ def main():
         sandbox, url = start_sandbox()
         try:
             r = run(url, args.rows, rate)
+        except (subprocess.CalledProcessError, SystemExit, OSError, ValueError) as e:
+            # One contender failing (a missing tool, say) does not lose the others' rows.
+            print(f"{key}: failed: {e}", file=sys.stderr, flush=True)
+            rows_md.append(f"| {name} | did not run: {type(e).__name__} | | | | |")
+            continue
         finally:
             sandbox.terminate()
             sandbox.wait()
@@ -122,7 +198,8 @@ def main():
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     md = (f"Pacing run {stamp} (source {rev}): sandbox limiting the account to {LIMIT}/s (burst {BURST}), "
-          f"{LATENCY} ms mean latency ({SPREAD} ms spread), {args.rows} rows, concurrency 64, {os.cpu_count()} cores.\n\n"
+          f"{LATENCY} ms mean latency ({SPREAD} ms spread), {args.rows} rows, concurrency 64 "
+          f"(32 in each of the four processes), {os.cpu_count()} cores.\n\n"
           "| contender | failed rows | attempts | 429s | elapsed s | pace after 5 s, rows/s (of the limit) |\n"
           "|---|---|---|---|---|---|\n" + "\n".join(rows_md) + "\n")
     os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)

@@ -104,6 +104,37 @@ export interface Settings {
    * or reset after sending, a 500): the call may then be billed twice. Default false.
    */
   retryUnanswered?: boolean;
+  /**
+   * How fast every call of this client may start, together: `'auto'` (the
+   * default) finds the account's pace after the first 429; a number is a hard
+   * ceiling of calls started per second. See `vision.pacing()`.
+   */
+  rateLimit?: RateLimit;
+}
+
+/**
+ * `'auto'`: as fast as the account allows (unlimited until the first 429, then
+ * the adaptive rate of the client's pacer); a positive number: a hard ceiling
+ * of calls started per second.
+ */
+export type RateLimit = 'auto' | number;
+
+/** The state of a client's pacer (`vision.pacing()`), for progress displays and logs. */
+export interface PacingState {
+  /** Calls started per second now; null while unlimited (no 429 seen, no ceiling). */
+  rate: number | null;
+  /** The configured ceiling (`rateLimit` a number), or null. */
+  ceiling: number | null;
+  /** Attempts sent (first attempts and retries). */
+  sent: number;
+  /** Of those, retries. */
+  retries: number;
+  /** Attempts answered 429. */
+  throttled: number;
+  /** Attempts answered with a result: the calls billed. */
+  succeeded: number;
+  /** Whether a Retry-After holds every call of the client back now. */
+  paused: boolean;
 }
 
 /** Per-call overrides (the second argument of `verification`, as in `@glair/vision`). */
@@ -133,18 +164,29 @@ export interface RequestOverrides {
 export interface BatchOptions extends RequestOverrides {
   /** Calls in flight at once. Default 16. */
   concurrency?: number;
-  /** Calls started per second, evenly spaced across all workers. Default: no limit. */
-  rateLimit?: number;
+  /**
+   * `'auto'` (the default): as fast as the account allows, paced by the
+   * client after the first 429 (throttled records are sent again, not failed).
+   * A number: at most this many calls started per second by this batch, evenly
+   * spaced across all workers.
+   */
+  rateLimit?: RateLimit;
+}
+
+/** What one batch record took: attempts sent (0 if refused before sending), and how many were answered 429. */
+export interface AttemptCounts {
+  attempts: number;
+  throttled: number;
 }
 
 /** A batch record: the fields, and optionally its own correlation id (`x-request-id`). */
 export type BatchRecord = VerificationParams & { requestId?: string | null };
 
-export interface BatchFulfilled {
+export interface BatchFulfilled extends AttemptCounts {
   status: 'fulfilled';
   value: VerificationResult;
 }
-export interface BatchRejected {
+export interface BatchRejected extends AttemptCounts {
   status: 'rejected';
   reason: GlairVisionError;
 }
@@ -153,8 +195,8 @@ export type BatchOutcome = BatchFulfilled | BatchRejected;
 
 /** One outcome of `verificationStream`, with its position in the input. */
 export type StreamItem =
-  | { index: number; value: VerificationResult; error?: undefined }
-  | { index: number; error: GlairVisionError; value?: undefined };
+  | ({ index: number; value: VerificationResult; error?: undefined } & AttemptCounts)
+  | ({ index: number; error: GlairVisionError; value?: undefined } & AttemptCounts);
 
 /** `vision.identity`: KTP Basic Verification. */
 export declare class Identity {
@@ -185,6 +227,10 @@ export declare class Vision {
   /** The whole call's deadline, in milliseconds. */
   readonly deadline: number;
   readonly userAgent: string;
+  /** The client-wide ceiling of calls started per second, or 'auto'. */
+  readonly rateLimit: RateLimit;
+  /** The state of this client's pacer now (shared by every call it makes). */
+  pacing(): PacingState;
   toJSON(): { baseUrl: string; apiVersion: string; timeoutMs: number; maxRetries: number };
 }
 
@@ -202,8 +248,14 @@ export interface SandboxOptions {
   password?: string;
   /** Accepted API key (default "sandbox-api-key"). */
   apiKey?: string;
-  /** Added to every answer, in milliseconds (default 0). */
+  /** Added to every answer, in milliseconds (default 0): the mean when `latencySpreadMs` is set. */
   latencyMs?: number;
+  /** Standard deviation of that time: each answer waits a log-normal draw, seeded by `seed` (default 0: a constant). */
+  latencySpreadMs?: number;
+  /** Requests per second allowed per API key, as a gateway's token bucket; past it, 429 with Retry-After (default 0: no limit). */
+  rateLimit?: number;
+  /** Requests an idle API key may send at once before `rateLimit` applies (default 20). */
+  burst?: number;
   /** Share of answers that are 503, 0..1 (default 0). */
   failureRate?: number;
   /** How long NIKs ending 9408 wait, in milliseconds (default 3000). */
@@ -238,6 +290,8 @@ export declare class Sandbox {
   readonly username: string;
   readonly password: string;
   readonly credentials: { apiKey: string; username: string; password: string };
+  /** Requests answered 429 by the `rateLimit` option so far. */
+  readonly throttled: number;
   /** A client pointed at this sandbox (GLAIR_* environment ignored). */
   vision(options?: Settings): Vision;
   /** Every person in the registry. */

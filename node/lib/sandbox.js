@@ -81,6 +81,15 @@ class Sandbox {
     });
   }
 
+  /** Requests answered 429 by the `rateLimit` option so far. */
+  get throttled() {
+    try {
+      return this[NATIVE].throttled;
+    } catch (err) {
+      throw errors.fromNative(err);
+    }
+  }
+
   /** Every person in the registry (objects keyed by wire field names). */
   async records() {
     return JSON.parse(await errors.call(() => this[NATIVE].records()));

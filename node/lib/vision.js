@@ -45,9 +45,11 @@ function shapeError(p) {
   return e;
 }
 
+/** `{index, value | error, attempts, throttled}`: the attempts sent for the record and the 429s among them. */
 function parseOutcome(item) {
-  if (item.error) return { index: item.index, error: shapeError(item.error) };
-  return { index: item.index, value: shapeResult(item.value) };
+  const counts = { attempts: item.attempts, throttled: item.throttled };
+  if (item.error) return { index: item.index, error: shapeError(item.error), ...counts };
+  return { index: item.index, value: shapeResult(item.value), ...counts };
 }
 
 /** How many records the async-iterator form hands to the core at a time. */
@@ -77,11 +79,15 @@ class Identity {
   }
 
   /**
-   * Verifies every record with bounded concurrency (and an optional rate limit,
-   * requests per second). Resolves to settled outcomes in input order, like
-   * `Promise.allSettled`: `{status: 'fulfilled', value}` or
-   * `{status: 'rejected', reason}` with a GlairVisionError. Never rejects because
-   * of one record.
+   * Verifies every record with bounded concurrency. Resolves to settled
+   * outcomes in input order, like `Promise.allSettled`: `{status: 'fulfilled',
+   * value}` or `{status: 'rejected', reason}` with a GlairVisionError, each with
+   * `attempts` (sent for that record; 0 if refused before sending) and
+   * `throttled` (how many were answered 429). Never rejects because of one
+   * record. `rateLimit: 'auto'` (the default) sends as fast as the account
+   * allows: the client's pacer finds the pace after the first 429 and throttled
+   * records are sent again behind it; a number is a hard ceiling of calls
+   * started per second by this batch.
    */
   async verificationBatch(records, options) {
     if (records == null || typeof records[Symbol.iterator] !== 'function' || typeof records === 'string') {
@@ -91,8 +97,11 @@ class Identity {
     // so memory grows with the results kept, not with copies of the whole input.
     const out = Array.isArray(records) ? new Array(records.length) : [];
     for await (const item of this.verificationStream(records, options)) {
+      const counts = { attempts: item.attempts, throttled: item.throttled };
       out[item.index] =
-        item.error === undefined ? { status: 'fulfilled', value: item.value } : { status: 'rejected', reason: item.error };
+        item.error === undefined
+          ? { status: 'fulfilled', value: item.value, ...counts }
+          : { status: 'rejected', reason: item.error, ...counts };
     }
     return out;
   }
@@ -176,7 +185,7 @@ async function* iterateStream(stream, records) {
         if (replaced.has(item.index)) {
           const error = replaced.get(item.index);
           replaced.delete(item.index);
-          yield { index: item.index, error };
+          yield { index: item.index, error, attempts: 0, throttled: 0 };
         } else {
           yield parseOutcome(item);
         }
@@ -228,6 +237,23 @@ class Vision {
   }
   get userAgent() {
     return this[NATIVE].userAgent;
+  }
+  /** The client-wide ceiling of calls started per second, or `'auto'`. */
+  get rateLimit() {
+    const ceiling = this[NATIVE].rateLimit;
+    return ceiling === null || ceiling === undefined ? 'auto' : ceiling;
+  }
+
+  /**
+   * The state of this client's pacer now, shared by every call it makes:
+   * `{ rate, ceiling, sent, retries, throttled, succeeded, paused }`. `rate` is
+   * the calls started per second now (null while unlimited: no 429 seen and no
+   * ceiling); the counts are attempts sent, retried, answered 429 and answered
+   * with a result (the calls billed); `paused` while a Retry-After holds every
+   * call back. For progress displays and logs.
+   */
+  pacing() {
+    return JSON.parse(this[NATIVE].pacing());
   }
 
   toJSON() {

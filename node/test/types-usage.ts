@@ -33,6 +33,8 @@ import type {
   BatchOutcome,
   StreamItem,
   SandboxRequest,
+  PacingState,
+  RateLimit,
 } from 'glair-vision';
 
 export async function usage(): Promise<void> {
@@ -140,5 +142,27 @@ export async function usage(): Promise<void> {
   }
   void (await v2.identity.verificationBatch([{ ...params, requestId: 'row-1' }], { deadline: 5000 }));
   void masked;
+
+  // Pacing: 'auto' or a number, client-wide and per batch; the pacer's state;
+  // what each outcome took.
+  const paced = new Vision({ ...settings, rateLimit: 'auto' });
+  const fixed: RateLimit = new Vision({ ...settings, rateLimit: 190 }).rateLimit;
+  const state: PacingState = paced.pacing();
+  const rate: number | null = state.rate;
+  void [fixed, rate, state.ceiling, state.sent, state.retries, state.throttled, state.succeeded, state.paused];
+  // @ts-expect-error: 'auto' or a number only
+  void new Vision({ rateLimit: 'fast' });
+  for (const o of await paced.identity.verificationBatch([params], { rateLimit: 'auto' })) {
+    const n: number = o.attempts + o.throttled;
+    void n;
+  }
+  for await (const item of paced.identity.verificationStream([params], { rateLimit: 50 })) {
+    const n: number = item.attempts - item.throttled;
+    void n;
+  }
+  const limited = await Sandbox.start({ rateLimit: 200, burst: 20, latencyMs: 50, latencySpreadMs: 20 });
+  const throttled: number = limited.throttled;
+  void throttled;
+  await limited.stop();
   await sb.stop();
 }

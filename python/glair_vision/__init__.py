@@ -12,9 +12,9 @@ The logic (validation, HTTP, retries, batching) is the glair-vision Rust core.
 import atexit
 
 from . import _native, errors
-from ._client import FIELDS, AsyncIdentity, AsyncVision, Identity, Outcome, Vision
+from ._client import FIELDS, AsyncIdentity, AsyncVision, Identity, Outcome, RateLimit, Vision
 from ._logging import refresh_logging
-from ._native import DEFAULT_BASE_URL, FieldResults, Verification, __version__, mask_nik
+from ._native import DEFAULT_BASE_URL, FieldResults, PacingState, Verification, __version__, mask_nik
 from .errors import (
     APIConnectionError,
     APIError,
@@ -45,6 +45,8 @@ __all__ = [
     "Verification",
     "FieldResults",
     "Outcome",
+    "PacingState",
+    "RateLimit",
     "FIELDS",
     "DEFAULT_BASE_URL",
     "mask_nik",

@@ -15,6 +15,7 @@ from typing import (
     Iterable,
     Iterator,
     List,
+    Literal,
     Mapping,
     Optional,
     Tuple,
@@ -22,16 +23,21 @@ from typing import (
 )
 
 from . import _logging, _native
-from ._native import Verification
+from ._native import PacingState, Verification
 from .errors import GlairVisionError, ValidationError
 
-__all__ = ["Vision", "AsyncVision", "Identity", "AsyncIdentity", "FIELDS", "Outcome"]
+__all__ = ["Vision", "AsyncVision", "Identity", "AsyncIdentity", "FIELDS", "Outcome", "RateLimit", "PacingState"]
 
 #: The 16 wire field names, in documentation order.
 FIELDS: Tuple[str, ...] = tuple(_native.FIELDS)
 
 #: One batch outcome: a result or the exception for that record.
 Outcome = Union[Verification, GlairVisionError]
+
+#: How fast calls may start: ``"auto"`` (find the account's pace: unlimited until
+#: the first 429, then the adaptive rate of the client's pacer) or a number, a
+#: hard ceiling of calls started per second. ``None`` is ``"auto"``.
+RateLimit = Union[Literal["auto"], float, None]
 
 #: A date of birth: "dd-mm-yyyy", ISO "yyyy-mm-dd", or a date/datetime.
 DateLike = Union[str, datetime.date]
@@ -94,6 +100,7 @@ class _BaseVision:
         connect_timeout: float = 10.0,
         deadline: float = 60.0,
         retry_unanswered: bool = False,
+        rate_limit: RateLimit = "auto",
     ) -> None:
         _logging.refresh_logging()
         self._client = _native.Client(
@@ -107,6 +114,7 @@ class _BaseVision:
             max_retries=max_retries,
             deadline=deadline,
             retry_unanswered=retry_unanswered,
+            rate_limit=rate_limit,
         )
         self._overrides = {}
 
@@ -174,6 +182,21 @@ class _BaseVision:
     def retry_unanswered(self) -> bool:
         """Whether calls the server may have processed are retried (default False)."""
         return bool(self._overrides.get("retry_unanswered", self._client.retry_unanswered))
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """The client-wide ceiling of calls started per second, or ``"auto"``."""
+        ceiling = self._client.rate_limit
+        return "auto" if ceiling is None else ceiling
+
+    def pacing(self) -> PacingState:
+        """The state of this client's pacer now, shared by every call it makes
+        (single calls, batches, and clients made with :meth:`with_options`): the
+        send rate (None while unlimited: no 429 seen and no ceiling), the ceiling,
+        and the attempts sent, retried, throttled (answered 429) and answered
+        (``succeeded``: the calls billed) so far, and whether a ``Retry-After``
+        pauses every call now. For progress displays and logs."""
+        return self._client.pacing()
 
     @property
     def user_agent(self) -> str:
@@ -292,15 +315,23 @@ class Identity:
         records: Iterable[Mapping[str, Any]],
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
-        rate_limit: Optional[float] = None,
+        rate_limit: RateLimit = "auto",
         **options: Any,
     ) -> List[Outcome]:
         """Verifies many records (dicts keyed by wire field names, and optionally
         ``request_id``: that record's own correlation id) with at most
-        ``concurrency`` calls in flight and at most ``rate_limit`` calls started
-        per second. Returns, in input order, a result or the exception for each
-        record; one failure never stops the rest. Runs in Rust with the GIL
-        released; Ctrl-C stops the batch."""
+        ``concurrency`` calls in flight. Returns, in input order, a result or the
+        exception for each record; one failure never stops the rest. Runs in Rust
+        with the GIL released; Ctrl-C stops the batch.
+
+        ``rate_limit="auto"`` (the default) sends as fast as the account allows:
+        the client's pacer finds the pace after the first 429, and a throttled
+        record is sent again behind it while its deadline allows, so throttling
+        does not fail records. A number is a hard ceiling of calls started per
+        second by this batch. Each outcome (result or exception) carries
+        ``attempts`` (attempts sent for that record; 0 if it was refused before
+        sending) and ``throttled`` (how many of them were answered 429); the
+        client's totals are in :meth:`Vision.pacing`."""
         opts = _batch_options(self._vision, options)
         return self._vision._client.verify_batch(records, concurrency, rate_limit, opts)
 
@@ -309,7 +340,7 @@ class Identity:
         records: Iterable[Mapping[str, Any]],
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
-        rate_limit: Optional[float] = None,
+        rate_limit: RateLimit = "auto",
         **options: Any,
     ) -> Iterator[Tuple[int, Outcome]]:
         """Like :meth:`verification_batch`, yielding ``(index, outcome)`` pairs as
@@ -319,6 +350,13 @@ class Identity:
         opts = _batch_options(self._vision, options)
         session = self._vision._client.batch_session(concurrency, rate_limit, opts)
         return _iterate(session, iter(records), 2 * concurrency)
+
+
+def _unsent(error: ValidationError) -> ValidationError:
+    # A record refused before sending: no attempts, as the native outcomes say.
+    error.attempts = 0
+    error.throttled = 0
+    return error
 
 
 def _iterate(
@@ -343,7 +381,7 @@ def _iterate(
                 try:
                     positions[session.submit(record)] = position
                 except ValidationError as e:
-                    yield position, e
+                    yield position, _unsent(e)
             if exhausted and not positions:
                 return
             item = session.wait()
@@ -404,7 +442,7 @@ class AsyncIdentity:
         records: Iterable[Mapping[str, Any]],
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
-        rate_limit: Optional[float] = None,
+        rate_limit: RateLimit = "auto",
         **options: Any,
     ) -> List[Outcome]:
         """Like :meth:`Identity.verification_batch`, awaitable."""
@@ -416,7 +454,7 @@ class AsyncIdentity:
         records: Union[Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]],
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
-        rate_limit: Optional[float] = None,
+        rate_limit: RateLimit = "auto",
         **options: Any,
     ) -> AsyncIterator[Tuple[int, Outcome]]:
         """An async iterator of ``(index, outcome)`` pairs as calls complete.
@@ -454,7 +492,7 @@ async def _aiterate(
                 try:
                     positions[session.submit(record)] = position
                 except ValidationError as e:
-                    yield position, e
+                    yield position, _unsent(e)
             if exhausted and not positions:
                 return
             item = await session.wait_async()

@@ -14,6 +14,7 @@ __all__ = [
     "SandboxServer",
     "FieldResults",
     "Verification",
+    "PacingState",
     "__version__",
     "DEFAULT_BASE_URL",
     "OPENAPI_DOCUMENT",
@@ -28,6 +29,7 @@ FIELDS: List[str]
 DEFAULT_SANDBOX_CREDENTIALS: Tuple[str, str, str]
 
 _Outcome = Union["Verification", GlairVisionError]
+_RateLimit = Union[str, float, None]
 _Item = Optional[Tuple[int, _Outcome]]
 
 def mask_nik(nik: str) -> str: ...
@@ -109,6 +111,8 @@ class Verification:
         result: Union[FieldResults, Dict[str, Optional[bool]], None] = None,
         request_id: Optional[str] = None,
         client_request_id: Optional[str] = None,
+        attempts: Optional[int] = None,
+        throttled: Optional[int] = None,
     ) -> "Verification": ...
     @property
     def verification_status(self) -> bool: ...
@@ -120,6 +124,45 @@ class Verification:
     def request_id(self) -> Optional[str]: ...
     @property
     def client_request_id(self) -> Optional[str]: ...
+    @property
+    def attempts(self) -> Optional[int]: ...
+    @property
+    def throttled(self) -> Optional[int]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __reduce__(self) -> Tuple[Any, ...]: ...
+    __hash__: None  # type: ignore[assignment]
+
+@final
+class PacingState:
+    """The client's pacer now: its rate (None while unlimited), ceiling, and the
+    attempts sent, retried, throttled (429) and answered so far."""
+
+    def __new__(
+        cls,
+        rate: Optional[float],
+        ceiling: Optional[float],
+        sent: int,
+        retries: int,
+        throttled: int,
+        succeeded: int,
+        paused: bool,
+    ) -> "PacingState": ...
+    @property
+    def rate(self) -> Optional[float]: ...
+    @property
+    def ceiling(self) -> Optional[float]: ...
+    @property
+    def sent(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def throttled(self) -> int: ...
+    @property
+    def succeeded(self) -> int: ...
+    @property
+    def paused(self) -> bool: ...
     def to_dict(self) -> Dict[str, Any]: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
@@ -142,6 +185,7 @@ class Client:
         max_retries: Optional[int] = None,
         deadline: Optional[float] = None,
         retry_unanswered: Optional[bool] = None,
+        rate_limit: _RateLimit = None,
         read_env: bool = True,
     ) -> "Client": ...
     @property
@@ -159,6 +203,9 @@ class Client:
     @property
     def retry_unanswered(self) -> bool: ...
     @property
+    def rate_limit(self) -> Optional[float]: ...
+    def pacing(self) -> "PacingState": ...
+    @property
     def user_agent(self) -> str: ...
     def config(self) -> Dict[str, Any]: ...
     def verify(self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None) -> Verification: ...
@@ -169,20 +216,20 @@ class Client:
         self,
         records: Iterable[Any],
         concurrency: Optional[int] = None,
-        rate_limit: Optional[float] = None,
+        rate_limit: _RateLimit = None,
         options: Optional[Dict[str, Any]] = None,
     ) -> List[_Outcome]: ...
     def verify_batch_async(
         self,
         records: Iterable[Any],
         concurrency: Optional[int] = None,
-        rate_limit: Optional[float] = None,
+        rate_limit: _RateLimit = None,
         options: Optional[Dict[str, Any]] = None,
     ) -> Awaitable[List[_Outcome]]: ...
     def batch_session(
         self,
         concurrency: Optional[int] = None,
-        rate_limit: Optional[float] = None,
+        rate_limit: _RateLimit = None,
         options: Optional[Dict[str, Any]] = None,
         buffer: Optional[int] = None,
     ) -> "BatchSession": ...
@@ -214,6 +261,9 @@ class SandboxServer:
         username: Optional[str] = None,
         password: Optional[str] = None,
         latency: Optional[float] = None,
+        latency_spread: Optional[float] = None,
+        rate_limit: Optional[float] = None,
+        burst: Optional[int] = None,
         failure_rate: Optional[float] = None,
         slow_delay: Optional[float] = None,
         match_threshold: Optional[float] = None,
@@ -230,6 +280,8 @@ class SandboxServer:
     def password(self) -> str: ...
     @property
     def running(self) -> bool: ...
+    @property
+    def throttled(self) -> int: ...
     def records(self) -> List[Dict[str, str]]: ...
     def requests(self) -> List[Dict[str, Any]]: ...
     def clear_requests(self) -> None: ...

@@ -4,7 +4,8 @@ Every exception derives from :class:`GlairVisionError`. Errors that got an HTTP
 answer derive from :class:`APIError` and carry ``status_code``, ``reason``,
 ``request_id`` (the ``Request-Id`` header, for GLAIR support) and ``body`` (the
 start of the raw body). Errors of a call carry ``client_request_id``, the
-caller's own correlation id (sent as ``x-request-id``) when one was given. All of
+caller's own correlation id (sent as ``x-request-id``) when one was given; a
+batch's exceptions carry ``attempts`` and ``throttled`` (429s) for their record. All of
 them pickle with their attributes, so they survive ``multiprocessing``,
 ``concurrent.futures`` and friends.
 
@@ -50,6 +51,10 @@ class GlairVisionError(Exception):
     code: str = "error"
     #: The caller's correlation id of the failed call (``request_id=``), if any.
     client_request_id: Optional[str] = None
+    #: Batch outcomes only (None otherwise): the attempts sent for that record
+    #: (0 if it was refused before sending) and how many were answered 429.
+    attempts: Optional[int] = None
+    throttled: Optional[int] = None
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)

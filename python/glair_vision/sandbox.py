@@ -46,9 +46,15 @@ class Sandbox:
     - ``synthetic``: how many synthetic people to generate (default 100), ``seed``;
     - ``api_key``, ``username``, ``password``: the credentials it accepts
       (defaults: ``sandbox-api-key``, ``sandbox``, ``sandbox-password``);
-    - ``latency`` (seconds added to every answer), ``failure_rate`` (share of
+    - ``latency`` (mean seconds added to every answer) and ``latency_spread``
+      (its standard deviation: each answer then waits a log-normal draw, seeded
+      by ``seed``; default 0, a constant), ``failure_rate`` (share of
       answers that are 503), ``slow_delay`` (how long ...9408 NIKs wait, default 3 s),
-      ``match_threshold`` (free-text similarity needed to match, default 0.85).
+      ``match_threshold`` (free-text similarity needed to match, default 0.85);
+    - ``rate_limit`` (requests per second allowed per API key, as a gateway's
+      token bucket; past it the answer is 429 with ``Retry-After``; default 0,
+      no limit) and ``burst`` (requests an idle key may send at once, default 20).
+      :attr:`throttled` counts the 429s it sent.
     """
 
     def __init__(
@@ -61,6 +67,9 @@ class Sandbox:
         username: Optional[str] = None,
         password: Optional[str] = None,
         latency: Optional[Seconds] = None,
+        latency_spread: Optional[Seconds] = None,
+        rate_limit: Optional[float] = None,
+        burst: Optional[int] = None,
         failure_rate: Optional[float] = None,
         slow_delay: Optional[Seconds] = None,
         match_threshold: Optional[float] = None,
@@ -88,6 +97,9 @@ class Sandbox:
             username=username,
             password=password,
             latency=_seconds(latency),
+            latency_spread=_seconds(latency_spread),
+            rate_limit=rate_limit,
+            burst=burst,
             failure_rate=failure_rate,
             slow_delay=_seconds(slow_delay),
             match_threshold=match_threshold,
@@ -158,6 +170,11 @@ class Sandbox:
         return AsyncVision(**{"base_url": self.url, **self.credentials, **options})
 
     # inspection ----------------------------------------------------------
+
+    @property
+    def throttled(self) -> int:
+        """Requests answered 429 by ``rate_limit`` so far."""
+        return self._require().throttled
 
     def records(self) -> List[Dict[str, str]]:
         """Every person in the registry, as dicts keyed by wire field names."""

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::convert::{
-    opt_bool, opt_count, opt_duration_ms, opt_number, opt_string, options_object, parse_json, parse_records,
-    reject_unknown, request_from_value, request_options, retries, timeout,
+    opt_bool, opt_count, opt_duration_ms, opt_rate_limit, opt_string, options_object, parse_json,
+    parse_records, reject_unknown, request_from_value, request_options, retries, timeout,
 };
 use crate::errors::{config_error, error_payload, to_napi};
 use crate::runtime::{init_logging, spawn};
@@ -21,7 +21,7 @@ use crate::types::verification_json;
 /// Outcomes handed to JS per `next()` call of a stream, at most.
 const STREAM_CHUNK: usize = 512;
 
-const VISION_KEYS: [&str; 13] = [
+const VISION_KEYS: [&str; 14] = [
     "apiKey",
     "username",
     "password",
@@ -35,6 +35,7 @@ const VISION_KEYS: [&str; 13] = [
     "readEnv",
     "deadline",
     "retryUnanswered",
+    "rateLimit",
 ];
 
 /// `{ concurrency, rateLimit, ...per-call overrides }`.
@@ -47,11 +48,8 @@ fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
         }
         options.concurrency = n as usize;
     }
-    if let Some(r) = opt_number(&obj, "rateLimit")? {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(config_error("option `rateLimit` must be a positive number of requests per second"));
-        }
-        options.rate_limit = glair_vision::RateLimit::Fixed(r);
+    if let Some(r) = opt_rate_limit(&obj, "rateLimit")? {
+        options.rate_limit = r;
     }
     obj.remove("concurrency");
     obj.remove("rateLimit");
@@ -59,11 +57,17 @@ fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
     Ok(options)
 }
 
-/// One batch outcome: `{index, value}` or `{index, error}`.
-fn outcome_json(index: usize, outcome: &Result<Verification, Error>) -> Value {
+/// One batch outcome: `{index, value}` or `{index, error}`, with the attempts
+/// sent for it and how many of them were answered 429 (0 and 0 for a record
+/// refused before sending).
+fn outcome_json(index: usize, outcome: &Result<Verification, Error>, attempts: u32, throttled: u32) -> Value {
     match outcome {
-        Ok(v) => json!({ "index": index, "value": verification_json(v) }),
-        Err(e) => json!({ "index": index, "error": error_payload(e) }),
+        Ok(v) => {
+            json!({ "index": index, "value": verification_json(v), "attempts": attempts, "throttled": throttled })
+        }
+        Err(e) => {
+            json!({ "index": index, "error": error_payload(e), "attempts": attempts, "throttled": throttled })
+        }
     }
 }
 
@@ -130,6 +134,9 @@ impl NativeVision {
         if let Some(v) = opt_bool(&obj, "readEnv")? {
             b = b.read_env(v);
         }
+        if let Some(r) = opt_rate_limit(&obj, "rateLimit")? {
+            b = b.rate_limit(r);
+        }
         Ok(NativeVision { inner: b.build()? })
     }
 
@@ -157,6 +164,29 @@ impl NativeVision {
     #[napi(getter)]
     pub fn max_retries(&self) -> u32 {
         self.inner.retry_policy().max_retries
+    }
+
+    /// The client-wide ceiling of calls per second, or `null` (`'auto'`).
+    #[napi(getter)]
+    pub fn rate_limit(&self) -> Option<f64> {
+        self.inner.pacing().ceiling
+    }
+
+    /// The pacer's state now (shared by every call of this client), as JSON:
+    /// `{rate, ceiling, sent, retries, throttled, succeeded, paused}`.
+    #[napi]
+    pub fn pacing(&self) -> String {
+        let p = self.inner.pacing();
+        json!({
+            "rate": p.rate,
+            "ceiling": p.ceiling,
+            "sent": p.sent,
+            "retries": p.retries,
+            "throttled": p.throttled,
+            "succeeded": p.succeeded,
+            "paused": p.paused,
+        })
+        .to_string()
     }
 
     #[napi(getter)]
@@ -225,7 +255,7 @@ impl BatchStream {
                             }
                         }
                         Err(e) => {
-                            if feeder_out.send(outcome_json(index, &Err(e))).await.is_err() {
+                            if feeder_out.send(outcome_json(index, &Err(e), 0, 0)).await.is_err() {
                                 return;
                             }
                         }
@@ -243,7 +273,11 @@ impl BatchStream {
             while let Some(item) = results.next().await {
                 let index =
                     positions.lock().expect("positions lock").remove(&item.index).unwrap_or(item.index);
-                if out_tx.send(outcome_json(index, &item.outcome)).await.is_err() {
+                if out_tx
+                    .send(outcome_json(index, &item.outcome, item.attempts, item.throttled))
+                    .await
+                    .is_err()
+                {
                     return; // closed: dropping `results` cancels in-flight calls
                 }
             }

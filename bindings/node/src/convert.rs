@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use glair_vision::{BatchRequest, Error, Field, RequestOptions, ValidationError, VerificationRequest};
+use glair_vision::{
+    BatchRequest, Error, Field, RateLimit, RequestOptions, ValidationError, VerificationRequest,
+};
 use serde_json::{Map, Value};
 
 use crate::errors::config_error;
@@ -137,6 +139,25 @@ pub fn opt_number(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, Er
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
         Some(other) => Err(config_error(format!("option `{key}` must be a number, not {}", js_type(other)))),
+    }
+}
+
+/// A rate limit: `'auto'` (the client's pacer finds the account's pace) or a
+/// positive number, a hard ceiling of calls started per second. Unset is `None`.
+pub fn opt_rate_limit(obj: &Map<String, Value>, key: &str) -> Result<Option<RateLimit>, Error> {
+    let bad =
+        || config_error(format!("option `{key}` must be 'auto' or a positive number of requests per second"));
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "auto" => Ok(Some(RateLimit::Auto)),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(r) if r.is_finite() && r > 0.0 => Ok(Some(RateLimit::Fixed(r))),
+            _ => Err(bad()),
+        },
+        Some(Value::String(_)) => Err(bad()),
+        Some(other) => {
+            Err(config_error(format!("option `{key}` must be 'auto' or a number, not {}", js_type(other))))
+        }
     }
 }
 

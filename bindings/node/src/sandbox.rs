@@ -11,7 +11,7 @@ use crate::convert::{opt_count, opt_duration_ms, opt_number, opt_string, options
 use crate::errors::{config_error, to_napi};
 use crate::runtime::init_logging;
 
-const SANDBOX_KEYS: [&str; 13] = [
+const SANDBOX_KEYS: [&str; 16] = [
     "records",
     "recordsPath",
     "synthetic",
@@ -20,6 +20,9 @@ const SANDBOX_KEYS: [&str; 13] = [
     "password",
     "apiKey",
     "latencyMs",
+    "latencySpreadMs",
+    "rateLimit",
+    "burst",
     "failureRate",
     "slowDelayMs",
     "matchThreshold",
@@ -58,6 +61,23 @@ fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
     }
     if let Some(d) = opt_duration_ms(&obj, "latencyMs")? {
         config.latency = d;
+    }
+    if let Some(d) = opt_duration_ms(&obj, "latencySpreadMs")? {
+        config.latency_spread = d;
+    }
+    if let Some(r) = opt_number(&obj, "rateLimit")? {
+        if !(r.is_finite() && r >= 0.0) {
+            return Err(config_error(
+                "option `rateLimit` must be a number of requests per second, 0 (no limit) or more",
+            ));
+        }
+        config.rate_limit = r;
+    }
+    if let Some(n) = opt_count(&obj, "burst")? {
+        if n == 0 {
+            return Err(config_error("option `burst` must be at least 1"));
+        }
+        config.burst = u32::try_from(n).map_err(|_| config_error("option `burst` is too large"))?;
     }
     if let Some(d) = opt_duration_ms(&obj, "slowDelayMs")? {
         config.slow_delay = d;
@@ -140,6 +160,12 @@ impl NativeSandbox {
             Some(sb) => Ok(f(sb)),
             None => Err(to_napi(&config_error("the sandbox has been stopped"))),
         }
+    }
+
+    /// Requests answered 429 by `rateLimit` so far.
+    #[napi(getter)]
+    pub fn throttled(&self) -> napi::Result<f64> {
+        self.with(|sb| sb.throttled() as f64)
     }
 
     /// Every person in the registry, as a JSON array of records.

@@ -19,7 +19,7 @@ use crate::convert::{
 };
 use crate::errors::to_pyerr;
 use crate::runtime::{block_on, future_into_py, runtime};
-use crate::types::{py_repr, PyVerification};
+use crate::types::{py_repr, PyPacingState, PyVerification};
 
 /// An outcome that raises its error when converted (single calls).
 pub struct Raise(pub Result<Verification, Error>);
@@ -37,8 +37,26 @@ impl<'py> IntoPyObject<'py> for Raise {
     }
 }
 
-/// An outcome whose error is returned as an exception instance (batches).
-pub struct Settled(pub Result<Verification, Error>);
+/// A batch outcome, its error returned as an exception instance; both carry
+/// `attempts` and `throttled` (what the core counted for that record).
+pub struct Settled {
+    outcome: Result<Verification, Error>,
+    attempts: u32,
+    throttled: u32,
+}
+
+impl Settled {
+    /// A record refused before anything was sent.
+    fn unsent(outcome: Result<Verification, Error>) -> Settled {
+        Settled { outcome, attempts: 0, throttled: 0 }
+    }
+}
+
+impl From<BatchItem> for Settled {
+    fn from(item: BatchItem) -> Settled {
+        Settled { outcome: item.outcome, attempts: item.attempts, throttled: item.throttled }
+    }
+}
 
 impl<'py> IntoPyObject<'py> for Settled {
     type Target = PyAny;
@@ -46,9 +64,18 @@ impl<'py> IntoPyObject<'py> for Settled {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self.0 {
-            Ok(v) => Ok(Bound::new(py, PyVerification::from(v))?.into_any()),
-            Err(e) => Ok(to_pyerr(py, &e).into_value(py).into_bound(py).into_any()),
+        match self.outcome {
+            Ok(inner) => Ok(Bound::new(
+                py,
+                PyVerification { inner, attempts: Some(self.attempts), throttled: Some(self.throttled) },
+            )?
+            .into_any()),
+            Err(e) => {
+                let exc = to_pyerr(py, &e).into_value(py).into_bound(py).into_any();
+                exc.setattr("attempts", self.attempts)?;
+                exc.setattr("throttled", self.throttled)?;
+                Ok(exc)
+            }
         }
     }
 }
@@ -63,7 +90,7 @@ fn batch_options(
 ) -> PyResult<BatchOptions> {
     Ok(BatchOptions {
         concurrency: concurrency_arg.map(concurrency).transpose()?.unwrap_or(DEFAULT_CONCURRENCY),
-        rate_limit: rate_limit(rate_limit_arg)?.into(),
+        rate_limit: rate_limit(rate_limit_arg)?,
         request_options: request_options(options)?,
     })
 }
@@ -71,7 +98,7 @@ fn batch_options(
 /// Records to requests; a record that cannot be converted is settled at once
 /// as a validation error. Returns the slots and the convertible requests with
 /// their positions.
-type Prepared = (Vec<Option<Result<Verification, Error>>>, Vec<usize>, Vec<BatchRequest>);
+type Prepared = (Vec<Option<Settled>>, Vec<usize>, Vec<BatchRequest>);
 
 fn prepare(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Prepared> {
     let mut slots = Vec::new();
@@ -85,21 +112,17 @@ fn prepare(py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Prepared> {
                 requests.push(r);
                 slots.push(None);
             }
-            Err(e) => slots.push(Some(Err(Error::Validation(e)))),
+            Err(e) => slots.push(Some(Settled::unsent(Err(Error::Validation(e))))),
         }
     }
     Ok((slots, positions, requests))
 }
 
-fn settle(
-    mut slots: Vec<Option<Result<Verification, Error>>>,
-    positions: Vec<usize>,
-    outcomes: Vec<Result<Verification, Error>>,
-) -> Vec<Settled> {
-    for (pos, outcome) in positions.into_iter().zip(outcomes) {
-        slots[pos] = Some(outcome);
+fn settle(mut slots: Vec<Option<Settled>>, positions: Vec<usize>, items: Vec<BatchItem>) -> Vec<Settled> {
+    for (pos, item) in positions.into_iter().zip(items) {
+        slots[pos] = Some(item.into());
     }
-    slots.into_iter().map(|o| Settled(o.unwrap_or(Err(Error::Cancelled)))).collect()
+    slots.into_iter().map(|o| o.unwrap_or_else(|| Settled::unsent(Err(Error::Cancelled)))).collect()
 }
 
 /// One call's request and options; a `request_id` key in the record counts as
@@ -141,6 +164,7 @@ impl PyClient {
                 .deadline(old.deadline())
                 .max_response_bytes(old.max_response_bytes())
                 .retry_policy(old.retry_policy())
+                .rate_limit(old.pacing().ceiling)
                 .client_name("python")
                 .build()
                 .unwrap_or_else(|_| old.clone());
@@ -155,7 +179,8 @@ impl PyClient {
 impl PyClient {
     #[new]
     #[pyo3(signature = (api_key=None, username=None, password=None, base_url=None, api_version=None,
-        timeout=None, connect_timeout=None, max_retries=None, deadline=None, retry_unanswered=None, read_env=true))]
+        timeout=None, connect_timeout=None, max_retries=None, deadline=None, retry_unanswered=None, rate_limit=None,
+        read_env=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -169,6 +194,7 @@ impl PyClient {
         max_retries: Option<&Bound<'_, PyAny>>,
         deadline: Option<&Bound<'_, PyAny>>,
         retry_unanswered: Option<&Bound<'_, PyAny>>,
+        rate_limit: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
         let mut b = Vision::builder().client_name("python").read_env(read_env);
@@ -202,6 +228,7 @@ impl PyClient {
         if let Some(v) = retry_unanswered.filter(|v| !v.is_none()) {
             b = b.retry_unanswered(boolean("retry_unanswered", v)?);
         }
+        b = b.rate_limit(crate::convert::rate_limit(rate_limit)?);
         let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
         Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
     }
@@ -238,6 +265,15 @@ impl PyClient {
     fn retry_unanswered(&self) -> bool {
         self.vision().retry_policy().retry_unanswered
     }
+    /// The client-wide ceiling of calls per second, or None (`"auto"`).
+    #[getter]
+    fn rate_limit(&self) -> Option<f64> {
+        self.vision().pacing().ceiling
+    }
+    /// The pacer's state now (shared by every call of this client).
+    fn pacing(&self) -> PyPacingState {
+        self.vision().pacing().into()
+    }
     #[getter]
     fn user_agent(&self) -> String {
         self.vision().user_agent().to_owned()
@@ -258,6 +294,7 @@ impl PyClient {
         d.set_item("max_retries", v.retry_policy().max_retries)?;
         d.set_item("deadline", v.deadline().as_secs_f64())?;
         d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
+        d.set_item("rate_limit", v.pacing().ceiling)?;
         Ok(d)
     }
 
@@ -306,7 +343,7 @@ impl PyClient {
         let (slots, positions, requests) = prepare(py, records)?;
         let vision = self.vision();
         let outcomes =
-            block_on(py, async move { vision.identity().verification_batch(requests, opts).await })?;
+            block_on(py, async move { vision.identity().verification_batch_items(requests, opts).await })?;
         Ok(settle(slots, positions, outcomes))
     }
 
@@ -324,7 +361,7 @@ impl PyClient {
         let (slots, positions, requests) = prepare(py, records)?;
         let vision = self.vision();
         future_into_py(py, async move {
-            let outcomes = vision.identity().verification_batch(requests, opts).await;
+            let outcomes = vision.identity().verification_batch_items(requests, opts).await;
             Ok(settle(slots, positions, outcomes))
         })
     }
@@ -392,7 +429,7 @@ impl Drop for PyBatchSession {
 type Item = Option<(usize, Settled)>;
 
 fn item(i: Option<BatchItem>) -> Item {
-    i.map(|i| (i.index, Settled(i.outcome)))
+    i.map(|i| (i.index, i.into()))
 }
 
 #[pymethods]

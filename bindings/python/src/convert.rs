@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use glair_vision::{BatchRequest, Field, RequestOptions, ValidationError, VerificationRequest};
+use glair_vision::{BatchRequest, Field, RateLimit, RequestOptions, ValidationError, VerificationRequest};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -172,11 +172,24 @@ pub fn concurrency(value: &Bound<'_, PyAny>) -> PyResult<usize> {
 /// The slowest batch rate accepted: one call a year.
 const MIN_RATE_LIMIT: f64 = 1.0 / (366.0 * 24.0 * 3600.0);
 
-/// A batch's rate limit (calls started per second), or None.
-pub fn rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
-    let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(None) };
-    let wrong_type =
-        || PyTypeError::new_err(format!("rate_limit must be a number or None, not {}", type_name(value)));
+/// A rate limit: `"auto"` (or None) lets the client's pacer find the account's
+/// pace; a number is a hard ceiling of calls started per second. A wrong type
+/// (bool included) is a `TypeError`; another string or a number that is not
+/// positive and finite is a `ValidationError`.
+pub fn rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<RateLimit> {
+    let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(RateLimit::Auto) };
+    if let Ok(text) = value.cast::<PyString>() {
+        return match text.to_cow() {
+            Ok(t) if t == "auto" => Ok(RateLimit::Auto),
+            _ => Err(invalid(value, "rate_limit", "must be \"auto\" or a number of requests per second")),
+        };
+    }
+    let wrong_type = || {
+        PyTypeError::new_err(format!(
+            "rate_limit must be \"auto\", a number or None, not {}",
+            type_name(value)
+        ))
+    };
     if value.is_instance_of::<pyo3::types::PyBool>() {
         return Err(wrong_type());
     }
@@ -188,7 +201,7 @@ pub fn rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
             "must be a positive, finite number of requests per second (at least one a year)",
         ));
     }
-    Ok(Some(rate))
+    Ok(RateLimit::Fixed(rate))
 }
 
 /// A `str` setting; text that is not valid Unicode (a lone surrogate) is a

@@ -21,7 +21,7 @@ mod _native {
     #[pymodule_export]
     use super::sandbox::PySandbox;
     #[pymodule_export]
-    use super::types::{PyFieldResults, PyVerification};
+    use super::types::{PyFieldResults, PyPacingState, PyVerification};
 
     use pyo3::prelude::*;
 

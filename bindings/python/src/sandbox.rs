@@ -42,8 +42,8 @@ impl PySandbox {
 impl PySandbox {
     #[new]
     #[pyo3(signature = (*, records_json=None, records_path=None, synthetic=None, seed=None, api_key=None,
-        username=None, password=None, latency=None, failure_rate=None, slow_delay=None,
-        match_threshold=None, host=None, port=0))]
+        username=None, password=None, latency=None, latency_spread=None, rate_limit=None, burst=None,
+        failure_rate=None, slow_delay=None, match_threshold=None, host=None, port=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -55,6 +55,9 @@ impl PySandbox {
         username: Option<String>,
         password: Option<String>,
         latency: Option<&Bound<'_, PyAny>>,
+        latency_spread: Option<&Bound<'_, PyAny>>,
+        rate_limit: Option<f64>,
+        burst: Option<u32>,
         failure_rate: Option<f64>,
         slow_delay: Option<&Bound<'_, PyAny>>,
         match_threshold: Option<f64>,
@@ -89,6 +92,23 @@ impl PySandbox {
         }
         if let Some(v) = latency.filter(|v| !v.is_none()) {
             config.latency = zero_or_seconds("latency", v)?;
+        }
+        if let Some(v) = latency_spread.filter(|v| !v.is_none()) {
+            config.latency_spread = zero_or_seconds("latency_spread", v)?;
+        }
+        if let Some(r) = rate_limit {
+            if !(r.is_finite() && r >= 0.0) {
+                return Err(PyValueError::new_err(
+                    "rate_limit must be a number of requests per second, 0 (no limit) or more",
+                ));
+            }
+            config.rate_limit = r;
+        }
+        if let Some(b) = burst {
+            if b == 0 {
+                return Err(PyValueError::new_err("burst must be at least 1"));
+            }
+            config.burst = b;
         }
         if let Some(v) = slow_delay.filter(|v| !v.is_none()) {
             config.slow_delay = zero_or_seconds("slow_delay", v)?;
@@ -139,6 +159,12 @@ impl PySandbox {
     #[getter]
     fn running(&self) -> bool {
         self.server.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Requests answered 429 by `rate_limit` so far.
+    #[getter]
+    fn throttled(&self) -> PyResult<u64> {
+        self.with(|s| s.throttled())
     }
 
     /// Every person in the registry, as dicts of wire field names.

@@ -1,7 +1,7 @@
 //! Results as Python objects: `Verification` and its per-field `FieldResults`.
 //! Neither holds personal data (statuses, the reason and the request id only).
 
-use glair_vision::{Field, FieldResults, Verification};
+use glair_vision::{Field, FieldResults, PacingSnapshot, Verification};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -164,27 +164,40 @@ impl PyFieldResults {
 
 /// The registry's answer to one verification.
 #[pyclass(frozen, eq, module = "glair_vision._native", name = "Verification")]
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PyVerification {
     pub inner: Verification,
+    /// A batch outcome's attempts sent and 429s among them (None for a single call).
+    pub attempts: Option<u32>,
+    pub throttled: Option<u32>,
+}
+
+/// Equal answers are equal, however many attempts each took.
+impl PartialEq for PyVerification {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
 }
 
 impl From<Verification> for PyVerification {
     fn from(inner: Verification) -> Self {
-        PyVerification { inner }
+        PyVerification { inner, attempts: None, throttled: None }
     }
 }
 
 #[pymethods]
 impl PyVerification {
     #[new]
-    #[pyo3(signature = (verification_status, reason, result=None, request_id=None, client_request_id=None))]
+    #[pyo3(signature = (verification_status, reason, result=None, request_id=None, client_request_id=None,
+        attempts=None, throttled=None))]
     fn new(
         verification_status: bool,
         reason: String,
         result: Option<&Bound<'_, PyAny>>,
         request_id: Option<String>,
         client_request_id: Option<String>,
+        attempts: Option<u32>,
+        throttled: Option<u32>,
     ) -> PyResult<Self> {
         let result = match result {
             None => FieldResults::default(),
@@ -208,6 +221,8 @@ impl PyVerification {
         };
         Ok(PyVerification {
             inner: Verification { verification_status, reason, result, request_id, client_request_id },
+            attempts,
+            throttled,
         })
     }
 
@@ -239,6 +254,20 @@ impl PyVerification {
     #[getter]
     fn client_request_id(&self) -> Option<&str> {
         self.inner.client_request_id.as_deref()
+    }
+
+    /// Batch outcomes: the attempts sent for this record (the first and every
+    /// retry). None for a single call.
+    #[getter]
+    fn attempts(&self) -> Option<u32> {
+        self.attempts
+    }
+
+    /// Batch outcomes: how many of those attempts were answered 429 (throttled)
+    /// before this answer. None for a single call.
+    #[getter]
+    fn throttled(&self) -> Option<u32> {
+        self.throttled
     }
 
     /// `{"verification_status", "reason", "result": {...16 fields}, "request_id",
@@ -277,6 +306,8 @@ impl PyVerification {
             result,
             v.request_id.clone(),
             v.client_request_id.clone(),
+            slf.get().attempts,
+            slf.get().throttled,
         )
             .into_pyobject(py)?;
         Ok((slf.get_type().into_any(), args))
@@ -288,5 +319,90 @@ pub fn py_repr(s: Option<&str>) -> String {
     match s {
         None => "None".to_owned(),
         Some(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+    }
+}
+
+/// The client's pacer now (`vision.pacing()`), for progress displays and logs.
+#[pyclass(frozen, eq, get_all, module = "glair_vision._native", name = "PacingState")]
+#[derive(Clone, PartialEq)]
+pub struct PyPacingState {
+    /// Calls started per second now; None while unlimited (no 429 seen, no ceiling).
+    pub rate: Option<f64>,
+    /// The configured ceiling (`rate_limit=` a number), or None.
+    pub ceiling: Option<f64>,
+    /// Attempts sent (first attempts and retries).
+    pub sent: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Attempts answered 429.
+    pub throttled: u64,
+    /// Attempts answered with a verification (the calls billed).
+    pub succeeded: u64,
+    /// Whether a `Retry-After` holds every call of the client back now.
+    pub paused: bool,
+}
+
+impl From<PacingSnapshot> for PyPacingState {
+    fn from(s: PacingSnapshot) -> Self {
+        PyPacingState {
+            rate: s.rate,
+            ceiling: s.ceiling,
+            sent: s.sent,
+            retries: s.retries,
+            throttled: s.throttled,
+            succeeded: s.succeeded,
+            paused: s.paused,
+        }
+    }
+}
+
+#[pymethods]
+impl PyPacingState {
+    #[new]
+    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused))]
+    fn new(
+        rate: Option<f64>,
+        ceiling: Option<f64>,
+        sent: u64,
+        retries: u64,
+        throttled: u64,
+        succeeded: u64,
+        paused: bool,
+    ) -> Self {
+        PyPacingState { rate, ceiling, sent, retries, throttled, succeeded, paused }
+    }
+
+    /// `{"rate", "ceiling", "sent", "retries", "throttled", "succeeded", "paused"}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("rate", self.rate)?;
+        d.set_item("ceiling", self.ceiling)?;
+        d.set_item("sent", self.sent)?;
+        d.set_item("retries", self.retries)?;
+        d.set_item("throttled", self.throttled)?;
+        d.set_item("succeeded", self.succeeded)?;
+        d.set_item("paused", self.paused)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let rate = |r: Option<f64>| r.map_or_else(|| "None".to_owned(), |r| format!("{r:.1}"));
+        format!(
+            "PacingState(rate={}, ceiling={}, sent={}, retries={}, throttled={}, succeeded={}, paused={})",
+            rate(self.rate),
+            rate(self.ceiling),
+            self.sent,
+            self.retries,
+            self.throttled,
+            self.succeeded,
+            if self.paused { "True" } else { "False" }
+        )
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let s = slf.get();
+        let args = (s.rate, s.ceiling, s.sent, s.retries, s.throttled, s.succeeded, s.paused)
+            .into_pyobject(slf.py())?;
+        Ok((slf.get_type().into_any(), args))
     }
 }

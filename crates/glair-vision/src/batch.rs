@@ -12,7 +12,7 @@ use futures_util::stream::{Stream, StreamExt};
 use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
-use crate::client::{request_id_header, Identity, RequestOptions};
+use crate::client::{request_id_header, Attempts, Identity, RequestOptions};
 use crate::error::{Error, Result};
 use crate::pacing::RateLimit;
 use crate::request::VerificationRequest;
@@ -76,11 +76,23 @@ impl From<VerificationRequest> for BatchRequest {
     }
 }
 
-/// One item's outcome, with its position in the input.
+/// One item's outcome, with its position in the input and what it took: the
+/// attempts sent for it (the first and every retry; 0 for a row refused before
+/// sending) and how many of them were answered 429. A row that succeeded after
+/// being throttled shows it here; the client-wide counts are in
+/// [`crate::Vision::pacing`].
 #[derive(Debug)]
 pub struct BatchItem {
     pub index: usize,
     pub outcome: Result<Verification>,
+    pub attempts: u32,
+    pub throttled: u32,
+}
+
+impl BatchItem {
+    fn new(index: usize, (outcome, attempts): (Result<Verification>, Attempts)) -> BatchItem {
+        BatchItem { index, outcome, attempts: attempts.sent, throttled: attempts.throttled }
+    }
 }
 
 /// Spaces call starts evenly: each caller takes the next free slot.
@@ -123,9 +135,6 @@ impl<T> Drop for AbortOnDrop<T> {
         self.0.abort();
     }
 }
-
-/// An outcome with its position in the input.
-type IndexedOutcome = (usize, Result<Verification>);
 
 /// The input shared by the workers, with the index of the next request.
 type SharedInput<S> = Arc<Mutex<(Pin<Box<futures_util::stream::Fuse<S>>>, usize)>>;
@@ -179,28 +188,33 @@ async fn work<S>(
             (*next - 1, request.into())
         };
         let outcome = verify_item(&identity, limiter.as_deref(), &options, request).await;
-        if outcomes.send(BatchItem { index, outcome }).await.is_err() {
+        if outcomes.send(BatchItem::new(index, outcome)).await.is_err() {
             return;
         }
     }
 }
 
 /// One batch item: validated first, so a bad row never waits for (or uses up) a
-/// rate slot; then sent as a single call would be.
+/// rate slot; then sent as a single call would be. Returns what it sent too.
 async fn verify_item(
     identity: &Identity,
     limiter: Option<&RateLimiter>,
     options: &RequestOptions,
     item: BatchRequest,
-) -> Result<Verification> {
-    let request = item.request.normalized()?;
-    if let Some(id) = &item.request_id {
-        request_id_header(id)?;
+) -> (Result<Verification>, Attempts) {
+    let mut attempts = Attempts::default();
+    let outcome = async {
+        let request = item.request.normalized()?;
+        if let Some(id) = &item.request_id {
+            request_id_header(id)?;
+        }
+        if let Some(l) = limiter {
+            l.acquire().await;
+        }
+        identity.send_normalized(&request, options, item.request_id.as_deref(), true, &mut attempts).await
     }
-    if let Some(l) = limiter {
-        l.acquire().await;
-    }
-    identity.send_normalized(&request, options, item.request_id.as_deref(), true).await
+    .await;
+    (outcome, attempts)
 }
 
 impl Identity {
@@ -256,6 +270,17 @@ impl Identity {
         I::Item: Into<BatchRequest> + Send,
         I::IntoIter: Send + 'static,
     {
+        self.verification_batch_items(requests, options).await.into_iter().map(|item| item.outcome).collect()
+    }
+
+    /// Like [`Identity::verification_batch`], each outcome with what it took
+    /// (attempts sent, 429s): the items in input order.
+    pub async fn verification_batch_items<I>(&self, requests: I, options: BatchOptions) -> Vec<BatchItem>
+    where
+        I: IntoIterator,
+        I::Item: Into<BatchRequest> + Send,
+        I::IntoIter: Send + 'static,
+    {
         let requests = requests.into_iter();
         let (expected, at_most) = requests.size_hint();
         // No more workers than items, when the input says how many there are.
@@ -264,7 +289,7 @@ impl Identity {
         let input = Arc::new(std::sync::Mutex::new(requests.fuse().enumerate()));
         let limiter = options.rate_limit.ceiling().and_then(RateLimiter::new).map(Arc::new);
         let call_options = Arc::new(options.request_options);
-        let workers: Vec<AbortOnDrop<Vec<IndexedOutcome>>> = (0..workers_wanted)
+        let workers: Vec<AbortOnDrop<Vec<BatchItem>>> = (0..workers_wanted)
             .map(|_| {
                 let (input, identity) = (input.clone(), self.clone());
                 let (limiter, call_options) = (limiter.clone(), call_options.clone());
@@ -273,29 +298,35 @@ impl Identity {
                     loop {
                         let next = input.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((index, request)) = next else { return done };
-                        done.push((
-                            index,
-                            verify_item(&identity, limiter.as_deref(), &call_options, request.into()).await,
-                        ));
+                        let outcome =
+                            verify_item(&identity, limiter.as_deref(), &call_options, request.into()).await;
+                        done.push(BatchItem::new(index, outcome));
                     }
                 }))
             })
             .collect();
-        let mut slots: Vec<Option<Result<Verification>>> = Vec::with_capacity(expected);
+        let mut slots: Vec<Option<BatchItem>> = Vec::with_capacity(expected);
         for mut worker in workers {
             let done = match (&mut worker.0).await {
                 Ok(done) => done,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => Vec::new(), // cancelled with its runtime: those items stay `Cancelled`
             };
-            for (index, outcome) in done {
+            for item in done {
+                let index = item.index;
                 if slots.len() <= index {
                     slots.resize_with(index + 1, || None);
                 }
-                slots[index] = Some(outcome);
+                slots[index] = Some(item);
             }
         }
-        slots.into_iter().map(|o| o.unwrap_or(Err(Error::Cancelled))).collect()
+        slots
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                item.unwrap_or(BatchItem { index, outcome: Err(Error::Cancelled), attempts: 0, throttled: 0 })
+            })
+            .collect()
     }
 }
 

@@ -382,6 +382,14 @@ pub struct Identity {
     pub(crate) vision: Vision,
 }
 
+/// What one call sent: its attempts (the first and every retry) and how many of
+/// them were answered 429. A call refused before sending has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Attempts {
+    pub(crate) sent: u32,
+    pub(crate) throttled: u32,
+}
+
 /// Headers and URL for one call, after per-call overrides.
 struct CallTarget {
     endpoint: reqwest::Url,
@@ -414,24 +422,26 @@ impl Identity {
         request: &VerificationRequest,
         options: &RequestOptions,
     ) -> Result<Verification> {
-        self.send_normalized(&request.normalized()?, options, None, false).await
+        self.send_normalized(&request.normalized()?, options, None, false, &mut Attempts::default()).await
     }
 
     /// Sends a request that is already in wire form ([`VerificationRequest::normalized`]).
     /// `request_id`, when given, replaces `options.request_id` (a batch row's own id).
     /// `patient` (batch rows): 429s do not use up retries; they are retried behind
-    /// the pacer for as long as the call's deadline allows.
+    /// the pacer for as long as the call's deadline allows. `attempts` counts
+    /// what this call sent.
     pub(crate) async fn send_normalized(
         &self,
         request: &VerificationRequest,
         options: &RequestOptions,
         request_id: Option<&str>,
         patient: bool,
+        attempts: &mut Attempts,
     ) -> Result<Verification> {
         let mut target = self.target(options, request_id)?;
         target.patient = patient;
         let span = tracing::debug_span!("glair_vision.verification", nik = %mask_nik(request.nik()));
-        self.send_with_retries(request, &target).instrument(span).await
+        self.send_with_retries(request, &target, attempts).instrument(span).await
     }
 
     fn target(&self, options: &RequestOptions, request_id: Option<&str>) -> Result<CallTarget> {
@@ -479,6 +489,7 @@ impl Identity {
         &self,
         request: &VerificationRequest,
         target: &CallTarget,
+        attempts: &mut Attempts,
     ) -> Result<Verification> {
         let pacer = &self.vision.inner.pacer;
         let deadline = Instant::now() + target.deadline;
@@ -511,6 +522,7 @@ impl Identity {
                     }));
                 }
             };
+            attempts.sent += 1;
             let err = match self.send_once(request, target, deadline).await {
                 Ok(mut v) => {
                     pacer.succeeded();
@@ -527,6 +539,7 @@ impl Identity {
             };
             let throttled = err.kind() == crate::ErrorKind::RateLimited;
             if throttled {
+                attempts.throttled += 1;
                 pacer.throttled(permit, err.retry_after(), target.retry.max_retry_after);
             }
             // A patient call's 429s are the pacer's business, not a retry of its own.

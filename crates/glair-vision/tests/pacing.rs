@@ -142,3 +142,38 @@ async fn single_calls_pay_nothing_until_a_429() {
     let p = vision.pacing();
     assert_eq!((p.rate, p.sent, p.retries, p.throttled, p.succeeded, p.paused), (None, 20, 0, 0, 20, false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_batch_item_says_how_many_attempts_it_took_and_how_many_were_throttled() {
+    let sb = limited().await;
+    let vision = client(&sb);
+    let mut requests = rows(&sb, 400);
+    requests.push(VerificationRequest::new("not a nik"));
+    let items =
+        vision.identity().verification_batch_items(requests, BatchOptions::default().concurrency(64)).await;
+    assert_eq!(items.len(), 401);
+    assert!(items.iter().enumerate().all(|(i, item)| item.index == i), "in input order");
+    let refused = &items[400];
+    assert_eq!(refused.outcome.as_ref().unwrap_err().kind(), ErrorKind::Validation);
+    assert_eq!((refused.attempts, refused.throttled), (0, 0), "a row refused before sending sent nothing");
+    let ok = &items[..400];
+    assert!(
+        ok.iter().all(|i| i.outcome.is_ok() && i.attempts == i.throttled + 1),
+        "one 2xx each, after its 429s"
+    );
+    let (sent, throttled) =
+        ok.iter().fold((0u64, 0u64), |(s, t), i| (s + u64::from(i.attempts), t + u64::from(i.throttled)));
+    let pacing = vision.pacing();
+    assert!(throttled > 0, "64 calls at once into a burst of 20 are throttled");
+    assert_eq!((sent, throttled), (pacing.sent, pacing.throttled), "the items add up to the client's counts");
+    // The stream reports the same.
+    let stream: Vec<_> = vision
+        .identity()
+        .verification_stream(
+            futures_util::stream::iter(rows(&sb, 50)),
+            BatchOptions::default().concurrency(8),
+        )
+        .collect()
+        .await;
+    assert!(stream.iter().all(|i| i.outcome.is_ok() && i.attempts >= 1 && i.attempts == i.throttled + 1));
+}
