@@ -5,7 +5,6 @@ and the checks (every row once, results equal to single calls, nobody called twi
 from __future__ import annotations
 
 import collections
-import inspect
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from conftest import FAULT, SITI
@@ -33,14 +32,12 @@ SITI_NIK = SITI["nik"]
 
 def rate_limited_sandbox() -> Sandbox:
     """One sandbox for every worker of the cluster, in the test process."""
-    if "rate_limit" not in inspect.signature(Sandbox.__init__).parameters:
-        raise RuntimeError("the Python Sandbox needs rate_limit= and burst= (issue 10's binding work)")
     return Sandbox(
         api_key=API_KEY,
         username=USERNAME,
         password=PASSWORD,
-        rate_limit=SANDBOX_RATE,  # type: ignore[call-arg]
-        burst=SANDBOX_BURST,  # type: ignore[call-arg]
+        rate_limit=SANDBOX_RATE,
+        burst=SANDBOX_BURST,
     ).start()
 
 
