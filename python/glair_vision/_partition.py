@@ -99,7 +99,7 @@ def per_task_rate(rate_limit: RateLimit, tasks_at_once: int) -> RateLimit:
     return rate / max(1, tasks_at_once)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     """Everything a partition needs besides its rows; pickled into each task."""
 
@@ -115,6 +115,15 @@ class Settings:
     checkpoint_rows: int
     #: The result columns (after the kept ones), from the probe.
     result_columns: Optional["pa.Schema"] = None
+
+    def __repr__(self) -> str:
+        # Task graphs print their arguments: the client's repr (no credentials),
+        # and the names of the options, never their values.
+        return (
+            f"glair_vision.verify_table settings({self.shipped!r}, columns={self.columns!r}, keep={list(self.keep)!r}, "
+            f"concurrency={self.concurrency}, rate_limit={self.rate_limit!r}, options={sorted(self.options or ())!r}, "
+            f"checkpoint={self.checkpoint!r})"
+        )
 
     @property
     def result_names(self) -> Tuple[str, ...]:

@@ -101,7 +101,7 @@ def check_calls(sandbox: Sandbox, inputs: List[Dict[str, Any]]) -> None:
 
 def check_against_single_calls(vision: Vision, by_id: Mapping[str, Mapping[str, Any]], inputs: List[Dict[str, Any]]) -> None:
     """A sample of rows, each compared with a single call of the same record."""
-    sample = [x for i, x in enumerate(inputs) if i % 97 == 0 or x["nik"] in ("12345", NOT_FOUND_NIK)][:60]
+    sample = [x for i, x in enumerate(inputs) if i < 10 or i % 97 == 0 or x["nik"] in ("12345", NOT_FOUND_NIK)][:60]
     kinds = set()
     for x in sample:
         got = by_id[x["id"]]

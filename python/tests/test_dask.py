@@ -42,7 +42,7 @@ def fault_markers() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def dask_client(fault_markers: str) -> Iterator[Client]:
     with LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
     ) as cluster, Client(cluster) as c:
         yield c
 
