@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-untyped, import-not-found"
+# (pyarrow and pandas ship no type information; they are optional extras.)
 """What the Dask and Spark adapters share: a client shipped to workers without
 showing its credentials, one client per worker process, the result schema, and
 the checkpoint journal that keeps an engine's task retry from calling a row twice.
@@ -130,7 +132,7 @@ class Settings:
         return tuple(self.result_columns.names) if self.result_columns is not None else ()
 
     def verify(self, data: Any) -> Any:
-        return self.shipped.vision().identity.verify_table(  # type: ignore[attr-defined]
+        return self.shipped.vision().identity.verify_table(  # type: ignore[attr-defined, unused-ignore]
             data,
             columns=dict(self.columns) if self.columns is not None else None,
             keep=self.keep,

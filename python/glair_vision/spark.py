@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-untyped, import-not-found"
+# (pyarrow and pandas ship no type information; they are optional extras.)
 """Verify a Spark DataFrame where it lives: each partition's Arrow batches through
 ``Identity.verify_table`` on its executor (``DataFrame.mapInArrow``).
 

@@ -19,7 +19,11 @@ from glair_vision import ConfigurationError, Sandbox, Vision  # noqa: E402
 from glair_vision import _partition  # noqa: E402
 from glair_vision.spark import verify  # noqa: E402
 
-pytestmark = pytest.mark.cluster
+pytestmark = [
+    pytest.mark.cluster,
+    # pyspark 4.3 warns about pandas 3 even where it only moves Arrow batches.
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
 
 ROWS = 3000
 
