@@ -95,6 +95,10 @@ def test_every_row_once_equal_to_single_calls_under_a_shared_rate(dask_client: C
     assert throttled <= 0.02 * len(sent), f"{throttled} of {len(sent)} calls answered 429"
     cs.check_calls(fresh, inputs)
     cs.check_against_single_calls(vision, by_id, inputs)
+    # Six partitions on two worker processes: one client per process (one pool,
+    # one pacing state), built once and reused.
+    clients = dask_client.run(lambda: len(_partition._VISIONS))
+    assert sorted(clients.values()) == [1, 1]
 
 
 def test_without_a_rate_adaptive_pacing_keeps_the_cluster_under_the_limit(dask_client: Client, fresh: Sandbox) -> None:
