@@ -342,8 +342,8 @@ class _Journal:
 
 #: Test seam, read only when a checkpoint is used: "N:DIR" makes the first attempt
 #: at each partition fail right after journaling its N-th chunk (DIR holds one
-#: marker per partition so that the engine's retry gets through). The checkpoint
-#: tests use it to fail tasks half-way at a point they can check.
+#: marker per partition so that the engine's retry gets through; no DIR, no
+#: fault). The checkpoint tests use it to fail tasks half-way at a point they can check.
 _FAULT_VARIABLE = "GLAIR_VISION_TEST_FAIL_AFTER_CHUNKS"
 
 
@@ -352,7 +352,7 @@ def _fault_after_journal(path: str, chunks_done: int) -> None:
     if not setting:
         return
     count, _, markers = setting.partition(":")
-    if chunks_done != int(count):
+    if chunks_done != int(count) or not os.path.isdir(markers):
         return
     partition = os.path.basename(os.path.dirname(path))
     marker = os.path.join(markers, f"{partition}-{os.path.basename(path)}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import tempfile
+import threading
+import time
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -166,3 +169,55 @@ def test_a_retried_task_calls_no_row_twice_with_a_checkpoint(
     again = result.compute()
     assert len(fresh.requests()) == 0
     pd.testing.assert_frame_equal(again, out)
+
+
+def test_a_worker_killed_mid_partition_costs_at_most_one_chunk_with_a_checkpoint(
+    dask_client: Client, fresh: Sandbox, fault_markers: str, tmp_path: Any
+) -> None:
+    # Last in this module: it kills a worker process (its nanny starts a new one).
+    # The only fault here is the kill: the injected one is off (no marker directory).
+    os.rename(fault_markers, fault_markers + ".off")
+    try:
+        _kill_a_worker_mid_partition(dask_client, fresh, tmp_path)
+    finally:
+        os.rename(fault_markers + ".off", fault_markers)
+
+
+def _kill_a_worker_mid_partition(dask_client: Client, fresh: Sandbox, tmp_path: Any) -> None:
+    vision = cs.client(fresh)
+    inputs = cs.rows(2400, cs.people(fresh))
+    rows_per_chunk = 100
+    pids = dask_client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killed, stop = threading.Event(), threading.Event()
+
+    def kill_half_way() -> None:
+        # Once ~1/3 of the rows are answered, SIGKILL one worker (an OOM kill, a
+        # lost node): its task is rerun elsewhere.
+        while not stop.is_set() and not killed.is_set():
+            if sum(r["status"] != 429 for r in fresh.requests()) >= 800:
+                os.kill(victim, signal.SIGKILL)
+                killed.set()
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_half_way, daemon=True)
+    watcher.start()
+    try:
+        out = run(
+            frame(inputs, npartitions=2),
+            vision,
+            rate_limit=400.0,
+            checkpoint=tmp_path / "checkpoint",
+            checkpoint_rows=rows_per_chunk,
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert killed.is_set()
+    cs.check_every_row_once(records(out), inputs)
+    counts = cs.sent_ids(fresh.requests())
+    twice = [k for k, v in counts.items() if v > 1]
+    # Only the chunk in progress when the worker died is called again (without a
+    # checkpoint: every row that worker had done, ~400).
+    assert len(twice) <= rows_per_chunk, len(twice)
+    assert max(counts.values()) <= 2
