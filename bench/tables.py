@@ -129,26 +129,35 @@ def worker_threads(url: str, path: str, rows: int) -> None:
     report(len(ok), ok.count(False), started, cpu0)
 
 
-WORKERS = {"verify_table": worker_verify_table, "pandas-apply": worker_pandas_apply, "threads-64": worker_threads}
-
-
 # --- the driver -------------------------------------------------------------------
 
 
 def parquet(rows: int) -> str:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """The input file, made once by a child process: the driver stays small, and a
+    contender forked from it does not inherit a large peak RSS (Linux carries
+    ru_maxrss across exec)."""
     path = os.path.join(WORK, f"tables-{rows}.parquet")
     if not os.path.exists(path):
         os.makedirs(WORK, exist_ok=True)
-        with pq.ParquetWriter(path + ".tmp", pa.schema([("id", pa.string())] + [(k, pa.string()) for k in RECORD])) as w:
-            for start in range(0, rows, 100_000):
-                n = min(100_000, rows - start)
-                ids = pa.array([f"row-{i:07d}" for i in range(start, start + n)])
-                w.write_table(pa.table({"id": ids, **{k: pa.array([v] * n) for k, v in RECORD.items()}}), row_group_size=65_536)
-        os.replace(path + ".tmp", path)
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "make-parquet", "--url",
+                        "http://127.0.0.1:0", "--file", path, "--rows", str(rows)], check=True)
     return path
+
+
+def worker_make_parquet(_url: str, path: str, rows: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(path + ".tmp", pa.schema([("id", pa.string())] + [(k, pa.string()) for k in RECORD])) as w:
+        for start in range(0, rows, 100_000):
+            n = min(100_000, rows - start)
+            ids = pa.array([f"row-{i:07d}" for i in range(start, start + n)])
+            w.write_table(pa.table({"id": ids, **{k: pa.array([v] * n) for k, v in RECORD.items()}}), row_group_size=65_536)
+    os.replace(path + ".tmp", path)
+
+
+WORKERS = {"make-parquet": worker_make_parquet, "verify_table": worker_verify_table,
+           "pandas-apply": worker_pandas_apply, "threads-64": worker_threads}
 
 
 def start_sandbox():
