@@ -235,7 +235,10 @@ def verify_batches(
     batches = (normalize_batch(b) for b in batches)
     if s.checkpoint is None:
         reader = pa.RecordBatchReader.from_batches(schema, batches)
-        yield from s.verify(reader)
+        verified = s.verify(reader)
+        if not isinstance(verified, pa.RecordBatchReader):  # any Arrow C stream
+            verified = pa.RecordBatchReader.from_stream(verified)
+        yield from verified
         return
     journal = _Journal(s, partition)
     for chunk in _chunks(batches, s.checkpoint_rows):
@@ -296,7 +299,7 @@ class _Journal:
         self.index += 1
         results = self._read(path)
         if results is None:
-            verified = self.s.verify(pa.Table.from_batches([chunk]))
+            verified = pa.table(self.s.verify(pa.Table.from_batches([chunk])))
             results = verified.select(list(self.s.result_names)).combine_chunks()
             self._write(path, results)
             _fault_after_journal(path, self.index)

@@ -74,8 +74,8 @@ def verify(
     again). The files hold result columns only. Use a new directory per job: a
     later run over the same rows reuses the results.
     """
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
-    from pyspark.sql.types import StructType
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import StructField, StructType
 
     spark = df.sparkSession
     rate = _partition.per_task_rate(rate_limit, spark.sparkContext.defaultParallelism)
@@ -94,8 +94,20 @@ def verify(
     )
     assert s.result_columns is not None
     kept = [df.schema[name] for name in s.keep]
-    schema = StructType(kept + list(from_arrow_schema(s.result_columns).fields))
+    results = [StructField(f.name, _spark_type(f.type), nullable=True) for f in s.result_columns]
+    schema = StructType(kept + results)
     return df.mapInArrow(_Partition(s), schema)
+
+
+def _spark_type(arrow_type: "pa.DataType") -> Any:
+    """The Spark type of a result column (text of any Arrow layout is a string)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StringType
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return StringType()
+    return from_arrow_type(arrow_type)
 
 
 class _Partition:
