@@ -17,8 +17,13 @@ if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
 fi
 
+# The optional dependencies the suite exercises (the package's extras: tables
+# for verify_table). Add a suite's extra libraries here.
+TEST_EXTRAS=("pyarrow>=15" "pandas>=2.2" "polars>=1")
+
 echo "==> installing build and test tools"
-"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10" "hypothesis>=6.100"
+"$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10" "hypothesis>=6.100" \
+    "${TEST_EXTRAS[@]}"
 
 # The extras `dask` and `spark` of pyproject.toml (the cluster tests, marked
 # `cluster`): dask[dataframe], distributed, pyspark (a ~456 MB source archive

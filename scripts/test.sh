@@ -14,10 +14,11 @@ python3 scripts/version.py --check
 
 section "Rust: format and lints"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+# The `arrow` feature (tables::arrow and its tests) is off by default: lint and test it too.
+cargo clippy --workspace --all-targets --locked --features glair-vision/arrow -- -D warnings
 
 section "Rust: tests (core, sandbox, CLI, conformance vectors)"
-cargo test --locked
+cargo test --locked --features glair-vision/arrow
 
 section "Contract: Schemathesis against the sandbox's OpenAPI document"
 bash tests/contract/run.sh

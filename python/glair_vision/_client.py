@@ -22,7 +22,7 @@ from typing import (
     Union,
 )
 
-from . import _logging, _native
+from . import _logging, _native, _tables
 from ._native import PacingState, Verification
 from .errors import GlairVisionError, ValidationError
 
@@ -351,6 +351,39 @@ class Identity:
         session = self._vision._client.batch_session(concurrency, rate_limit, opts)
         return _iterate(session, iter(records), 2 * concurrency)
 
+    def verify_table(
+        self,
+        data: Any,
+        *,
+        columns: Optional[Mapping[str, str]] = None,
+        keep: Iterable[str] = (),
+        request_id_column: Optional[str] = None,
+        ignore_unknown: bool = False,
+        concurrency: int = _tables.DEFAULT_TABLE_CONCURRENCY,
+        rate_limit: _tables.RateLimit = "auto",
+        options: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """Verifies every row of a table and returns the same kind of table: the
+        ``keep`` columns, then the result columns (``outcome``,
+        ``verification_status``, ``reason``, ``result_<field>`` ..., ``error_kind``,
+        ``error_message``, ``request_id``), one row per input row, in order.
+
+        ``data``: a pyarrow ``Table``, ``RecordBatch`` or ``RecordBatchReader`` (the
+        result is a reader that streams lazily, in order, in bounded memory), a
+        pandas or polars ``DataFrame``, or any object with ``__arrow_c_stream__``
+        (the result is a pyarrow ``Table``). Columns named like wire fields are
+        read into them; ``columns`` maps others (``{"nama": "name"}``); any other
+        column is refused unless kept, the ``request_id_column`` (each row's
+        ``x-request-id``), or ``ignore_unknown``. Nulls, NaN and ``pd.NA`` are
+        unset fields; ``date_of_birth`` may be text or a date/timestamp. A bad
+        row is an ``error`` row, never an exception; bad arguments raise
+        ``TypeError`` or :class:`~glair_vision.errors.ConfigurationError` before
+        anything is sent. Runs in Rust with the GIL released."""
+        opts = _batch_options(self._vision, dict(options or {}))
+        return _tables.verify_table(
+            self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts
+        )
+
 
 def _unsent(error: ValidationError) -> ValidationError:
     # A record refused before sending: no attempts, as the native outcomes say.
@@ -462,6 +495,25 @@ class AsyncIdentity:
         opts = _batch_options(self._vision, options)
         session = self._vision._client.batch_session(concurrency, rate_limit, opts)
         return _aiterate(session, records, 2 * concurrency)
+
+    async def verify_table(
+        self,
+        data: Any,
+        *,
+        columns: Optional[Mapping[str, str]] = None,
+        keep: Iterable[str] = (),
+        request_id_column: Optional[str] = None,
+        ignore_unknown: bool = False,
+        concurrency: int = _tables.DEFAULT_TABLE_CONCURRENCY,
+        rate_limit: _tables.RateLimit = "auto",
+        options: Optional[Mapping[str, Any]] = None,
+    ) -> Any:
+        """Like :meth:`Identity.verify_table`, awaitable (a ``RecordBatchReader``
+        still comes back as a lazy reader, read by its consumer)."""
+        opts = _batch_options(self._vision, dict(options or {}))
+        return await _tables.verify_table_async(
+            self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts
+        )
 
 
 async def _aiterate(

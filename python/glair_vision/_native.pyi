@@ -10,6 +10,9 @@ __all__ = [
     "_set_log_level",
     "_shutdown",
     "BatchSession",
+    "ArrowResults",
+    "verify_arrow",
+    "verify_arrow_async",
     "Client",
     "SandboxServer",
     "FieldResults",
@@ -245,6 +248,36 @@ class BatchSession:
     def wait(self) -> _Item: ...
     def wait_async(self) -> Awaitable[_Item]: ...
     def cancel(self) -> None: ...
+
+@final
+class ArrowResults:
+    """verify_arrow's results: an Arrow C stream (PyCapsule interface), read once."""
+
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+
+def verify_arrow(
+    client: Client,
+    data: Any,
+    columns: List[Tuple[str, str]],
+    keep: List[str],
+    request_id_column: Optional[str] = None,
+    ignore_unknown: bool = False,
+    concurrency: Optional[int] = None,
+    rate_limit: Optional[float] = None,
+    options: Optional[Dict[str, Any]] = None,
+    lazy: bool = False,
+) -> ArrowResults: ...
+def verify_arrow_async(
+    client: Client,
+    data: Any,
+    columns: List[Tuple[str, str]],
+    keep: List[str],
+    request_id_column: Optional[str] = None,
+    ignore_unknown: bool = False,
+    concurrency: Optional[int] = None,
+    rate_limit: Optional[float] = None,
+    options: Optional[Dict[str, Any]] = None,
+) -> Awaitable[ArrowResults]: ...
 
 @final
 class SandboxServer:

@@ -148,7 +148,7 @@ pub struct PyClient {
 }
 
 impl PyClient {
-    fn vision(&self) -> Vision {
+    pub(crate) fn vision(&self) -> Vision {
         let pid = std::process::id();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.0 != pid {

@@ -8,6 +8,7 @@ mod errors;
 mod log_sink;
 mod runtime;
 mod sandbox;
+mod tables;
 mod types;
 
 use pyo3::prelude::*;
@@ -20,6 +21,8 @@ mod _native {
     use super::log_sink::_set_log_level;
     #[pymodule_export]
     use super::sandbox::PySandbox;
+    #[pymodule_export]
+    use super::tables::{verify_arrow, verify_arrow_async, PyArrowResults};
     #[pymodule_export]
     use super::types::{PyFieldResults, PyPacingState, PyVerification};
 

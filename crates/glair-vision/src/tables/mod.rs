@@ -20,7 +20,12 @@
 //!
 //! No NIK, name or other input value is ever copied into a result row: only a
 //! column the caller keeps on purpose carries input data.
+//!
+//! With the `arrow` feature, [`arrow`] reads Arrow record batches into requests
+//! and writes the results back as record batches, streamed in input order.
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod columns;
 mod result_row;
 
