@@ -240,8 +240,9 @@ def main() -> None:
             verdicts.append(f"- verify_table vs {peer}: {vt['rate'] / p['rate']:.1f}x the rows/s (target >= 10x), "
                             f"{p['cpu_ms_per_1k'] / vt['cpu_ms_per_1k']:.1f}x less CPU per row")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    command = os.environ.get("BENCH_COMMAND") or " ".join(["python3 bench/tables.py", *sys.argv[1:]])
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    md = (f"Tables run {stamp} (source {rev}, command `bash bench/tables.sh{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}`), "
+    md = (f"Tables run {stamp} (source {rev}, command `{command}`), "
           f"{os.cpu_count()} cores; one sandbox (no limit) serves every contender in turn; CPU is the contender's own "
           "user+system time in the measured phase; RSS its peak over its whole life.\n\n"
           "| contender | rows | rows/s | vs Rust batch | CPU ms / 1k rows | peak RSS MiB | errors |\n"

@@ -23,4 +23,4 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT/python" && "$VENV/bin/maturin" build --release --quiet --out "$WORK/wheels" >/dev/null)
     "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WORK"/wheels/glair_vision-*.whl
 fi
-exec "$PY" bench/tables.py "$@"
+BENCH_COMMAND="bash bench/tables.sh${*:+ $*}" exec "$PY" bench/tables.py "$@"
