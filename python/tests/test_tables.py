@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import faulthandler
 import re
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import BUDI_NIK, FAULT, SITI
+from conftest import BUDI_NIK, FAULT, SITI, SLOW_NIK
 
 from glair_vision import (
     FIELDS,
@@ -281,11 +282,39 @@ def test_reader_streams_lazily_in_order(sandbox: Sandbox, vision: Vision) -> Non
     assert most_ahead <= 5, f"{most_ahead} input batches were read ahead of the output"
 
 
+def test_consumers_with_or_without_the_gil_do_not_deadlock_a_python_backed_input(vision: Vision) -> None:
+    """The input is a Python generator (its batches need the GIL); the results are
+    read by pyarrow (which releases the GIL) and by polars (which reads the C
+    stream from Rust, GIL held). Hung, the process is stopped with a traceback."""
+    schema = pa.schema([("id", pa.int64()), ("nik", pa.string())])
+
+    def reader() -> Any:
+        def batches() -> Iterator[Any]:
+            for b in range(20):
+                ids = list(range(b * 5, b * 5 + 5))
+                yield pa.record_batch([pa.array(ids, pa.int64()), pa.array([SITI["nik"]] * 5)], schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        by_pyarrow = vision.identity.verify_table(reader(), keep=["id"], concurrency=3).read_all()
+        by_polars = pl.from_arrow(vision.identity.verify_table(reader(), keep=["id"], concurrency=3))
+        by_c_stream = pa.table(vision.identity.verify_table(reader(), keep=["id"], concurrency=3))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert by_pyarrow.column("id").to_pylist() == list(range(100))
+    assert isinstance(by_polars, pl.DataFrame) and by_polars["id"].to_list() == list(range(100))
+    assert by_c_stream.column("outcome").to_pylist() == ["verified"] * 100
+
+
 def test_a_reader_larger_than_memory_allows_streams_in_bounded_memory() -> None:
-    """200,000 rows from a generator, 2,000 a batch: input batches are released
-    as their results are read (pyarrow's pool never holds more than a few), and
-    the input is pulled only a few batches ahead of the output."""
-    with Sandbox() as sandbox:  # its own: 200,000 calls would flood the shared one's log
+    """200,000 rows from a generator, 2,000 a batch, the first row slow (1.5 s):
+    input batches are released as their results are read (pyarrow's pool never
+    holds more than a few), and the input is pulled only a few batches ahead of
+    the output, even while the first batch waits for its slow row."""
+    # Its own sandbox: 200,000 calls would flood the shared one's request log.
+    with Sandbox(slow_delay=1.5) as sandbox:
         _stream_200k(sandbox, sandbox.vision())
 
 
@@ -300,8 +329,9 @@ def _stream_200k(sandbox: Sandbox, vision: Vision) -> None:
         for start in range(0, total, size):
             pulled[0] += 1
             ids = pa.array(range(start, start + size), pa.int64())
+            nik = [SLOW_NIK if i == 0 else niks[i % 50] for i in range(start, start + size)]
             yield pa.record_batch(
-                [ids, pa.array([niks[i % 50] for i in range(start, start + size)]), pa.array([pad] * size)],
+                [ids, pa.array(nik), pa.array([pad] * size)],
                 schema=schema,
             )
 

@@ -162,7 +162,10 @@ fn prepare(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<(SchemaRef, ResultStream)> {
     let options = BatchOptions {
-        concurrency: concurrency.map(concurrency_arg).transpose()?.unwrap_or(BatchOptions::default().concurrency),
+        concurrency: concurrency
+            .map(concurrency_arg)
+            .transpose()?
+            .unwrap_or(BatchOptions::default().concurrency),
         rate_limit: rate_limit_arg(rate_limit)?.into(),
         request_options: request_options(options)?,
     };
@@ -265,10 +268,10 @@ pub fn verify_arrow_async<'py>(
         options,
     )?;
     future_into_py(py, async move {
-        let collected = stream.try_collect::<Vec<RecordBatch>>().await.map(|batches| PyArrowResults {
-            schema,
-            source: Mutex::new(Some(Source::Collected(batches))),
-        });
+        let collected = stream
+            .try_collect::<Vec<RecordBatch>>()
+            .await
+            .map(|batches| PyArrowResults { schema, source: Mutex::new(Some(Source::Collected(batches))) });
         Ok(Collected(collected))
     })
 }

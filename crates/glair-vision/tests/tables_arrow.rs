@@ -620,7 +620,22 @@ async fn an_input_failure_is_yielded_in_its_place_and_ends_the_stream() {
     assert_eq!(out[1].as_ref().unwrap().num_rows(), 0);
     assert!(out[2].as_ref().unwrap_err().to_string().contains("ended early"));
 
-    // A batch whose columns differ from the schema is refused in its place.
+    // A batch whose columns differ from the schema is refused in its place:
+    // another count, or the same count under other names.
+    let renamed = batch(vec![("NIK", Arc::new(StringArray::from(vec![nik.clone()])) as ArrayRef)]);
+    let input = vec![Ok(good.clone()), Ok(renamed)];
+    let out: Vec<Result<RecordBatch, Error>> = verify_batches(
+        &vision.identity(),
+        &good.schema(),
+        stream::iter(input),
+        &resolved,
+        BatchOptions::default(),
+    )
+    .unwrap()
+    .collect()
+    .await;
+    assert_eq!(out.len(), 2);
+    assert!(out[1].as_ref().unwrap_err().to_string().contains("differ"), "{:?}", out[1]);
     let input = vec![Ok(good.clone()), Ok(other_schema)];
     let out: Vec<Result<RecordBatch, Error>> = verify_batches(
         &vision.identity(),

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow_array::{RecordBatch, RecordBatchReader};
-use arrow_schema::Schema;
+use arrow_schema::{Schema, SchemaRef};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::{mpsc, Notify};
 
@@ -52,6 +52,7 @@ where
         concurrency: options.concurrency.max(1),
     });
     let feeder = Feeder {
+        schema: Arc::new(schema.clone()),
         batches: Box::pin(batches),
         queue: Vec::new().into_iter(),
         next_index: 0,
@@ -219,6 +220,8 @@ enum Head {
 }
 
 struct Feeder<S> {
+    /// The input's schema: every batch must have its columns.
+    schema: SchemaRef,
     batches: Pin<Box<S>>,
     /// The sendable requests of the batch being fed.
     queue: std::vec::IntoIter<BatchRequest>,
@@ -250,7 +253,10 @@ where
                     f.ended = true;
                     continue;
                 }
-                Some(batch) => batch.and_then(|b| requests_from_batch(&b, &f.resolved).map(|rows| (b, rows))),
+                Some(batch) => batch.and_then(|b| {
+                    same_columns(&f.schema, b.schema_ref())?;
+                    requests_from_batch(&b, &f.resolved).map(|rows| (b, rows))
+                }),
             };
             let (input, rows) = match batch {
                 Ok(b) => b,
@@ -280,6 +286,24 @@ where
             f.queue = queue.into_iter();
         }
     })
+}
+
+/// A batch is read by column position: its names and types must be the schema's
+/// (nullability and metadata aside), or the results would mean other columns.
+fn same_columns(schema: &Schema, batch: &Schema) -> Result<(), Error> {
+    let columns = |s: &Schema| -> Vec<(String, arrow_schema::DataType)> {
+        s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
+    };
+    if columns(schema) == columns(batch) {
+        return Ok(());
+    }
+    let names =
+        |s: &Schema| s.fields().iter().map(|f| format!("{} {}", f.name(), f.data_type())).collect::<Vec<_>>();
+    Err(Error::Configuration(format!(
+        "a batch's columns ({}) differ from the table's ({})",
+        names(batch).join(", "),
+        names(schema).join(", ")
+    )))
 }
 
 struct Consumer<O> {
