@@ -227,6 +227,10 @@ class Vision(_BaseVision):
     credentials raise :class:`~glair_vision.errors.ConfigurationError`.
     Thread-safe, picklable (by configuration) and usable after ``os.fork()``.
     Calls release the GIL while they wait and answer Ctrl-C.
+
+    Every call of the client shares one pacer: ``rate_limit="auto"`` (the
+    default) finds the account's rate limit after the first 429; a number is a
+    hard ceiling of calls started per second. :meth:`pacing` shows its state.
     """
 
     @property
