@@ -79,9 +79,13 @@ def verify(
 
     spark = df.sparkSession
     rate = _partition.per_task_rate(rate_limit, spark.sparkContext.defaultParallelism)
-    s, result_schema = _partition.settings(
+    try:
+        input_schema = to_arrow_schema(df.schema, timezone="UTC")
+    except TypeError:  # pyspark 3.5: no timezone argument
+        input_schema = to_arrow_schema(df.schema)
+    s, _ = _partition.settings(
         vision,
-        to_arrow_schema(df.schema, timezone="UTC"),
+        input_schema,
         columns=columns,
         keep=keep,
         request_id_column=request_id_column,
