@@ -9,21 +9,22 @@ import signal
 import tempfile
 import threading
 import time
-from typing import Any, Dict, Iterator, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
 
-pytest.importorskip("dask.dataframe")
-pytest.importorskip("distributed")
+import cluster_support as cs
+from glair_vision import ConfigurationError, Sandbox, Vision
+from glair_vision import _partition
+from glair_vision.dask import tasks_at_once, verify
 
-import dask.dataframe as dd  # noqa: E402
-import pandas as pd  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    import pandas as pd
+    from distributed import Client
 
-import cluster_support as cs  # noqa: E402
-from glair_vision import ConfigurationError, Sandbox, Vision  # noqa: E402
-from glair_vision import _partition  # noqa: E402
-from glair_vision.dask import tasks_at_once, verify  # noqa: E402
+# dask, distributed and pandas are imported by the fixtures and helpers, not at
+# collection: a run that deselects these tests does not load them.
 
 pytestmark = pytest.mark.cluster
 
@@ -43,10 +44,12 @@ def fault_markers() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def dask_client(fault_markers: str) -> Iterator[Client]:
-    with LocalCluster(
+def dask_client(fault_markers: str) -> Iterator["Client"]:
+    pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
-    ) as cluster, Client(cluster) as c:
+    ) as cluster, distributed.Client(cluster) as c:
         yield c
 
 
@@ -65,17 +68,20 @@ def fresh(limited: Sandbox) -> Sandbox:
     return limited
 
 
-def frame(inputs: List[Dict[str, Any]], npartitions: int) -> dd.DataFrame:
+def frame(inputs: List[Dict[str, Any]], npartitions: int) -> "dd.DataFrame":
+    import dask.dataframe as dd
+    import pandas as pd
+
     return dd.from_pandas(pd.DataFrame(inputs), npartitions=npartitions, sort=False)
 
 
-def records(pdf: pd.DataFrame) -> List[Dict[str, Any]]:
+def records(pdf: "pd.DataFrame") -> List[Dict[str, Any]]:
     """Rows as dicts with None for every missing value (pd.NA included)."""
     plain = pdf.astype(object)
     return plain.where(plain.notna(), None).to_dict("records")
 
 
-def run(ddf: dd.DataFrame, vision: Vision, **kwargs: Any) -> pd.DataFrame:
+def run(ddf: "dd.DataFrame", vision: Vision, **kwargs: Any) -> "pd.DataFrame":
     return verify(
         ddf, vision, columns=cs.COLUMNS, keep=cs.KEEP, request_id_column="id", **kwargs
     ).compute()
@@ -168,6 +174,8 @@ def test_a_retried_task_calls_no_row_twice_with_a_checkpoint(
     fresh.clear_requests()
     again = result.compute()
     assert len(fresh.requests()) == 0
+    import pandas as pd
+
     pd.testing.assert_frame_equal(again, out)
 
 

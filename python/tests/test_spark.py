@@ -6,18 +6,20 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from typing import Any, Dict, Iterator, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
 
-pytest.importorskip("pyspark")
+import cluster_support as cs
+from glair_vision import ConfigurationError, Sandbox, Vision
+from glair_vision import _partition
+from glair_vision.spark import verify
 
-from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
-import cluster_support as cs  # noqa: E402
-from glair_vision import ConfigurationError, Sandbox, Vision  # noqa: E402
-from glair_vision import _partition  # noqa: E402
-from glair_vision.spark import verify  # noqa: E402
+# pyspark is imported by the session fixture, not at collection: a run that
+# deselects these tests does not load it.
 
 pytestmark = [
     pytest.mark.cluster,
@@ -41,12 +43,13 @@ def fault_markers() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def spark(fault_markers: str) -> Iterator[SparkSession]:
+def spark(fault_markers: str) -> Iterator["SparkSession"]:
+    sql = pytest.importorskip("pyspark.sql")
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     session = (
-        SparkSession.builder.master("local[2,4]")  # 2 task slots; a failed task is retried (up to 4 attempts)
+        sql.SparkSession.builder.master("local[2,4]")  # 2 task slots; a failed task is retried (up to 4 attempts)
         .appName("glair-vision-tests")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
@@ -78,7 +81,7 @@ def fresh(limited: Sandbox) -> Sandbox:
     return limited
 
 
-def frame(spark: SparkSession, inputs: List[Dict[str, Any]], partitions: int) -> DataFrame:
+def frame(spark: "SparkSession", inputs: List[Dict[str, Any]], partitions: int) -> "DataFrame":
     # Partitions cut by position from a local list: the same rows in the same
     # partition on every attempt (no shuffle).
     schema = "id string, nik string, nama string, tanggal_lahir string"
@@ -86,11 +89,11 @@ def frame(spark: SparkSession, inputs: List[Dict[str, Any]], partitions: int) ->
     return spark.createDataFrame(rdd, schema)
 
 
-def collect(df: DataFrame) -> List[Dict[str, Any]]:
+def collect(df: "DataFrame") -> List[Dict[str, Any]]:
     return [r.asDict() for r in df.collect()]  # one action
 
 
-def run(df: DataFrame, vision: Vision, **kwargs: Any) -> DataFrame:
+def run(df: "DataFrame", vision: Vision, **kwargs: Any) -> DataFrame:
     return verify(df, vision, columns=cs.COLUMNS, keep=cs.KEEP, request_id_column="id", **kwargs)
 
 
