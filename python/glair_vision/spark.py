@@ -1,0 +1,141 @@
+# mypy: disable-error-code="import-untyped, import-not-found"
+# (pyarrow and pandas ship no type information; they are optional extras.)
+"""Verify a Spark DataFrame where it lives: each partition's Arrow batches through
+``Identity.verify_table`` on its executor (``DataFrame.mapInArrow``).
+
+    from glair_vision import Vision
+    from glair_vision.spark import verify
+
+    df = spark.read.parquet("s3://bucket/customers/")
+    results = verify(df, Vision(), columns={"nama": "name"}, keep=["customer_id"],
+                     rate_limit=50)
+    results.write.parquet("s3://bucket/verified/")   # one action: each action calls again
+
+Needs ``glair-vision[spark]`` (pyspark, pyarrow). Keep speculative execution off
+(``spark.speculation=false``, the default): a speculative copy of a task calls
+its rows a second time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
+
+from . import _partition
+from ._client import Vision
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
+
+__all__ = ["verify"]
+
+
+def verify(
+    df: "DataFrame",
+    vision: Vision,
+    *,
+    columns: Optional[Mapping[str, str]] = None,
+    keep: Sequence[str] = (),
+    concurrency: int = 64,
+    rate_limit: Union[None, str, float] = None,
+    request_id_column: Optional[str] = None,
+    ignore_unknown: bool = False,
+    options: Optional[Mapping[str, Any]] = None,
+    checkpoint: Union[str, "os.PathLike[str]", None] = None,
+    checkpoint_rows: int = _partition.DEFAULT_CHECKPOINT_ROWS,
+) -> "DataFrame":
+    """A lazy Spark DataFrame of results, one row per input row: the ``keep``
+    columns (types unchanged), then the result columns (``outcome``,
+    ``verification_status``, ``reason``, ``result_<field>``, ``error_kind``,
+    ``error_message``, ``request_id``).
+
+    Every action on the result runs the verification again (a ``count()`` and
+    then a ``collect()`` call every row twice): write it out in one action, or
+    ``cache()``/``persist()`` it first.
+
+    ``columns``, ``keep``, ``request_id_column``, ``ignore_unknown`` and ``options``
+    mean what they mean for ``verify_table`` and are checked now, on the driver.
+    ``vision`` travels to the executors by configuration (plans show no
+    credentials); each Python worker process builds one client from it and
+    reuses it for every partition it runs.
+
+    ``concurrency`` is per task. ``rate_limit`` is the account's limit (calls per
+    second, for the whole cluster): each task gets ``rate_limit`` divided by
+    ``sparkContext.defaultParallelism`` (the tasks that run at once). Without it,
+    each worker's adaptive pacing slows down on the API's 429s, which keeps the
+    cluster under the account's limit.
+
+    A task Spark retries calls its rows again, unless ``checkpoint`` names a
+    directory every executor can read and write: each partition is then verified
+    ``checkpoint_rows`` rows at a time and each chunk's results are written there
+    before the next chunk starts, so a retried task calls only the rows no
+    earlier attempt finished (a task killed mid-chunk calls that chunk's rows
+    again). The files hold result columns only. Use a new directory per job: a
+    later run over the same rows reuses the results.
+    """
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import StructField, StructType
+
+    spark = df.sparkSession
+    rate = _partition.per_task_rate(rate_limit, spark.sparkContext.defaultParallelism)
+    try:
+        input_schema = to_arrow_schema(df.schema, timezone="UTC")
+    except TypeError:  # pyspark 3.5: no timezone argument
+        input_schema = to_arrow_schema(df.schema)
+    s, _ = _partition.settings(
+        vision,
+        input_schema,
+        columns=columns,
+        keep=keep,
+        request_id_column=request_id_column,
+        ignore_unknown=ignore_unknown,
+        concurrency=concurrency,
+        rate_limit=rate,
+        options=options,
+        checkpoint=checkpoint,
+        checkpoint_rows=checkpoint_rows,
+    )
+    assert s.result_columns is not None
+    kept = [df.schema[name] for name in s.keep]
+    results = [StructField(f.name, _spark_type(f.type), nullable=True) for f in s.result_columns]
+    schema = StructType(kept + results)
+    return df.mapInArrow(_Partition(s), schema)
+
+
+def _spark_type(arrow_type: "pa.DataType") -> Any:
+    """The Spark type of a result column (text of any Arrow layout is a string)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StringType
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return StringType()
+    return from_arrow_type(arrow_type)
+
+
+class _Partition:
+    """The function ``mapInArrow`` runs for each partition (a class so that its
+    repr, which plans may print, is the client's: no credentials)."""
+
+    def __init__(self, s: _partition.Settings) -> None:
+        self.s = s
+
+    def __call__(self, batches: Iterator["pa.RecordBatch"]) -> Iterator["pa.RecordBatch"]:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        number = context.partitionId() if context is not None else 0
+        first = next(batches, None)
+        if first is None:
+            return
+        schema = first.schema
+
+        def rows() -> Iterator["pa.RecordBatch"]:
+            yield first
+            yield from batches
+
+        yield from _partition.verify_batches(self.s, schema, rows(), number)
+
+    def __repr__(self) -> str:
+        return f"glair_vision.spark.verify({self.s.shipped!r})"
