@@ -34,10 +34,7 @@ FIELDS: Tuple[str, ...] = tuple(_native.FIELDS)
 #: One batch outcome: a result or the exception for that record.
 Outcome = Union[Verification, GlairVisionError]
 
-#: How fast calls may start: ``"auto"`` (find the account's pace: unlimited until
-#: the first 429, then the adaptive rate of the client's pacer) or a number, a
-#: hard ceiling of calls started per second. ``None`` is ``"auto"``.
-RateLimit = Union[Literal["auto"], float, None]
+RateLimit = _tables.RateLimit
 
 #: A date of birth: "dd-mm-yyyy", ISO "yyyy-mm-dd", or a date/datetime.
 DateLike = Union[str, datetime.date]
@@ -364,7 +361,7 @@ class Identity:
         request_id_column: Optional[str] = None,
         ignore_unknown: bool = False,
         concurrency: int = _tables.DEFAULT_TABLE_CONCURRENCY,
-        rate_limit: _tables.RateLimit = "auto",
+        rate_limit: RateLimit = "auto",
         options: Optional[Mapping[str, Any]] = None,
     ) -> Any:
         """Verifies every row of a table and returns the same kind of table: the
@@ -509,7 +506,7 @@ class AsyncIdentity:
         request_id_column: Optional[str] = None,
         ignore_unknown: bool = False,
         concurrency: int = _tables.DEFAULT_TABLE_CONCURRENCY,
-        rate_limit: _tables.RateLimit = "auto",
+        rate_limit: RateLimit = "auto",
         options: Optional[Mapping[str, Any]] = None,
     ) -> Any:
         """Like :meth:`Identity.verify_table`, awaitable (a ``RecordBatchReader``

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._client import Vision
+from ._tables import RateLimit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
-
-RateLimit = Union[None, str, float]
 
 #: Rows per journal entry of a checkpointed partition (see `verify`'s docs).
 DEFAULT_CHECKPOINT_ROWS = 1000

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union
 
 from . import _native
 from .errors import ConfigurationError
 
-#: ``"auto"`` (adaptive pacing: as fast as the account allows), a fixed ceiling
-#: of calls started per second, or None (the same as ``"auto"``).
-RateLimit = Union[str, float, None]
+#: How fast calls may start: ``"auto"`` (find the account's pace: unlimited until
+#: the first 429, then the adaptive rate of the client's pacer) or a number, a
+#: hard ceiling of calls started per second. ``None`` is ``"auto"``.
+RateLimit = Union[Literal["auto"], float, None]
 
 _FIELDS = tuple(_native.FIELDS)
 DEFAULT_TABLE_CONCURRENCY = 64
@@ -84,11 +85,8 @@ class _Arguments:
         if not isinstance(ignore_unknown, bool):
             raise TypeError(f"ignore_unknown must be a bool, not {_type_name(ignore_unknown)}")
         self.ignore_unknown = ignore_unknown
-        if isinstance(rate_limit, str):
-            if rate_limit != "auto":
-                raise TypeError(f"rate_limit must be 'auto', a number or None, not {rate_limit!r}")
-            rate_limit = None
-        # A number is checked by the native layer, as for batches.
+        # "auto", None or a number: checked by the native layer, as for batches
+        # (before the input is read).
         self.rate_limit = rate_limit
 
 

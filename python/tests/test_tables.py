@@ -402,8 +402,10 @@ def test_bad_arguments_raise_before_anything_is_sent(sandbox: Sandbox, vision: V
         verify(table, keep="customer_id", ignore_unknown=True)
     with pytest.raises(TypeError, match="keep must list"):
         verify(table, keep=[1], ignore_unknown=True)  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="rate_limit"):
+    with pytest.raises(ValidationError, match="rate_limit"):
         verify(table, rate_limit="fast", ignore_unknown=True)
+    with pytest.raises(TypeError, match="rate_limit"):
+        verify(table, rate_limit=True, ignore_unknown=True)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="ignore_unknown"):
         verify(table, ignore_unknown="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="takes a pyarrow Table"):

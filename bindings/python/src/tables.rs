@@ -166,7 +166,7 @@ fn prepare(
             .map(concurrency_arg)
             .transpose()?
             .unwrap_or(BatchOptions::default().concurrency),
-        rate_limit: rate_limit_arg(rate_limit)?.into(),
+        rate_limit: rate_limit_arg(rate_limit)?,
         request_options: request_options(options)?,
     };
     let mapping = mapping(columns, keep, request_id_column, ignore_unknown).map_err(|e| to_pyerr(py, &e))?;
