@@ -38,7 +38,7 @@ def verify(
     columns: Optional[Mapping[str, str]] = None,
     keep: Sequence[str] = (),
     concurrency: int = 64,
-    rate_limit: Union[None, str, float] = None,
+    rate_limit: _partition.RateLimit = None,
     request_id_column: Optional[str] = None,
     ignore_unknown: bool = False,
     options: Optional[Mapping[str, Any]] = None,
