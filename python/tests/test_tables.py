@@ -26,6 +26,7 @@ from glair_vision import (
     ConfigurationError,
     GlairVisionError,
     Sandbox,
+    ValidationError,
     Vision,
 )
 
