@@ -12,27 +12,13 @@
 # 127.0.0.1. Set BENCH_SKIP_BUILD=1 to reuse the last builds.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BENCH="$ROOT/bench"
-WORK="$BENCH/.work"
-mkdir -p "$WORK"
-cd "$ROOT"
-
-say() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 COMMAND="bash bench/run.sh${*:+ $*}"
 
 # --- Python: a venv with the peers and the project's wheel ----------------------
-VENV="$WORK/venv"
-PY="$VENV/bin/python"
-if [ ! -x "$PY" ]; then
-    say "creating $VENV"
-    python3 -m venv "$VENV"
-fi
-if ! "$PY" -c 'import requests, httpx, aiohttp, maturin' 2>/dev/null; then
-    say "installing requests, httpx, aiohttp, maturin"
-    "$PY" -m pip install --quiet --disable-pip-version-check requests httpx aiohttp "maturin>=1.16,<1.17"
-fi
+bench_venv requests httpx aiohttp
 
 # --- Node: @glair/vision in its own npm dir ------------------------------------
 NPM_DIR="$WORK/npm"
@@ -65,8 +51,6 @@ if [ -z "$OHA" ]; then
     [ -n "$WRK" ] || say "no load generator available: the ceiling rows will be missing"
 fi
 
-NODE_PKG="$WORK/node-pkg"
-WHEELS="$WORK/wheels"
 # The commit the builds come from (the tree is shared while others work in it).
 BENCH_REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ -n "$(git -C "$ROOT" status --porcelain -- crates bindings python node bench 2>/dev/null)" ]; then
@@ -78,33 +62,10 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
     say "building glair-vision-cli and glair-vision-bench (release)"
     cargo build --release --quiet -p glair-vision-cli -p glair-vision-bench
 
-    # --- the project's Python wheel, built as python/test.sh does --------------
-    say "building the Python wheel (release)"
-    rm -rf "$WHEELS"
-    # target/maturin is shared with python/test.sh: if a build there races ours, retry.
-    for attempt in 1 2 3; do
-        if (cd "$ROOT/python" && "$VENV/bin/maturin" build --release --quiet --out "$WHEELS" >/dev/null); then
-            break
-        fi
-        [ "$attempt" = 3 ] && { echo "maturin build failed" >&2; exit 1; }
-        say "maturin build failed (attempt $attempt), retrying"
-        sleep 5
-    done
-    "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/glair_vision-*.whl
-
-    # --- the project's Node package, built as node/test.sh does, in a copy -----
-    # (a copy, so that the bench never touches the node/ working tree)
-    say "building the Node package (release)"
-    mkdir -p "$NODE_PKG"
-    rm -rf "$NODE_PKG/lib" "$NODE_PKG/scripts"
-    tar -C "$ROOT/node" --exclude=./node_modules --exclude=./test --exclude='*.node' \
-        --exclude=./native.js --exclude=./native.d.ts -cf - . | tar -C "$NODE_PKG" -xf -
-    if [ ! -x "$NODE_PKG/node_modules/.bin/napi" ]; then
-        (cd "$NODE_PKG" && npm install --ignore-scripts --no-audit --no-fund --silent)
-    fi
-    (cd "$NODE_PKG" && npx napi build --platform --release \
-        --manifest-path "$ROOT/bindings/node/Cargo.toml" --output-dir . \
-        --js native.js --dts native.d.ts >/dev/null)
+    # --- the project's Python wheel and Node package, as python/test.sh and
+    # node/test.sh build them ----------------------------------------------------
+    bench_wheel
+    bench_node_pkg --js native.js --dts native.d.ts
 fi
 
 # --- versions, tool paths -------------------------------------------------------
@@ -139,4 +100,4 @@ json.dump(tools, open(sys.argv[1], "w"), indent=1)
 EOF
 
 say "running the benchmark"
-exec "$PY" "$BENCH/harness.py" --tools "$TOOLS" --command "$COMMAND" "$@"
+exec "$PY" "$ROOT/bench/harness.py" --tools "$TOOLS" --command "$COMMAND" "$@"

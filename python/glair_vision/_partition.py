@@ -87,7 +87,7 @@ def _arrive(key: str, payload: bytes) -> ShippedVision:
     return shipped
 
 
-def per_task_rate(rate_limit: RateLimit, tasks_at_once: int) -> RateLimit:
+def per_task_rate(rate_limit: Union[None, str, float], tasks_at_once: int) -> RateLimit:
     """The account-wide ``rate_limit`` as one task's share; ``None`` and
     ``"auto"`` leave every worker's adaptive pacing to find the limit."""
     if rate_limit is None or rate_limit == "auto":
@@ -168,19 +168,22 @@ def settings(
     vision: Vision,
     input_schema: "pa.Schema",
     *,
+    tasks_at_once: int,
     columns: Optional[Mapping[str, str]],
     keep: Sequence[str],
     request_id_column: Optional[str],
     ignore_unknown: bool,
     concurrency: int,
-    rate_limit: RateLimit,
+    rate_limit: Union[None, str, float],
     options: Optional[Mapping[str, Any]],
     checkpoint: Union[str, "os.PathLike[str]", None],
     checkpoint_rows: int,
 ) -> Tuple[Settings, "pa.Schema"]:
     """The settings every task gets and the result schema (kept columns, then the
     result columns). The schema comes from ``verify_table`` itself over no rows:
-    the column mapping is checked here, before any task runs, and no call is made."""
+    the column mapping is checked here, before any task runs, and no call is made.
+    Each task gets the account-wide ``rate_limit`` divided by ``tasks_at_once``."""
+    rate_limit = per_task_rate(rate_limit, tasks_at_once)
     if isinstance(keep, str):
         keep = (keep,)
     if checkpoint_rows < 1:
@@ -211,6 +214,13 @@ def normalize_schema(schema: "pa.Schema") -> "pa.Schema":
     import pyarrow as pa
 
     return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+
+
+def is_text(arrow_type: "pa.DataType") -> bool:
+    """Text of any Arrow layout (the result columns' text may come in any)."""
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type))
 
 
 def normalize_batch(batch: "pa.RecordBatch") -> "pa.RecordBatch":
@@ -372,5 +382,6 @@ __all__ = [
     "Settings",
     "settings",
     "per_task_rate",
+    "is_text",
     "verify_batches",
 ]

@@ -74,16 +74,16 @@ def verify(
     import pyarrow as pa
 
     meta_arrow = pa.Schema.from_pandas(ddf._meta, preserve_index=False)
-    rate = _partition.per_task_rate(rate_limit, tasks_at_once(ddf.npartitions))
     s, result_schema = _partition.settings(
         vision,
         meta_arrow,
+        tasks_at_once=tasks_at_once(ddf.npartitions),
         columns=columns,
         keep=keep,
         request_id_column=request_id_column,
         ignore_unknown=ignore_unknown,
         concurrency=concurrency,
-        rate_limit=rate,
+        rate_limit=rate_limit,
         options=options,
         checkpoint=checkpoint,
         checkpoint_rows=checkpoint_rows,
@@ -139,6 +139,6 @@ def _dtype(arrow_type: "pa.DataType") -> Any:
 
     if pa.types.is_boolean(arrow_type):
         return pd.BooleanDtype()
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+    if _partition.is_text(arrow_type):
         return pd.StringDtype()
     return pd.ArrowDtype(arrow_type)

@@ -78,7 +78,6 @@ def verify(
     from pyspark.sql.types import StructField, StructType
 
     spark = df.sparkSession
-    rate = _partition.per_task_rate(rate_limit, spark.sparkContext.defaultParallelism)
     try:
         input_schema = to_arrow_schema(df.schema, timezone="UTC")
     except TypeError:  # pyspark 3.5: no timezone argument
@@ -86,12 +85,13 @@ def verify(
     s, _ = _partition.settings(
         vision,
         input_schema,
+        tasks_at_once=spark.sparkContext.defaultParallelism,
         columns=columns,
         keep=keep,
         request_id_column=request_id_column,
         ignore_unknown=ignore_unknown,
         concurrency=concurrency,
-        rate_limit=rate,
+        rate_limit=rate_limit,
         options=options,
         checkpoint=checkpoint,
         checkpoint_rows=checkpoint_rows,
@@ -105,11 +105,10 @@ def verify(
 
 def _spark_type(arrow_type: "pa.DataType") -> Any:
     """The Spark type of a result column (text of any Arrow layout is a string)."""
-    import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_type
     from pyspark.sql.types import StringType
 
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+    if _partition.is_text(arrow_type):
         return StringType()
     return from_arrow_type(arrow_type)
 

@@ -5,11 +5,17 @@ and the checks (every row once, results equal to single calls, nobody called twi
 from __future__ import annotations
 
 import collections
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+import contextlib
+import os
+import pathlib
+import tempfile
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
+import pytest
 from conftest import FAULT, SITI
 
 from glair_vision import GlairVisionError, Sandbox, Vision
+from glair_vision import _partition
 
 # Credentials the tests look for in task graphs and plans.
 API_KEY = "key-CLUSTER-SECRET-7f3a"
@@ -39,6 +45,34 @@ def rate_limited_sandbox() -> Sandbox:
         rate_limit=SANDBOX_RATE,
         burst=SANDBOX_BURST,
     ).start()
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[Sandbox]:
+    sb = rate_limited_sandbox()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture
+def fresh(limited: Sandbox) -> Sandbox:
+    limited.clear_requests()
+    return limited
+
+
+@contextlib.contextmanager
+def injected_faults(prefix: str) -> Iterator[str]:
+    """The checkpoint tests' fault (see _partition._FAULT_VARIABLE), set in the
+    environment that workers inherit when they start; only checkpointed runs read
+    it. Yields the marker directory."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as markers:
+        os.environ[_partition._FAULT_VARIABLE] = f"2:{markers}"
+        try:
+            yield markers
+        finally:
+            del os.environ[_partition._FAULT_VARIABLE]
 
 
 def client(sandbox: Sandbox) -> Vision:
@@ -87,6 +121,24 @@ def check_every_row_once(results: List[Dict[str, Any]], inputs: List[Dict[str, A
         by_id[r["id"]] = r
     assert set(by_id) == {x["id"] for x in inputs}, "rows lost or invented"
     return by_id
+
+
+def check_few_throttled(sandbox: Sandbox) -> None:
+    """Each task got ACCOUNT_RATE / (tasks at once): together under the sandbox's
+    limit, so hardly any call was answered 429."""
+    sent = sandbox.requests()
+    throttled = sum(r["status"] == 429 for r in sent)
+    assert throttled <= 0.02 * len(sent), f"{throttled} of {len(sent)} calls answered 429"
+
+
+def check_journal(checkpoint: pathlib.Path, partitions: int) -> None:
+    """One journal directory per partition, and no input value (NIK, name)
+    written to the shared filesystem."""
+    journal = sorted(p.name for p in checkpoint.iterdir())
+    assert journal == [f"part-{i:05d}" for i in range(partitions)]
+    for path in checkpoint.rglob("*.arrow"):
+        data = path.read_bytes()
+        assert b"NAMA YANG SALAH" not in data and SITI_NIK.encode() not in data
 
 
 def check_calls(sandbox: Sandbox, inputs: List[Dict[str, Any]]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import tempfile
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 import pytest
 
 import cluster_support as cs
+from cluster_support import fresh, limited  # noqa: F401 (fixtures)
 from glair_vision import ConfigurationError, Sandbox, Vision
 from glair_vision import _partition
 from glair_vision.dask import tasks_at_once, verify
@@ -35,12 +35,8 @@ ROWS = 3000
 def fault_markers() -> Iterator[str]:
     # The checkpoint test's fault (see _partition._FAULT_VARIABLE): the workers
     # inherit it when they start; only checkpointed runs read it.
-    with tempfile.TemporaryDirectory(prefix="glair-dask-faults-") as markers:
-        os.environ[_partition._FAULT_VARIABLE] = f"2:{markers}"
-        try:
-            yield markers
-        finally:
-            del os.environ[_partition._FAULT_VARIABLE]
+    with cs.injected_faults("glair-dask-faults-") as markers:
+        yield markers
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +47,6 @@ def dask_client(fault_markers: str) -> Iterator["Client"]:
         n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
     ) as cluster, distributed.Client(cluster) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def limited() -> Iterator[Sandbox]:
-    sb = cs.rate_limited_sandbox()
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
-@pytest.fixture
-def fresh(limited: Sandbox) -> Sandbox:
-    limited.clear_requests()
-    return limited
 
 
 def frame(inputs: List[Dict[str, Any]], npartitions: int) -> "dd.DataFrame":
@@ -98,10 +79,7 @@ def test_every_row_once_equal_to_single_calls_under_a_shared_rate(dask_client: C
     assert str(out["verification_status"].dtype) == "boolean" and out["id"].dtype == ddf["id"].dtype
     assert list(out.index) == list(range(ROWS))  # partitions and index as they came
     by_id = cs.check_every_row_once(records(out), inputs)
-    sent = fresh.requests()
-    # Each task got 900/2 calls a second: together under the sandbox's 1000.
-    throttled = sum(r["status"] == 429 for r in sent)
-    assert throttled <= 0.02 * len(sent), f"{throttled} of {len(sent)} calls answered 429"
+    cs.check_few_throttled(fresh)  # 900/2 calls a second per task: under the sandbox's 1000
     cs.check_calls(fresh, inputs)
     cs.check_against_single_calls(vision, by_id, inputs)
     # Six partitions on two worker processes: one client per process (one pool,
@@ -162,13 +140,8 @@ def test_a_retried_task_calls_no_row_twice_with_a_checkpoint(
     assert len(os.listdir(fault_markers)) == 4
     cs.check_every_row_once(records(out), inputs)
     cs.check_calls(fresh, inputs)  # the retries called only the other rows
-    journal = sorted(p.name for p in checkpoint.iterdir())
-    assert journal == [f"part-{i:05d}" for i in range(4)]
-    assert all(len(list((checkpoint / d).glob("*.arrow"))) == 3 for d in journal)  # 500 rows / 200
-    # No input value is written to the shared filesystem.
-    for path in checkpoint.rglob("*.arrow"):
-        data = path.read_bytes()
-        assert b"NAMA YANG SALAH" not in data and cs.SITI_NIK.encode() not in data
+    cs.check_journal(checkpoint, 4)
+    assert all(len(list(d.glob("*.arrow"))) == 3 for d in checkpoint.iterdir())  # 500 rows / 200
 
     # The same job again over the same directory: every result is read back.
     fresh.clear_requests()

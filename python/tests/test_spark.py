@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
 
 import cluster_support as cs
+from cluster_support import fresh, limited  # noqa: F401 (fixtures)
 from glair_vision import ConfigurationError, Sandbox, Vision
-from glair_vision import _partition
 from glair_vision.spark import verify
 
 if TYPE_CHECKING:
@@ -34,12 +33,8 @@ ROWS = 3000
 def fault_markers() -> Iterator[str]:
     # The checkpoint test's fault (see _partition._FAULT_VARIABLE): the JVM and
     # its Python workers inherit it; only checkpointed runs read it.
-    with tempfile.TemporaryDirectory(prefix="glair-spark-faults-") as markers:
-        os.environ[_partition._FAULT_VARIABLE] = f"2:{markers}"
-        try:
-            yield markers
-        finally:
-            del os.environ[_partition._FAULT_VARIABLE]
+    with cs.injected_faults("glair-spark-faults-") as markers:
+        yield markers
 
 
 @pytest.fixture(scope="module")
@@ -66,21 +61,6 @@ def spark(fault_markers: str) -> Iterator["SparkSession"]:
         session.stop()
 
 
-@pytest.fixture(scope="module")
-def limited() -> Iterator[Sandbox]:
-    sb = cs.rate_limited_sandbox()
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
-@pytest.fixture
-def fresh(limited: Sandbox) -> Sandbox:
-    limited.clear_requests()
-    return limited
-
-
 def frame(spark: "SparkSession", inputs: List[Dict[str, Any]], partitions: int) -> "DataFrame":
     # Partitions cut by position from a local list: the same rows in the same
     # partition on every attempt (no shuffle).
@@ -105,10 +85,7 @@ def test_every_row_once_equal_to_single_calls_under_a_shared_rate(spark: SparkSe
     assert result.columns[:2] == ["id", "outcome"] and result.columns[-1] == "request_id"
     assert dict(result.dtypes)["verification_status"] == "boolean"
     by_id = cs.check_every_row_once(collect(result), inputs)
-    sent = fresh.requests()
-    # Each task got 900/2 calls a second: together under the sandbox's 1000.
-    throttled = sum(r["status"] == 429 for r in sent)
-    assert throttled <= 0.02 * len(sent), f"{throttled} of {len(sent)} calls answered 429"
+    cs.check_few_throttled(fresh)  # 900/2 calls a second per task: under the sandbox's 1000
     cs.check_calls(fresh, inputs)
     cs.check_against_single_calls(vision, by_id, inputs)
 
@@ -157,8 +134,4 @@ def test_a_retried_task_calls_no_row_twice_with_a_checkpoint(
     assert len(os.listdir(fault_markers)) == 4
     cs.check_every_row_once(out, inputs)
     cs.check_calls(fresh, inputs)  # the retries called only the other rows
-    journal = sorted(p.name for p in checkpoint.iterdir())
-    assert journal == [f"part-{i:05d}" for i in range(4)]
-    for path in checkpoint.rglob("*.arrow"):
-        data = path.read_bytes()
-        assert b"NAMA YANG SALAH" not in data and cs.SITI_NIK.encode() not in data
+    cs.check_journal(checkpoint, 4)

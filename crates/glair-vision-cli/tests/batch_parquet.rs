@@ -6,7 +6,7 @@ mod common;
 
 use std::fs::File;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,17 +95,6 @@ fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
     a.is_valid(row).then(|| a.value(row).to_owned())
 }
 
-fn batch(ts: &TestSandbox, input: &Path, output: &Path, extra: &[&str]) -> Command {
-    let mut cmd = cli();
-    cmd.args(["batch", "--quiet", "--input"])
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(ts.flags())
-        .args(extra);
-    cmd
-}
-
 const ARGS: [&str; 5] =
     ["--map", "nama=name,tanggal_lahir=date_of_birth", "--keep", "customer_id", "--ignore-unknown"];
 
@@ -117,11 +106,11 @@ fn parquet_to_parquet_keeps_types_and_input_order() {
     write_input(&input, 25, 10);
     let output = dir.join("out.parquet");
 
-    let out = batch(&ts, &input, &output, &[]).output().unwrap();
+    let out = ts.batch(&input, &output, &[]).output().unwrap();
     assert_eq!(code(&out), 2, "unknown columns refused: {}", stderr(&out));
     assert!(stderr(&out).contains("`nama`") && stderr(&out).contains("`kota`"), "{}", stderr(&out));
 
-    let out = batch(&ts, &input, &output, &ARGS).output().unwrap();
+    let out = ts.batch(&input, &output, &ARGS).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let got = read_output(&output);
     let names: Vec<String> = got.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -146,7 +135,7 @@ fn parquet_to_parquet_keeps_types_and_input_order() {
     assert!(!dir.join("out.parquet.partial.jsonl").exists() && !dir.join("out.parquet.tmp").exists());
     // Run again: complete already, nothing sent.
     ts.sb().clear_received();
-    let out = batch(&ts, &input, &output, &ARGS).output().unwrap();
+    let out = ts.batch(&input, &output, &ARGS).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("nothing to do"), "{}", stderr(&out));
     assert!(ts.sb().received().is_empty());
@@ -177,7 +166,7 @@ fn parquet_output_resumes_after_sigkill_without_calling_done_rows_again() {
     let output = dir.join("out.parquet");
     let journal = dir.join("out.parquet.partial.jsonl");
     let args = [&ARGS[..], &["--concurrency", "2", "--max-retries", "0"]].concat();
-    let mut child = batch(&ts, &input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = ts.batch(&input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     let lines = |p: &Path| std::fs::read(p).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0);
     while lines(&journal) < 40 {
@@ -191,7 +180,7 @@ fn parquet_output_resumes_after_sigkill_without_calling_done_rows_again() {
     let done = lines(&journal);
     let sendable = |rows: std::ops::Range<usize>| rows.filter(|i| i % 5 != 3).count();
     ts.sb().clear_received();
-    let out = batch(&ts, &input, &output, &args).output().unwrap();
+    let out = ts.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("resuming"), "{}", stderr(&out));
     let resent = ts.sb().received().len();
@@ -210,7 +199,7 @@ fn parquet_to_csv_and_csv_to_parquet() {
     let input = dir.join("in.parquet");
     write_input(&input, 10, 4);
     let csv_out = dir.join("out.csv");
-    let out = batch(&ts, &input, &csv_out, &[&ARGS[..], &["--dedupe"]].concat()).output().unwrap();
+    let out = ts.batch(&input, &csv_out, &[&ARGS[..], &["--dedupe"]].concat()).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut reader = csv::Reader::from_path(&csv_out).unwrap();
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
@@ -225,8 +214,7 @@ fn parquet_to_csv_and_csv_to_parquet() {
     let csv_in = dir.join("in.csv");
     std::fs::write(&csv_in, format!("customer_id,nik,nama\nA1,{SITI},SITI RAHAYU\nA2,{BUDI},X\n")).unwrap();
     let pq_out = dir.join("from-csv.parquet");
-    let out =
-        batch(&ts, &csv_in, &pq_out, &["--map", "nama=name", "--keep", "customer_id"]).output().unwrap();
+    let out = ts.batch(&csv_in, &pq_out, &["--map", "nama=name", "--keep", "customer_id"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let got = read_output(&pq_out);
     assert_eq!(got.num_rows(), 2);
@@ -242,7 +230,7 @@ fn parquet_to_csv_and_csv_to_parquet() {
     )
     .unwrap();
     let pq_out = dir.join("from-jsonl.parquet");
-    let out = batch(&ts, &jsonl_in, &pq_out, &["--keep", "ref"]).output().unwrap();
+    let out = ts.batch(&jsonl_in, &pq_out, &["--keep", "ref"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let got = read_output(&pq_out);
     assert_eq!(text(&got, "ref", 0).as_deref(), Some("{\"a\":[1]}"));

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -116,17 +116,6 @@ fn single_calls(ts: &TestSandbox, rows: &[[&str; 5]]) -> Vec<(String, String, St
     })
 }
 
-fn batch(ts: &TestSandbox, input: &Path, output: &Path, extra: &[&str]) -> Command {
-    let mut cmd = cli();
-    cmd.args(["batch", "--quiet", "--input"])
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .args(ts.flags())
-        .args(extra);
-    cmd
-}
-
 fn assert_no_personal_data(output: &Path) {
     let text = std::fs::read_to_string(output).unwrap();
     for secret in [SITI, BUDI, MADE, "SITI RAHAYU", "BUDI SANTOSO", "I MADE WIRAWAN", "sandbox-password"] {
@@ -144,15 +133,15 @@ fn a_customer_file_with_indonesian_headers_goes_through_with_its_ids() {
     let output = dir.join("hasil.csv");
 
     // Unknown columns are refused, every one named, before anything is sent.
-    let out = batch(&ts, &input, &output, &[]).output().unwrap();
+    let out = ts.batch(&input, &output, &[]).output().unwrap();
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     for name in ["`customer_id`", "`nama`", "`tanggal_lahir`", "`kota`"] {
         assert!(stderr(&out).contains(name), "{name} in {}", stderr(&out));
     }
-    let out = batch(&ts, &input, &output, &["--map", MAP, "--keep", "customer_id"]).output().unwrap();
+    let out = ts.batch(&input, &output, &["--map", MAP, "--keep", "customer_id"]).output().unwrap();
     assert_eq!(code(&out), 2, "kota is still unknown: {}", stderr(&out));
     assert!(stderr(&out).contains("`kota`") && !stderr(&out).contains("`nama`"), "{}", stderr(&out));
-    let out = batch(&ts, &input, &output, &["--map", "nama=nama"]).output().unwrap();
+    let out = ts.batch(&input, &output, &["--map", "nama=nama"]).output().unwrap();
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("not a field"), "{}", stderr(&out));
     assert!(ts.sb().received().is_empty());
@@ -167,7 +156,7 @@ fn a_customer_file_with_indonesian_headers_goes_through_with_its_ids() {
         "--request-id-column",
         "customer_id",
     ];
-    let out = batch(&ts, &input, &output, &args).output().unwrap();
+    let out = ts.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let got = read_csv(&output, &["customer_id", "kota"], false);
     assert_eq!(got.len(), rows.len());
@@ -210,7 +199,7 @@ fn jsonl_keeps_go_in_a_keep_object_and_dedupe_sends_each_record_once() {
     std::fs::write(&input, text).unwrap();
     let output = dir.join("out.jsonl");
     let args = ["--map", MAP, "--keep", "customer_id", "--ignore-unknown", "--dedupe", "--concurrency", "4"];
-    let out = batch(&ts, &input, &output, &args).output().unwrap();
+    let out = ts.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("duplicates    3 rows"), "{}", stderr(&out));
     let got = read_jsonl(&output);
@@ -256,7 +245,7 @@ fn jsonl_keeps_go_in_a_keep_object_and_dedupe_sends_each_record_once() {
         .collect();
     std::fs::write(&output, kept).unwrap();
     ts.sb().clear_received();
-    let out = batch(&ts, &input, &output, &args).output().unwrap();
+    let out = ts.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let again = read_jsonl(&output);
     assert_eq!(again.len(), rows.len());
@@ -322,14 +311,14 @@ fn dry_run_reports_and_sends_nothing() {
 /// rows end as `service_unavailable` errors.
 fn flaky_run(input: &Path, output: &Path) -> usize {
     let flaky = TestSandbox::start(SandboxConfig { failure_rate: 0.4, seed: 7, ..SandboxConfig::default() });
-    let out = batch(
-        &flaky,
-        input,
-        output,
-        &["--map", MAP, "--keep", "customer_id", "--ignore-unknown", "--max-retries", "0"],
-    )
-    .output()
-    .unwrap();
+    let out = flaky
+        .batch(
+            input,
+            output,
+            &["--map", MAP, "--keep", "customer_id", "--ignore-unknown", "--max-retries", "0"],
+        )
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = std::fs::read_to_string(output).unwrap();
     text.matches("service_unavailable").count()
@@ -357,7 +346,7 @@ fn retry_errors_leaves_one_line_per_row_and_no_retryable_errors() {
         assert!(failed > 5, "the flaky sandbox failed {failed} rows");
         let healthy = TestSandbox::start(SandboxConfig::default());
         let args = ["--map", MAP, "--keep", "customer_id", "--ignore-unknown", "--retry-errors"];
-        let out = batch(&healthy, &input, &output, &args).output().unwrap();
+        let out = healthy.batch(&input, &output, &args).output().unwrap();
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         assert_eq!(healthy.sb().received().len(), failed, "only the failed rows are called again");
         let outcomes: Vec<String> = if name.ends_with(".csv") {
@@ -374,7 +363,7 @@ fn retry_errors_leaves_one_line_per_row_and_no_retryable_errors() {
         assert!(!dir.join(format!("{name}.retry")).exists() && !dir.join(format!("{name}.tmp")).exists());
         // Nothing left to retry: nothing sent.
         healthy.sb().clear_received();
-        let out = batch(&healthy, &input, &output, &args).output().unwrap();
+        let out = healthy.batch(&input, &output, &args).output().unwrap();
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         assert!(healthy.sb().received().is_empty());
     }
@@ -393,7 +382,8 @@ fn a_sigkill_during_retry_errors_loses_nothing_and_bills_nothing_twice() {
     let output = dir.join("out.jsonl");
     // Every row fails: the sandbox is down.
     let down = TestSandbox::start(SandboxConfig { failure_rate: 1.0, ..SandboxConfig::default() });
-    let out = batch(&down, &input, &output, &["--map", MAP, "--ignore-unknown", "--max-retries", "0"])
+    let out = down
+        .batch(&input, &output, &["--map", MAP, "--ignore-unknown", "--max-retries", "0"])
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -405,7 +395,7 @@ fn a_sigkill_during_retry_errors_loses_nothing_and_bills_nothing_twice() {
         TestSandbox::start(SandboxConfig { latency: Duration::from_millis(15), ..SandboxConfig::default() });
     let args = ["--map", MAP, "--ignore-unknown", "--retry-errors", "--concurrency", "2"];
     let journal = dir.join("out.jsonl.retry");
-    let mut child = batch(&slow, &input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = slow.batch(&input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
     let start = Instant::now();
     while count_lines(&journal) < 30 {
         assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
@@ -419,7 +409,7 @@ fn a_sigkill_during_retry_errors_loses_nothing_and_bills_nothing_twice() {
     let sent_before = slow.sb().received().len();
     slow.sb().clear_received();
 
-    let out = batch(&slow, &input, &output, &args).output().unwrap();
+    let out = slow.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("not calling them again"), "{}", stderr(&out));
     assert_eq!(slow.sb().received().len(), rows.len() - journaled, "journaled rows are not called again");
@@ -439,7 +429,7 @@ fn a_kill_at_any_moment_of_retry_errors_leaves_the_old_or_the_new_file_whole() {
     let output = dir.join("out.csv");
     let down = TestSandbox::start(SandboxConfig { failure_rate: 1.0, ..SandboxConfig::default() });
     let base = ["--map", MAP, "--ignore-unknown", "--keep", "customer_id"];
-    let out = batch(&down, &input, &output, &[&base[..], &["--max-retries", "0"]].concat()).output().unwrap();
+    let out = down.batch(&input, &output, &[&base[..], &["--max-retries", "0"]].concat()).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     drop(down);
     let old = std::fs::read(&output).unwrap();
@@ -449,7 +439,7 @@ fn a_kill_at_any_moment_of_retry_errors_leaves_the_old_or_the_new_file_whole() {
     let journal = dir.join("out.csv.retry");
     let mut killed_mid_run = 0;
     for delay_ms in [0u64, 20, 40, 60, 80, 100, 130, 160, 200, 260, 330, 420, 550] {
-        let mut child = batch(&healthy, &input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = healthy.batch(&input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         child.wait().unwrap();
@@ -464,7 +454,7 @@ fn a_kill_at_any_moment_of_retry_errors_leaves_the_old_or_the_new_file_whole() {
         killed_mid_run += usize::from(count_lines(&journal) > 0);
     }
     assert!(killed_mid_run > 0, "no kill landed while the journal was being written");
-    let out = batch(&healthy, &input, &output, &args).output().unwrap();
+    let out = healthy.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let got = read_csv(&output, &["customer_id"], false);
     assert_eq!(got.len(), rows.len());

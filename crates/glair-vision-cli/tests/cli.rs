@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use glair_vision_sandbox::SandboxConfig;
@@ -343,16 +342,8 @@ fn every_command_has_help_with_exit_codes() {
 
 #[test]
 fn sandbox_command_serves_until_terminated() {
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "--port", "0", "--synthetic", "5", "--api-key", "k1", "--username", "u1"])
-        .args(["--password", "p1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first.strip_prefix("listening on ").expect("first line names the URL").to_owned();
+    let (mut child, url, mut lines) =
+        spawn_sandbox(&["--synthetic", "5", "--api-key", "k1", "--username", "u1", "--password", "p1"]);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let rest: Vec<String> = lines
         .by_ref()

@@ -204,11 +204,8 @@ fn batch_sends_each_rows_request_id_and_prints_it() {
     )
     .unwrap();
     let output = dir.join("out.jsonl");
-    let out = cli()
-        .args(["batch", "--quiet", "--request-id-column", "ref", "--input"])
-        .arg(&csv)
-        .arg("--output")
-        .arg(&output)
+    let out = batch_command(&csv, &output)
+        .args(["--quiet", "--request-id-column", "ref"])
         .args(server.flags())
         .output()
         .unwrap();
@@ -232,11 +229,8 @@ fn batch_sends_each_rows_request_id_and_prints_it() {
     let jsonl = dir.join("in.jsonl");
     std::fs::write(&jsonl, format!("{{\"ref\":\"j-1\",\"nik\":\"{SITI}\"}}\n")).unwrap();
     let output = dir.join("out2.jsonl");
-    let out = cli()
-        .args(["batch", "--quiet", "--request-id-column", "ref", "--input"])
-        .arg(&jsonl)
-        .arg("--output")
-        .arg(&output)
+    let out = batch_command(&jsonl, &output)
+        .args(["--quiet", "--request-id-column", "ref"])
         .args(server.flags())
         .output()
         .unwrap();
@@ -248,11 +242,8 @@ fn batch_sends_each_rows_request_id_and_prints_it() {
     let before = server.request_ids().len();
     let plain = dir.join("plain.csv");
     std::fs::write(&plain, format!("nik\n{SITI}\n")).unwrap();
-    let out = cli()
-        .args(["batch", "--request-id-column", "order", "--input"])
-        .arg(&plain)
-        .arg("--output")
-        .arg(dir.join("out3.jsonl"))
+    let out = batch_command(&plain, &dir.join("out3.jsonl"))
+        .args(["--request-id-column", "order"])
         .args(server.flags())
         .output()
         .unwrap();

@@ -15,7 +15,7 @@ use arrow_array::{
     Int64Array, LargeStringArray, NullArray, RecordBatch, RecordBatchIterator, StringArray, StringViewArray,
     TimestampMicrosecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt8Array,
 };
-use arrow_schema::{ArrowError, DataType};
+use arrow_schema::{ArrowError, DataType, Schema};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use glair_vision::tables::arrow::{
     requests_from_batch, resolve_schema, result_schema, verify_batches, verify_reader,
@@ -520,23 +520,30 @@ where
     (ids, ahead)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_batches_stay_in_order_within_two_batches_of_a_slow_row() {
+/// `batches` batches of `size` rows, the first row slow, streamed through
+/// `verify_batches` at `concurrency`: the ids in output order and the most input
+/// batches read ahead of the output.
+async fn slow_headed_run(batches: usize, size: usize, concurrency: usize) -> (Vec<i64>, usize) {
     let sb = slow_sandbox().await;
     let vision = sb.vision_builder().build().unwrap();
-    let table = slow_headed(&sb, 10, 30);
+    let table = slow_headed(&sb, batches, size);
     let resolved = resolve_schema(&ColumnMapping::new().keep("id"), &table.schema()).unwrap();
     let pulled = Arc::new(AtomicUsize::new(0));
-    let input = counting(stream::iter(slices(&table, 30).into_iter().map(Ok)), pulled.clone());
+    let input = counting(stream::iter(slices(&table, size).into_iter().map(Ok)), pulled.clone());
     let results = verify_batches(
         &vision.identity(),
         &table.schema(),
         input,
         &resolved,
-        BatchOptions::default().concurrency(16),
+        BatchOptions::default().concurrency(concurrency),
     )
     .unwrap();
-    let (ids, ahead) = drain(results, &pulled).await;
+    drain(results, &pulled).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_batches_stay_in_order_within_two_batches_of_a_slow_row() {
+    let (ids, ahead) = slow_headed_run(10, 30, 16).await;
     assert_eq!(ids, (0..300).collect::<Vec<i64>>());
     // While row 0 waits, the other 299 rows could all finish: the window stops
     // reading at two batches instead.
@@ -545,21 +552,7 @@ async fn large_batches_stay_in_order_within_two_batches_of_a_slow_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_small_batches_stay_in_order_within_the_concurrency_window() {
-    let sb = slow_sandbox().await;
-    let vision = sb.vision_builder().build().unwrap();
-    let table = slow_headed(&sb, 150, 3);
-    let resolved = resolve_schema(&ColumnMapping::new().keep("id"), &table.schema()).unwrap();
-    let pulled = Arc::new(AtomicUsize::new(0));
-    let input = counting(stream::iter(slices(&table, 3).into_iter().map(Ok)), pulled.clone());
-    let results = verify_batches(
-        &vision.identity(),
-        &table.schema(),
-        input,
-        &resolved,
-        BatchOptions::default().concurrency(12),
-    )
-    .unwrap();
-    let (ids, ahead) = drain(results, &pulled).await;
+    let (ids, ahead) = slow_headed_run(150, 3, 12).await;
     assert_eq!(ids, (0..450).collect::<Vec<i64>>());
     // The window holds fewer rows than `concurrency` before it reads another batch.
     assert!(ahead <= 12 / 3 + 1, "{ahead} input batches were read ahead of the output");
@@ -588,6 +581,19 @@ async fn a_blocking_reader_streams_in_order() {
     assert!(ahead <= 4, "{ahead} input batches were read ahead of the output");
 }
 
+/// Every item `verify_batches` yields for `input`, errors in their place.
+async fn every_item(
+    identity: &Identity,
+    schema: &Schema,
+    input: Vec<Result<RecordBatch, Error>>,
+    resolved: &ResolvedColumns,
+) -> Vec<Result<RecordBatch, Error>> {
+    verify_batches(identity, schema, stream::iter(input), resolved, BatchOptions::default())
+        .unwrap()
+        .collect()
+        .await
+}
+
 #[tokio::test]
 async fn an_input_failure_is_yielded_in_its_place_and_ends_the_stream() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
@@ -605,16 +611,7 @@ async fn an_input_failure_is_yielded_in_its_place_and_ends_the_stream() {
         Ok(good.clone()),
     ];
     let resolved = resolve_schema(&ColumnMapping::new(), &good.schema()).unwrap();
-    let out: Vec<Result<RecordBatch, Error>> = verify_batches(
-        &vision.identity(),
-        &good.schema(),
-        stream::iter(input),
-        &resolved,
-        BatchOptions::default(),
-    )
-    .unwrap()
-    .collect()
-    .await;
+    let out = every_item(&vision.identity(), &good.schema(), input, &resolved).await;
     assert_eq!(out.len(), 3);
     assert_eq!(out[0].as_ref().unwrap().num_rows(), 2);
     assert_eq!(out[1].as_ref().unwrap().num_rows(), 0);
@@ -624,29 +621,11 @@ async fn an_input_failure_is_yielded_in_its_place_and_ends_the_stream() {
     // another count, or the same count under other names.
     let renamed = batch(vec![("NIK", Arc::new(StringArray::from(vec![nik.clone()])) as ArrayRef)]);
     let input = vec![Ok(good.clone()), Ok(renamed)];
-    let out: Vec<Result<RecordBatch, Error>> = verify_batches(
-        &vision.identity(),
-        &good.schema(),
-        stream::iter(input),
-        &resolved,
-        BatchOptions::default(),
-    )
-    .unwrap()
-    .collect()
-    .await;
+    let out = every_item(&vision.identity(), &good.schema(), input, &resolved).await;
     assert_eq!(out.len(), 2);
     assert!(out[1].as_ref().unwrap_err().to_string().contains("differ"), "{:?}", out[1]);
     let input = vec![Ok(good.clone()), Ok(other_schema)];
-    let out: Vec<Result<RecordBatch, Error>> = verify_batches(
-        &vision.identity(),
-        &good.schema(),
-        stream::iter(input),
-        &resolved,
-        BatchOptions::default(),
-    )
-    .unwrap()
-    .collect()
-    .await;
+    let out = every_item(&vision.identity(), &good.schema(), input, &resolved).await;
     assert_eq!(out.len(), 2);
     assert!(matches!(out[1], Err(Error::Configuration(_))), "{:?}", out[1]);
 }

@@ -2,9 +2,9 @@
 //! scratch directories.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
@@ -48,6 +48,13 @@ impl TestSandbox {
             c.password.clone(),
         ]
     }
+
+    /// `batch --quiet --input IN --output OUT` against this sandbox, then `extra`.
+    pub fn batch(&self, input: &Path, output: &Path, extra: &[&str]) -> Command {
+        let mut cmd = batch_command(input, output);
+        cmd.arg("--quiet").args(self.flags()).args(extra);
+        cmd
+    }
 }
 
 impl Drop for TestSandbox {
@@ -66,6 +73,13 @@ pub fn cli() -> Command {
     {
         cmd.env_remove(var);
     }
+    cmd
+}
+
+/// `batch --input IN --output OUT`; the caller adds the connection flags and its own.
+pub fn batch_command(input: &Path, output: &Path) -> Command {
+    let mut cmd = cli();
+    cmd.arg("batch").arg("--input").arg(input).arg("--output").arg(output);
     cmd
 }
 
@@ -99,6 +113,22 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// `glair-vision sandbox --port 0 ARGS` started: the process, the URL its first
+/// line names, and the rest of its stdout (the caller must keep reading it).
+pub fn spawn_sandbox(args: &[&str]) -> (Child, String, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("listening on ").expect("first line names the URL").to_owned();
+    (child, url, lines)
+}
+
 /// A sandbox process; terminated when dropped.
 pub struct SandboxProcess {
     pub child: Child,
@@ -107,16 +137,9 @@ pub struct SandboxProcess {
 
 impl SandboxProcess {
     pub fn start(extra: &[&str]) -> SandboxProcess {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0", "--synthetic", "50", "--seed", "3"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first.strip_prefix("listening on ").expect("first line names the URL").to_owned();
+        let args: Vec<&str> =
+            ["--synthetic", "50", "--seed", "3"].into_iter().chain(extra.iter().copied()).collect();
+        let (child, url, lines) = spawn_sandbox(&args);
         // Keep reading stdout so the sandbox never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         SandboxProcess { child, url }
