@@ -7,7 +7,9 @@ One `glair-vision sandbox` (release, no limit, 127.0.0.1, ephemeral port) serves
   - rust-batch: the Rust core's `verification_batch` at 64 (bench-rust --mode sdk-batch);
   - pandas-apply: what a data engineer writes today, `df.apply(call, axis=1)` with
     `requests.Session` posting each row (results turned into a column);
-  - threads-64: `ThreadPoolExecutor(64)` over the rows, one `requests.Session` per thread.
+  - threads-64: `ThreadPoolExecutor(64)` over the rows, one `requests.Session` per thread;
+  - cli-parquet: `glair-vision batch` from the Parquet file to a Parquet file at 64,
+    keeping `id` (issue 11's CLI target: peak RSS under 96 MiB).
 Each contender is its own process: rows/s and CPU (user+system, getrusage) over
 the measured phase, peak RSS over the whole process (wait4). The slow contenders
 run fewer rows (rates are compared). Every row is the same record (the fixture
@@ -181,12 +183,37 @@ def measured(argv: list) -> dict:
     return result
 
 
+def measured_cli(url: str, path: str, rows: int) -> dict:
+    """The CLI from Parquet to Parquet: elapsed, its CPU and peak RSS (wait4), and the
+    output's outcomes read back (by this driver, whose memory is not measured)."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="tables-cli-") as work:
+        out = os.path.join(work, "out.parquet")
+        argv = [CLI, "batch", "--input", path, "--output", out, "--keep", "id", "--concurrency", str(CONCURRENCY),
+                "--quiet", "--base-url", url, "--api-key", API_KEY, "--username", USERNAME,
+                "--password", PASSWORD]
+        started = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(p.pid, 0)
+        elapsed = time.monotonic() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"glair-vision batch exited {os.waitstatus_to_exitcode(status)}")
+        outcomes = pq.read_table(out, columns=["outcome"]).column("outcome").to_pylist()
+    if len(outcomes) != rows:
+        raise RuntimeError(f"the CLI wrote {len(outcomes)} rows for {rows}")
+    return {"rows": rows, "errors": sum(o == "error" for o in outcomes), "elapsed_s": elapsed,
+            "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows for verify_table and the Rust batch")
     ap.add_argument("--slow-rows", type=int, default=3000, help="rows for pandas apply")
     ap.add_argument("--thread-rows", type=int, default=20_000, help="rows for the thread pool")
-    ap.add_argument("--only", default="rust-batch,verify_table,pandas-apply,threads-64")
+    ap.add_argument("--only", default="rust-batch,verify_table,pandas-apply,threads-64,cli-parquet")
     ap.add_argument("--worker")
     ap.add_argument("--url")
     ap.add_argument("--file")
@@ -208,12 +235,13 @@ def main() -> None:
             *me, "--worker", "pandas-apply", "--url", url, "--file", path, "--rows", str(args.slow_rows)]),
         "threads-64": ("`ThreadPoolExecutor(64)` + `requests`", lambda url: [
             *me, "--worker", "threads-64", "--url", url, "--file", path, "--rows", str(args.thread_rows)]),
+        "cli-parquet": ("CLI `batch` Parquet to Parquet @64, `--keep id`", None),
     }
     sandbox, url = start_sandbox()
     results = {}
     try:
         for key in args.only.split(","):
-            r = measured(plans[key][1](url))
+            r = measured_cli(url, path, args.rows) if key == "cli-parquet" else measured(plans[key][1](url))
             rows = r.get("rows", r.get("requests"))
             results[key] = {"rows": rows, "errors": r["errors"], "rate": rows / r["elapsed_s"],
                             "cpu_ms_per_1k": r["cpu_s"] * 1e6 / rows, "rss_mib": r["rss_mib"],
@@ -234,6 +262,10 @@ def main() -> None:
     if vt and base:
         verdicts.append(f"- verify_table / Rust batch pace: {vt['rate'] / base:.2f}x (target >= 0.8x); "
                         f"peak RSS {vt['rss_mib']:.0f} MiB (target < 256 MiB)")
+    cli = results.get("cli-parquet")
+    if cli:
+        verdicts.append(f"- CLI Parquet to Parquet: peak RSS {cli['rss_mib']:.0f} MiB (target < 96 MiB)"
+                        + (f", {cli['rate'] / base:.2f}x the Rust batch pace" if base else ""))
     for peer in ("pandas-apply", "threads-64"):
         if vt and peer in results:
             p = results[peer]
