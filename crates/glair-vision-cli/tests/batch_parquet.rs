@@ -19,6 +19,7 @@ use glair_vision::tables::RESULT_COLUMNS;
 use glair_vision_sandbox::SandboxConfig;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 const SITI: &str = "3171014508900001";
@@ -41,6 +42,10 @@ fn days(y: i32, m: u32, d: u32) -> i32 {
 /// through SITI (right date), BUDI (wrong date), a 503 NIK, a short NIK, SITI with
 /// no date.
 fn write_input(path: &Path, n: usize, row_group: usize) {
+    write_compressed_input(path, n, row_group, Compression::SNAPPY);
+}
+
+fn write_compressed_input(path: &Path, n: usize, row_group: usize, compression: Compression) {
     let schema = Arc::new(Schema::new(vec![
         ArrowField::new("customer_id", DataType::Int64, false),
         ArrowField::new("NIK", DataType::Utf8, true),
@@ -64,7 +69,10 @@ fn write_input(path: &Path, n: usize, row_group: usize) {
         Arc::new(StringArray::from(vec![Some("Jakarta"); n])),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(row_group)).build();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(row_group))
+        .set_compression(compression)
+        .build();
     let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), schema, Some(props)).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
@@ -242,6 +250,32 @@ fn parquet_to_csv_and_csv_to_parquet() {
     let report = stdout_json(&out);
     assert_eq!(report["rows"], 10);
     assert_eq!(report["invalid"], 2);
+}
+
+/// Parquet as the tools write it: polars defaults to zstd, Spark and pyarrow to
+/// snappy, and gzip, lz4 and brotli are common in lakes.
+#[test]
+fn every_common_compression_is_read() {
+    let dir = scratch("parquet-codecs");
+    for compression in [
+        Compression::SNAPPY,
+        Compression::ZSTD(ZstdLevel::default()),
+        Compression::GZIP(GzipLevel::default()),
+        Compression::LZ4_RAW,
+        Compression::BROTLI(BrotliLevel::default()),
+        Compression::UNCOMPRESSED,
+    ] {
+        let input = dir.join(format!("{compression:?}.parquet").replace(['(', ')', ' '], "_"));
+        write_compressed_input(&input, 10, 4, compression);
+        let out = cli().args(["batch", "--dry-run", "--input"]).arg(&input).args(ARGS).output().unwrap();
+        assert_eq!(code(&out), 0, "{compression:?}: {}", stderr(&out));
+        let report = stdout_json(&out);
+        assert_eq!(
+            (report["rows"].as_u64(), report["invalid"].as_u64()),
+            (Some(10), Some(2)),
+            "{compression:?}"
+        );
+    }
 }
 
 /// For the benchmark: `GLAIR_BENCH_PARQUET=/path/big.parquet cargo test -p
