@@ -541,6 +541,8 @@ impl Identity {
             if throttled {
                 attempts.throttled += 1;
                 pacer.throttled(permit, err.retry_after(), target.retry.max_retry_after);
+            } else if err.status().is_some() {
+                pacer.answered();
             }
             // A patient call's 429s are the pacer's business, not a retry of its own.
             let counted = !(throttled && target.patient);

@@ -2,23 +2,38 @@
 //! calls from many tasks, batches, streams), so that a client finds the account's
 //! rate limit by itself and holds it.
 //!
-//! Until the first 429 the pacer costs two atomic counters per attempt and
+//! Until the first 429 the pacer costs three atomic counters per attempt and
 //! never waits. A 429 engages it: the send rate drops to a fraction of the rate
-//! at which throttling happened, calls start evenly spaced at that rate, and a
-//! `Retry-After` pauses every call of the client (with a little jitter, so that
-//! clients throttled together do not come back together). The first 429 says
-//! little of the limit (a burst hit it), so the rate then grows by half every
-//! second until the next 429. From then on it climbs back CUBIC-style (as the
-//! AWS SDKs' adaptive retry mode): quickly at first, flat just below the rate
-//! that was throttled, then probing above it. When the same rate is throttled again and again the client holds just
-//! below it for longer before probing (up to 30 s). A fixed [`RateLimit`] is a
-//! hard ceiling: the pacer then starts engaged at that rate and never exceeds it.
+//! at which throttling happened (what the account accepted over the last
+//! second, which a burst allowance inflates less than the rate sent), calls
+//! start evenly spaced, and a `Retry-After` pauses every call of the client
+//! (with a little jitter, so that clients throttled together do not come back
+//! together). The first 429 says little of the limit (a burst hit it), so the
+//! rate then grows by half every second until the next 429. From then on it
+//! climbs back CUBIC-style (as the AWS SDKs' adaptive retry mode): quickly at
+//! first, flat just below the rate that was throttled, then probing above it,
+//! and searching again (by half every second) once the probe is well past it.
+//!
+//! Probing that finds the same limit again and again makes the client hold
+//! just below it for longer (up to 30 s). A 429 while holding or climbing means
+//! the account's room shrank (other processes of the account grew), so the
+//! client probes again soon instead: clients of one account keep competing for
+//! it, and when the others finish the last one reclaims it in seconds.
+//!
+//! A fixed [`RateLimit`] is a hard ceiling: the pacer then starts engaged at
+//! that rate and never exceeds it. The pacer's behaviour against a simulated
+//! account (one client, four clients sharing it) is tested in virtual time in
+//! `simulation.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use meter::RateMeter;
+
+mod meter;
 
 /// How fast a client (or a batch) may send.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -86,8 +101,12 @@ const FIRST_HOLD: f64 = 5.0;
 const MAX_HOLD: f64 = 30.0;
 /// Throttled rates within this share of each other count as the same limit.
 const SAME_LIMIT: f64 = 0.15;
-/// Growth per second while searching (between the first 429 and the second).
+/// Growth per second while searching (between the first 429 and the second, and
+/// once a probe is this share above the plateau).
 const SEARCH_GROWTH: f64 = 1.5;
+const SEARCH_AFTER: f64 = 0.5;
+/// The window over which the account's accepted rate is measured at a 429.
+const ACCEPTED_WINDOW: f64 = 1.0;
 /// Added to a `Retry-After` pause, at random, as a share of it.
 const PAUSE_JITTER: f64 = 0.1;
 
@@ -102,7 +121,9 @@ pub(crate) struct Pacer {
     /// False until the first 429 (with no ceiling): calls do not wait or lock.
     engaged: AtomicBool,
     state: Mutex<State>,
-    meter: SendMeter,
+    /// Attempts sent, and calls answered (not throttled).
+    sent_meter: RateMeter,
+    accepted_meter: RateMeter,
     /// Milliseconds after `origin` until which every call waits (0: none).
     paused_until_ms: AtomicU64,
     origin: Instant,
@@ -151,7 +172,16 @@ impl State {
         } else if t < self.k + self.hold {
             p
         } else {
-            let probe = p + C * (t - self.k - self.hold).powi(3);
+            // Cubic at first; once well above the plateau the limit has clearly
+            // moved (other clients of the account stopped): search as after the
+            // first 429, so that a lone client reclaims the account in seconds.
+            let probing_for = t - self.k - self.hold;
+            let search_from = (SEARCH_AFTER * p / C).cbrt();
+            let probe = if probing_for < search_from {
+                p + C * probing_for.powi(3)
+            } else {
+                (1.0 + SEARCH_AFTER) * p * SEARCH_GROWTH.powf((probing_for - search_from).min(60.0))
+            };
             probe.min(p.max(2.0 * demand))
         };
         let r = r.max(self.floor.min(p)).max(MIN_RATE);
@@ -179,7 +209,8 @@ impl Pacer {
                 next_slot: now,
                 paused_until: now,
             }),
-            meter: SendMeter::default(),
+            sent_meter: RateMeter::default(),
+            accepted_meter: RateMeter::default(),
             paused_until_ms: AtomicU64::new(0),
             origin: now,
             sent: AtomicU64::new(0),
@@ -207,7 +238,7 @@ impl Pacer {
             }
             let (start, epoch) = {
                 let mut st = self.lock();
-                let rate = st.rate_at(now, self.ceiling, self.meter.rate(self.millis(now)));
+                let rate = st.rate_at(now, self.ceiling, self.sent_meter.peak(self.millis(now)));
                 let start = now.max(st.next_slot).max(st.paused_until);
                 if start > deadline {
                     return Err(start);
@@ -226,7 +257,7 @@ impl Pacer {
     }
 
     fn sending(&self, now: Instant, retry: bool, epoch: u64) -> Permit {
-        self.meter.tick(self.millis(now));
+        self.sent_meter.tick(self.millis(now));
         self.sent.fetch_add(1, Ordering::Relaxed);
         if retry {
             self.retries.fetch_add(1, Ordering::Relaxed);
@@ -234,8 +265,15 @@ impl Pacer {
         Permit { epoch }
     }
 
+    /// An attempt answered with a verification: billed, and accepted by the account.
     pub(crate) fn succeeded(&self) {
+        self.answered();
         self.succeeded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An attempt the server answered other than 429: it passed the account's limit.
+    pub(crate) fn answered(&self) {
+        self.accepted_meter.tick(self.millis(Instant::now()));
     }
 
     /// An attempt sent under `permit` was answered 429: pause everyone for the
@@ -245,6 +283,8 @@ impl Pacer {
         self.throttled.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
         let mut st = self.lock();
+        // When calls last resumed (before this 429's own pause).
+        let resumed = self.millis(st.paused_until.max(st.climb_from));
         if let Some(wait) = retry_after.map(|w| w.min(max_pause)) {
             let until = now + wait + wait.mul_f64(PAUSE_JITTER * fastrand::f64());
             if until > st.paused_until {
@@ -255,13 +295,25 @@ impl Pacer {
         if permit.epoch != st.epoch {
             return;
         }
-        let demand = self.meter.rate(self.millis(now));
+        let demand = self.sent_meter.peak(self.millis(now));
         // Unpaced until now: the rate actually sent is the one that was throttled.
-        let throttled_at =
-            if self.engaged.load(Ordering::Acquire) { st.rate_at(now, self.ceiling, demand) } else { demand }
-                .max(MIN_RATE);
+        let throttled_at = if self.engaged.load(Ordering::Acquire) {
+            let nominal = st.rate_at(now, self.ceiling, demand);
+            // What the account accepted since calls resumed, which a burst inflates
+            // less than the nominal rate (probing goes on while the burst drains).
+            let accepted = self.accepted_meter.mean_since(self.millis(now), resumed, ACCEPTED_WINDOW);
+            accepted.map_or(nominal, |a| a.min(nominal))
+        } else {
+            demand
+        }
+        .max(MIN_RATE);
         let same = (throttled_at - st.w_max).abs() <= SAME_LIMIT * st.w_max.min(throttled_at);
-        st.hold = if same { (st.hold * 2.0).clamp(FIRST_HOLD, MAX_HOLD) } else { 0.0 };
+        let t = now.saturating_duration_since(st.climb_from).as_secs_f64();
+        let probing = !st.searching && t >= st.k + st.hold;
+        // Hold longer only when probing above the plateau found the same limit
+        // again. A 429 below it means the account's room shrank (another client
+        // of it grew): probe again soon, or the squeezed client stays squeezed.
+        st.hold = if same && probing { (st.hold * 2.0).clamp(FIRST_HOLD, MAX_HOLD) } else { 0.0 };
         let first = !self.engaged.load(Ordering::Acquire);
         st.searching = first && self.ceiling.is_none();
         st.w_max = if st.searching { f64::INFINITY } else { throttled_at };
@@ -284,7 +336,7 @@ impl Pacer {
         let rate = self
             .engaged
             .load(Ordering::Acquire)
-            .then(|| self.lock().rate_at(now, self.ceiling, self.meter.rate(self.millis(now))));
+            .then(|| self.lock().rate_at(now, self.ceiling, self.sent_meter.peak(self.millis(now))));
         PacingSnapshot {
             rate,
             ceiling: self.ceiling,
@@ -297,57 +349,8 @@ impl Pacer {
     }
 }
 
-/// Attempts sent per 250 ms slot, this slot and the one before, lock-free: the
-/// rate actually sent, which the first 429 starts from.
-#[derive(Default)]
-struct SendMeter {
-    /// `slot << 24 | count`, for the current slot and the previous one.
-    current: AtomicU64,
-    previous: AtomicU64,
-}
-
-const SLOT_MS: u64 = 250;
-const COUNT_BITS: u32 = 24;
-const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
-
-impl SendMeter {
-    fn tick(&self, now_ms: u64) {
-        let slot = now_ms / SLOT_MS;
-        let mut seen = self.current.load(Ordering::Relaxed);
-        loop {
-            let (s, n) = (seen >> COUNT_BITS, seen & COUNT_MASK);
-            let next = if s == slot {
-                (slot << COUNT_BITS) | (n + 1).min(COUNT_MASK)
-            } else {
-                slot << COUNT_BITS | 1
-            };
-            match self.current.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => {
-                    if s != slot {
-                        self.previous.store(seen, Ordering::Relaxed);
-                    }
-                    return;
-                }
-                Err(now) => seen = now,
-            }
-        }
-    }
-
-    /// Calls per second: the fuller of this slot and the last complete one.
-    fn rate(&self, now_ms: u64) -> f64 {
-        let slot = now_ms / SLOT_MS;
-        let count = |packed: u64, wanted: &[u64]| {
-            if wanted.contains(&(packed >> COUNT_BITS)) {
-                packed & COUNT_MASK
-            } else {
-                0
-            }
-        };
-        let current = count(self.current.load(Ordering::Relaxed), &[slot, slot.wrapping_sub(1)]);
-        let previous = count(self.previous.load(Ordering::Relaxed), &[slot.wrapping_sub(1)]);
-        current.max(previous) as f64 * (1000 / SLOT_MS) as f64
-    }
-}
+#[cfg(test)]
+mod simulation;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,88 @@
+//! Lock-free counts of events (attempts sent, calls answered) per 250 ms slot
+//! over the last two seconds: what a client actually sends and what the
+//! account actually accepts, which the pacer's estimates start from.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const SLOT_MS: u64 = 250;
+const SLOTS: usize = 8;
+const COUNT_BITS: u32 = 24;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+/// Each slot holds `slot number << 24 | count`; a slot whose number is stale counts 0.
+#[derive(Default)]
+pub(super) struct RateMeter {
+    slots: [AtomicU64; SLOTS],
+}
+
+impl RateMeter {
+    pub(super) fn tick(&self, now_ms: u64) {
+        let slot = now_ms / SLOT_MS;
+        let cell = &self.slots[slot as usize % SLOTS];
+        let mut seen = cell.load(Ordering::Relaxed);
+        loop {
+            let next = if seen >> COUNT_BITS == slot {
+                (slot << COUNT_BITS) | ((seen & COUNT_MASK) + 1).min(COUNT_MASK)
+            } else {
+                (slot << COUNT_BITS) | 1
+            };
+            match cell.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    fn count(&self, slot: u64) -> u64 {
+        let packed = self.slots[slot as usize % SLOTS].load(Ordering::Relaxed);
+        if packed >> COUNT_BITS == slot {
+            packed & COUNT_MASK
+        } else {
+            0
+        }
+    }
+
+    /// Events per second now: the fuller of this slot and the one before (a
+    /// slot just begun says little on its own).
+    pub(super) fn peak(&self, now_ms: u64) -> f64 {
+        let slot = now_ms / SLOT_MS;
+        self.count(slot).max(self.count(slot.wrapping_sub(1))) as f64 * (1000 / SLOT_MS) as f64
+    }
+
+    /// Events per second over the complete slots of the last `seconds` (at most
+    /// 1.75) that began at or after `since_ms`; `None` when there is no such slot.
+    pub(super) fn mean_since(&self, now_ms: u64, since_ms: u64, seconds: f64) -> Option<f64> {
+        let slot = now_ms / SLOT_MS;
+        let first = since_ms.div_ceil(SLOT_MS);
+        let n = ((seconds * 1000.0 / SLOT_MS as f64).round() as u64)
+            .clamp(1, SLOTS as u64 - 1)
+            .min(slot.saturating_sub(first));
+        let total: u64 = (1..=n).map(|back| self.count(slot - back)).sum();
+        (n > 0).then(|| total as f64 * 1000.0 / (n * SLOT_MS) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_and_mean() {
+        let m = RateMeter::default();
+        // 10 events in each 250 ms slot for two seconds: 40/s.
+        for ms in (0..2000).step_by(25) {
+            m.tick(ms);
+        }
+        assert_eq!(m.peak(2000), 40.0);
+        assert_eq!(m.mean_since(2000, 0, 1.0), Some(40.0));
+        assert_eq!(m.mean_since(2100, 0, 10.0), Some(40.0));
+        // Only slots that began after `since`; none yet.
+        assert_eq!(m.mean_since(2000, 1250, 10.0), Some(40.0));
+        assert_eq!(m.mean_since(2000, 1800, 10.0), None);
+        // A quiet second later, nothing is left.
+        assert_eq!((m.peak(3500), m.mean_since(3500, 0, 1.0)), (0.0, Some(0.0)));
+        // Slots reused by the ring start again from 0.
+        m.tick(4000);
+        assert_eq!(m.peak(4000), 4.0);
+    }
+}
