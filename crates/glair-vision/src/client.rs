@@ -13,7 +13,7 @@ use tracing::Instrument as _;
 
 use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
 use crate::nik::mask_nik;
-use crate::pacing::{Pacer, PacingSnapshot, RateLimit};
+use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, RateLimit};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 use crate::retry::{parse_retry_after, RetryPolicy};
@@ -59,7 +59,8 @@ impl fmt::Debug for Credentials {
 }
 
 /// Settings that may change for a single call (GLAIR's Node SDK's second argument).
-/// `None` keeps the client's setting.
+/// `None` keeps the client's setting. Another `api_key`, `base_url` or
+/// `api_version` is another account: its calls are paced apart from the client's own.
 #[derive(Clone, Default, PartialEq)]
 pub struct RequestOptions {
     pub api_key: Option<String>,
@@ -278,7 +279,7 @@ impl VisionBuilder {
                 deadline: self.deadline,
                 max_response_bytes: self.max_response_bytes,
                 retry: self.retry,
-                pacer: Pacer::new(self.rate_limit),
+                pacers: AccountPacers::new(self.rate_limit),
                 user_agent,
                 http,
             }),
@@ -296,8 +297,9 @@ struct Inner {
     deadline: Duration,
     max_response_bytes: usize,
     retry: RetryPolicy,
-    /// Shared by every call of this client and its clones.
-    pacer: Pacer,
+    /// Shared by every call of this client and its clones (one per account
+    /// the calls reach: per-call options may name another).
+    pacers: AccountPacers,
     user_agent: String,
     /// Authorization, x-api-key and User-Agent, computed once.
     headers: AuthHeaders,
@@ -364,7 +366,7 @@ impl Vision {
     /// The pacer's state now: its rate (`None` while unlimited), ceiling, and the
     /// attempts sent, retried, throttled (429) and answered so far by this client.
     pub fn pacing(&self) -> PacingSnapshot {
-        self.inner.pacer.snapshot()
+        self.inner.pacers.own().snapshot()
     }
     pub fn user_agent(&self) -> &str {
         &self.inner.user_agent
@@ -399,6 +401,8 @@ struct CallTarget {
     retry: RetryPolicy,
     /// The caller's correlation id: as given, and as the `x-request-id` value.
     request_id: Option<(String, HeaderValue)>,
+    /// The pacer of the account the call goes to.
+    pacer: Arc<Pacer>,
     /// 429s are retried while the deadline allows, not counted as retries.
     patient: bool,
 }
@@ -467,6 +471,14 @@ impl Identity {
         } else {
             inner.endpoint.clone()
         };
+        let other_account =
+            options.api_key.is_some() || options.base_url.is_some() || options.api_version.is_some();
+        let pacer = if other_account {
+            let api_key = options.api_key.as_deref().unwrap_or(&inner.credentials.api_key);
+            inner.pacers.account(endpoint.as_str(), api_key.as_bytes())
+        } else {
+            inner.pacers.own().clone()
+        };
         let headers = if options.api_key.is_some() || options.username.is_some() || options.password.is_some()
         {
             let c = &inner.credentials;
@@ -479,7 +491,7 @@ impl Identity {
         } else {
             inner.headers.clone()
         };
-        Ok(CallTarget { endpoint, headers, timeout, deadline, retry, request_id, patient: false })
+        Ok(CallTarget { endpoint, headers, timeout, deadline, retry, request_id, pacer, patient: false })
     }
 
     /// Attempts until a result, an error the policy does not retry, no retries
@@ -491,7 +503,7 @@ impl Identity {
         target: &CallTarget,
         attempts: &mut Attempts,
     ) -> Result<Verification> {
-        let pacer = &self.vision.inner.pacer;
+        let pacer = &target.pacer;
         let deadline = Instant::now() + target.deadline;
         let client_request_id = target.client_request_id();
         let mut retry = 0;

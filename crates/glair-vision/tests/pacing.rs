@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use glair_vision::{BatchOptions, ErrorKind, RateLimit, VerificationRequest, Vision};
+use glair_vision::{BatchOptions, ErrorKind, RateLimit, RequestOptions, VerificationRequest, Vision};
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 
 /// 200 requests/s, burst 20, 30 ms mean latency (10 ms spread).
@@ -130,6 +130,37 @@ async fn a_retry_after_pauses_every_call_of_the_client() {
     let fresh = sb.vision_builder().build().unwrap();
     fresh.identity().verification(&VerificationRequest::new("3171014508900001")).await.unwrap();
     assert_eq!(fresh.pacing().throttled, 0);
+}
+
+#[tokio::test]
+async fn another_accounts_429s_neither_pause_nor_slow_the_clients_own_calls() {
+    // The client's own account, and another one that per-call options reach (a
+    // platform calling for a merchant's account): its 429s are its own.
+    let own = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let other = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let vision = own.vision_builder().max_retries(0).build().unwrap();
+    let there = RequestOptions { base_url: Some(other.url().to_owned()), ..Default::default() };
+    let err = vision
+        .identity()
+        .verification_with(&VerificationRequest::new("3171011001909429"), &there)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(other.received().len(), 1);
+    let p = vision.pacing();
+    assert_eq!((p.throttled, p.paused, p.rate), (0, false, None), "the client's own account is untouched");
+    let started = Instant::now();
+    vision.identity().verification(&VerificationRequest::new("3171014508900001")).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(500), "not held by the other account's pause");
+    // The other account's pause holds its next call, not sent before it ends.
+    let started = Instant::now();
+    vision.identity().verification_with(&VerificationRequest::new("3171014508900001"), &there).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    // Another API key is another account too.
+    let key = RequestOptions { api_key: Some("another-key".into()), ..Default::default() };
+    let err = vision.identity().verification_with(&VerificationRequest::new("3171014508900001"), &key).await;
+    assert_eq!(err.unwrap_err().status(), Some(403));
+    assert_eq!(vision.pacing().sent, 1, "only the call to the own account counts there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,8 +31,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub(crate) use accounts::AccountPacers;
 use meter::RateMeter;
 
+mod accounts;
 mod meter;
 
 /// How fast a client (or a batch) may send.
