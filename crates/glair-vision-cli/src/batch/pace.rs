@@ -47,17 +47,22 @@ fn trim(r: f64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn names_every_figure() {
-        let p = PacingSnapshot {
+    /// 110 attempts, 10 of them retries after 429s, paced at 190.25/s.
+    fn throttled_run(paused: bool) -> PacingSnapshot {
+        PacingSnapshot {
             rate: Some(190.25),
             ceiling: None,
             sent: 110,
             retries: 10,
             throttled: 10,
             succeeded: 100,
-            paused: false,
-        };
+            paused,
+        }
+    }
+
+    #[test]
+    fn names_every_figure() {
+        let p = throttled_run(false);
         let s = summary(&p, RateLimit::Auto, 2.0);
         for part in [
             "calls billed  100",
@@ -75,15 +80,7 @@ mod tests {
 
     #[test]
     fn progress_shows_pacing_once_throttled() {
-        let p = PacingSnapshot {
-            rate: Some(190.25),
-            ceiling: None,
-            sent: 110,
-            retries: 10,
-            throttled: 10,
-            succeeded: 100,
-            paused: true,
-        };
+        let p = throttled_run(true);
         assert_eq!(progress(&p), ", 429s 10, paced at 190.2/s, paused");
         assert_eq!(progress(&PacingSnapshot { throttled: 0, rate: None, ..p }), "");
     }
