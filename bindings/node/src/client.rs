@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::convert::{
     opt_bool, opt_count, opt_duration_ms, opt_rate_limit, opt_string, options_object, parse_json,
-    parse_records, reject_unknown, request_from_value, request_options, retries, timeout,
+    parse_records, reject_unknown, request_from_value, request_options, retries, timeout, SETTINGS_KEYS,
 };
 use crate::errors::{config_error, error_payload, to_napi};
 use crate::runtime::{init_logging, spawn};
@@ -21,22 +21,8 @@ use crate::types::verification_json;
 /// Outcomes handed to JS per `next()` call of a stream, at most.
 const STREAM_CHUNK: usize = 512;
 
-const VISION_KEYS: [&str; 14] = [
-    "apiKey",
-    "username",
-    "password",
-    "baseUrl",
-    "apiVersion",
-    "timeoutMs",
-    "timeout",
-    "connectTimeoutMs",
-    "maxRetries",
-    "retries",
-    "readEnv",
-    "deadline",
-    "retryUnanswered",
-    "rateLimit",
-];
+/// `new Vision(...)`'s own options, besides the settings a call may override.
+const VISION_KEYS: [&str; 3] = ["connectTimeoutMs", "readEnv", "rateLimit"];
 
 /// `{ concurrency, rateLimit, ...per-call overrides }`.
 fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
@@ -99,7 +85,7 @@ impl NativeVision {
 
     fn build(options: Option<String>) -> Result<Self, Error> {
         let obj = options_object(options, "Vision options")?;
-        reject_unknown(&obj, &VISION_KEYS, "Vision")?;
+        reject_unknown(&obj, &[&SETTINGS_KEYS, &VISION_KEYS], "Vision")?;
         let mut b = Vision::builder().client_name("node");
         if let Some(v) = opt_string(&obj, "apiKey")? {
             b = b.api_key(v);

@@ -202,11 +202,14 @@ pub fn options_object(text: Option<String>, what: &str) -> Result<Map<String, Va
     }
 }
 
-pub fn reject_unknown(obj: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), Error> {
-    match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => {
-            Err(config_error(format!("unknown {what} option `{k}` (expected one of: {})", known.join(", "))))
-        }
+/// `known`: the accepted keys, in groups (the settings every door shares, then its own).
+pub fn reject_unknown(obj: &Map<String, Value>, known: &[&[&str]], what: &str) -> Result<(), Error> {
+    let known = known.iter().flat_map(|group| group.iter());
+    match obj.keys().find(|k| !known.clone().any(|name| name == k)) {
+        Some(k) => Err(config_error(format!(
+            "unknown {what} option `{k}` (expected one of: {})",
+            known.copied().collect::<Vec<_>>().join(", ")
+        ))),
         None => Ok(()),
     }
 }
@@ -228,7 +231,8 @@ pub fn retries(obj: &Map<String, Value>) -> Result<Option<u32>, Error> {
     Ok(n.map(|n| n.min(u64::from(u32::MAX)) as u32))
 }
 
-const OVERRIDE_KEYS: [&str; 12] = [
+/// Settings both `new Vision(...)` and a single call take.
+pub const SETTINGS_KEYS: [&str; 11] = [
     "apiKey",
     "username",
     "password",
@@ -240,12 +244,11 @@ const OVERRIDE_KEYS: [&str; 12] = [
     "retries",
     "deadline",
     "retryUnanswered",
-    "requestId",
 ];
 
 /// The official SDK's second argument (`Partial<Settings>`), plus timeout and retries.
 pub fn request_options(obj: &Map<String, Value>) -> Result<RequestOptions, Error> {
-    reject_unknown(obj, &OVERRIDE_KEYS, "per-call")?;
+    reject_unknown(obj, &[&SETTINGS_KEYS, &["requestId"]], "per-call")?;
     let max_retries = retries(obj)?;
     Ok(RequestOptions {
         api_key: opt_string(obj, "apiKey")?,

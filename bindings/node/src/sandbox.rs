@@ -32,7 +32,7 @@ const SANDBOX_KEYS: [&str; 16] = [
 
 fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
     let obj = options_object(options, "Sandbox options")?;
-    reject_unknown(&obj, &SANDBOX_KEYS, "Sandbox")?;
+    reject_unknown(&obj, &[&SANDBOX_KEYS], "Sandbox")?;
     let mut config = SandboxConfig::default();
     if let Some(v) = obj.get("records").filter(|v| !v.is_null()) {
         let text = v.to_string();
