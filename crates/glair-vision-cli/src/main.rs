@@ -1,6 +1,9 @@
 //! `glair-vision`: verify KTPs against GLAIR Vision from the command line, in bulk
 //! from files, parse NIKs offline, and run the local sandbox.
 
+#[macro_use]
+mod console;
+
 mod args;
 mod batch;
 mod nik;
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
+                    say!("error: cannot start the async runtime: {e}");
                     return ExitCode::from(output::EXIT_API);
                 }
             };

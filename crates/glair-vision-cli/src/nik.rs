@@ -67,9 +67,9 @@ pub fn run(args: NikArgs) -> u8 {
     match parsed {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
+                show!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
             } else {
-                print!("{}", render(&report));
+                show_text!(render(&report));
             }
             EXIT_OK
         }
@@ -78,7 +78,7 @@ pub fn run(args: NikArgs) -> u8 {
             if args.json {
                 output::print_error(&error);
             } else {
-                eprintln!("error: {}", output::one_line(&error.message));
+                say!("error: {}", output::one_line(&error.message));
             }
             EXIT_INPUT
         }

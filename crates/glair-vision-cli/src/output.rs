@@ -87,8 +87,8 @@ pub struct ErrorOutput<'a> {
 
 /// Prints the JSON error object on stdout and a one-line message on stderr.
 pub fn print_error(error: &ErrorJson) {
-    println!("{}", serde_json::to_string_pretty(&ErrorOutput { error }).expect("serialisable"));
-    eprintln!("error: {}", one_line(&error.message));
+    show!("{}", serde_json::to_string_pretty(&ErrorOutput { error }).expect("serialisable"));
+    say!("error: {}", one_line(&error.message));
 }
 
 pub fn one_line(s: &str) -> String {

@@ -90,7 +90,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
         Some(path) => match glair_vision_sandbox::load_records(path) {
             Ok(records) => records,
             Err(e) => {
-                eprintln!("error: cannot load records: {e}");
+                say!("error: cannot load records: {e}");
                 return EXIT_INPUT;
             }
         },
@@ -117,7 +117,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot start the sandbox: {e}");
+            say!("error: cannot start the sandbox: {e}");
             return EXIT_API;
         }
     };
@@ -164,7 +164,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
     let _ = stdout.flush();
     drop(stdout);
     let signal = shutdown.recv().await;
-    eprintln!("{signal}: stopping the sandbox");
+    say!("{signal}: stopping the sandbox");
     sandbox.stop().await;
     EXIT_OK
 }

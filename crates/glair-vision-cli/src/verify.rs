@@ -30,19 +30,19 @@ pub async fn run(args: VerifyArgs) -> u8 {
     match outcome {
         Ok(verification) => {
             let out = VerifyOutput { verification: &verification, nik_consistency: consistency };
-            println!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
+            show!("{}", serde_json::to_string_pretty(&out).expect("serialisable"));
             if let Some(c) = consistency {
                 let what: Vec<&str> = [("birth date", c.date_of_birth), ("gender", c.gender)]
                     .into_iter()
                     .filter(|(_, v)| *v == Some(false))
                     .map(|(w, _)| w)
                     .collect();
-                eprintln!("note: the NIK's embedded {} disagrees with the one given", what.join(" and "));
+                say!("note: the NIK's embedded {} disagrees with the one given", what.join(" and "));
             }
             if verification.verification_status {
                 EXIT_OK
             } else {
-                eprintln!("not verified: {}", output::one_line(&verification.reason));
+                say!("not verified: {}", output::one_line(&verification.reason));
                 EXIT_NOT_VERIFIED
             }
         }

@@ -367,3 +367,33 @@ fn sandbox_command_serves_until_terminated() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "stops cleanly on SIGTERM");
 }
+
+/// Progress and summaries go to stderr, results of `verify`/`nik` to stdout;
+/// a reader that goes away (`2>&1 | head`) must neither stop a batch halfway
+/// nor turn a finished command into a crash (Rust's print macros panic then).
+#[test]
+fn a_reader_that_goes_away_stops_nothing() {
+    use std::process::Stdio;
+    let dir = scratch("gone-reader");
+    let (input, output) = (dir.join("in.csv"), dir.join("out.jsonl"));
+    let rows = 300;
+    std::fs::write(&input, format!("nik,name\n{}", format!("{SITI},SITI RAHAYU\n").repeat(rows))).unwrap();
+    let mut batch = batch_command(&input, &output)
+        .args(["--sandbox", "--progress-interval", "0.001"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(batch.stderr.take()); // the reader is gone before the first progress line
+    let status = batch.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(std::fs::read_to_string(&output).unwrap().lines().count(), rows, "every row done");
+
+    for args in [vec!["verify", "--sandbox", "--nik", SITI], vec!["nik", SITI]] {
+        let mut child = cli().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: {status:?}");
+    }
+}

@@ -40,7 +40,7 @@ pub fn report(s: &Survey, already_done: u64, dedupe: bool) {
         dedupe,
         calls: s.to_send,
     };
-    println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
+    show!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
     let mut text = format!(
         "dry run: nothing was sent\n  \
          rows          {}\n  \
@@ -58,5 +58,5 @@ pub fn report(s: &Survey, already_done: u64, dedupe: bool) {
          calls         {} a real run would make (each answered with a verification is billed)",
         s.duplicates, s.to_send
     ));
-    eprintln!("{text}");
+    say!("{text}");
 }

@@ -65,7 +65,7 @@ enum ReaderEnd {
 }
 
 fn usage_error(msg: &str) -> u8 {
-    eprintln!("error: {}", output::one_line(msg));
+    say!("error: {}", output::one_line(msg));
     EXIT_INPUT
 }
 
@@ -213,12 +213,12 @@ pub async fn run(args: BatchArgs) -> u8 {
         Ok(c) => c,
         Err(e) => {
             let error = ErrorJson::from_error(&e);
-            eprintln!("error: {}", output::one_line(&error.message));
+            say!("error: {}", output::one_line(&error.message));
             return output::exit_code(&e);
         }
     };
     if let Some(url) = client.sandbox_url() {
-        eprintln!("using the in-process sandbox at {url}");
+        say!("using the in-process sandbox at {url}");
     }
     let total = match input::count_rows(&args.input, in_format) {
         Ok(n) => n,
@@ -230,7 +230,7 @@ pub async fn run(args: BatchArgs) -> u8 {
         match parquet_output(&args, in_format, &columns, &output_path, total) {
             Ok(Some(schema)) => Some(schema),
             Ok(None) => {
-                eprintln!(
+                say!(
                     "{} is complete: all {total} rows have an outcome; nothing to do",
                     output_path.display()
                 );
@@ -246,18 +246,18 @@ pub async fn run(args: BatchArgs) -> u8 {
         Err(e) => return usage_error(&e),
     };
     match existing.repair {
-        Some(Repair::Truncated { bytes }) => eprintln!(
+        Some(Repair::Truncated { bytes }) => say!(
             "repaired {}: removed a torn last line ({bytes} bytes); its row will be done again",
             lines_path.display()
         ),
         Some(Repair::NewlineAdded) => {
-            eprintln!("repaired {}: added the missing newline after the last line", lines_path.display())
+            say!("repaired {}: added the missing newline after the last line", lines_path.display())
         }
         None => {}
     }
     let extra = existing.done.count_above(total);
     if extra > 0 {
-        eprintln!(
+        say!(
             "warning: {} holds {extra} rows beyond the {total} rows of {}: is it the output of another input?",
             output_path.display(),
             args.input.display()
@@ -270,14 +270,14 @@ pub async fn run(args: BatchArgs) -> u8 {
             Err(e) => return usage_error(&e),
         };
         if let Some(j) = journal.as_ref().filter(|j| j.done.len() > 0) {
-            eprintln!(
+            say!(
                 "resuming --retry-errors: {} rows already have a new outcome in {}; not calling them again",
                 j.done.len(),
                 retry::journal_path(&output_path).display()
             );
         }
         let skip = retry::skip_set(&existing, journal.as_ref());
-        eprintln!(
+        say!(
             "retrying: {} rows whose outcome is a retryable error, {} rows without an outcome",
             existing.retryable.without(&skip).len(),
             total.saturating_sub(existing.done.len())
@@ -285,13 +285,13 @@ pub async fn run(args: BatchArgs) -> u8 {
         (skip, retry::journal_path(&output_path))
     } else {
         if retry::journal_path(&output_path).exists() {
-            eprintln!(
+            say!(
                 "warning: {} is left from an interrupted --retry-errors run; run with --retry-errors to finish it",
                 retry::journal_path(&output_path).display()
             );
         }
         if existing.done.len() > 0 {
-            eprintln!(
+            say!(
                 "resuming: {} of {total} rows already have an outcome in {}; skipping them",
                 existing.done.len(),
                 lines_path.display()
@@ -311,7 +311,7 @@ pub async fn run(args: BatchArgs) -> u8 {
             Err(e) => return usage_error(&e),
         }
         if plan.duplicates > 0 {
-            eprintln!("dedupe: {} rows repeat an earlier record; they are not sent", plan.duplicates);
+            say!("dedupe: {} rows repeat an earlier record; they are not sent", plan.duplicates);
         }
         duplicate_of = plan.duplicate_of;
     }
@@ -495,7 +495,7 @@ pub async fn run(args: BatchArgs) -> u8 {
         }
     }
     print_summary(&output_path, total, with_outcome, &all, written, out.copies, elapsed);
-    eprintln!("{}", pace::summary(&pacing, args.rate_limit, elapsed));
+    say!("{}", pace::summary(&pacing, args.rate_limit, elapsed));
     if let Some(e) = out.error {
         return usage_error(&e);
     }
@@ -507,7 +507,7 @@ pub async fn run(args: BatchArgs) -> u8 {
     } else {
         let left = sent.saturating_sub(written) + total.saturating_sub(before + sent);
         let again = if args.retry_errors { " (with --retry-errors)" } else { "" };
-        eprintln!("interrupted: {left} rows still without a new outcome; run the same command{again} again to resume");
+        say!("interrupted: {left} rows still without a new outcome; run the same command{again} again to resume");
         EXIT_INTERRUPTED
     }
 }
@@ -653,7 +653,7 @@ fn print_summary(
     let kinds: Vec<String> = all.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let errors = if kinds.is_empty() { String::new() } else { format!(" ({})", kinds.join(", ")) };
     let before = with_outcome.saturating_sub(written);
-    eprintln!(
+    say!(
         "summary: {with_outcome} of {total} rows have an outcome in {} ({written} this run, {before} before)\n  \
          verified      {}\n  \
          not verified  {}\n  \

@@ -81,7 +81,7 @@ impl Progress {
         }
         if self.plain && self.last_line.elapsed() >= self.interval {
             self.last_line = Instant::now();
-            eprintln!("{}", self.line());
+            say!("{}", self.line());
         }
     }
 
@@ -101,8 +101,8 @@ impl Progress {
     /// Prints a message without breaking the bar.
     pub fn message(&self, msg: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{msg}")),
-            None => eprintln!("{msg}"),
+            Some(bar) => bar.suspend(|| say!("{msg}")),
+            None => say!("{msg}"),
         }
     }
 
