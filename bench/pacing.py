@@ -7,14 +7,14 @@ One `glair-vision sandbox` limits the account to 200 requests/s (burst 20) with
   - Python batch (`verification_batch_iter`, contenders/pacing_python.py)
   - Node batch (`verificationStream`, contenders/pacing_node.js)
   - four processes sharing the account, concurrency 32 each, the rows split
-    between them (four Python processes; four Node processes)
+    between them (four Python, four Node and four CLI processes)
   - an aiohttp loop at 64 (contenders/pacing_aiohttp.py: what users write today)
   - the oracle: this SDK told the right fixed rate (CLI --rate-limit 190, Rust 190)
 Reported per contender: failed rows, attempts, 429s (share), elapsed, and the
 sustained pace after the first 5 s (for the four processes: their combined pace
 from 5 s after their common start). Nothing is asserted.
 
-python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,aiohttp,cli-fixed,rust-fixed]
+python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,cli-x4,aiohttp,cli-fixed,rust-fixed]
 Needs target/release/{glair-vision,bench-rust}, glair_vision installed in
 bench/.work/venv and the Node package built in bench/.work/node-pkg (or node/):
 bash bench/pacing.sh prepares them all.
@@ -122,6 +122,42 @@ def node(url, rows, rate):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cli_process(url, rows, rate, t0):
+    """One `glair-vision batch` at 32 started at the epoch `t0`, reported as the SDK
+    contenders report with --t0 (rows done per second from t0, read off its
+    once-a-second progress lines)."""
+    work = tempfile.mkdtemp(prefix="pacing-")
+    src, out = os.path.join(work, "in.csv"), os.path.join(work, "out.jsonl")
+    with open(src, "w") as f:
+        f.write("nik,name,date_of_birth\n" + "3171014508900001,SITI RAHAYU,05-08-1990\n" * rows)
+    args = [CLI, "batch", "--input", src, "--output", out, "--concurrency", "32",
+            "--progress-interval", "1", "--base-url", url, *CREDS]
+    if rate:
+        args += ["--rate-limit", str(rate)]
+    time.sleep(max(0.0, t0 - time.time()))
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen, summary = [(t0, 0)], []
+    for line in p.stderr:
+        m = re.match(r"progress: (\d+)/", line)
+        if m:
+            seen.append((time.time(), int(m.group(1))))
+        else:
+            summary.append(line)
+    if p.wait() != 0:
+        raise SystemExit(f"a CLI process failed ({p.returncode})")
+    ended = time.time()
+    seen.append((ended, rows))
+    per_second = [0] * (int(ended - t0) + 1)
+    for (a, n), (b, m) in zip(seen, seen[1:]):
+        per_second[min(len(per_second) - 1, max(0, int(b - t0)))] += m - n
+    text = "".join(summary)
+    fig = lambda label: int(re.search(label + r"\s+(\d+)", text).group(1))
+    lines = [json.loads(l) for l in open(out)]
+    return {"failed": sum(l["outcome"] == "error" for l in lines), "attempts": fig("attempts"),
+            "throttled": fig("429s seen"), "ended": ended, "done_per_s": per_second,
+            "done_after_5s": sum(per_second[5:])}
+
+
 def four_processes(lang):
     """Four processes sharing the account (one API key), concurrency 32 each, the
     rows split between them, started together: their combined figures."""
@@ -130,14 +166,28 @@ def four_processes(lang):
         # A common start a little ahead, so that interpreter start-up is not raced.
         t0 = time.time() + 3.0
         share = [rows // 4 + (1 if i < rows % 4 else 0) for i in range(4)]
-        procs = [subprocess.Popen(sdk_command(lang, url, n, rate, concurrency=32, t0=t0),
-                                  stdout=subprocess.PIPE, text=True) for n in share]
-        reports = []
-        for p in procs:
-            out, _ = p.communicate()
-            if p.returncode != 0:
-                raise SystemExit(f"a {lang} process failed ({p.returncode})")
-            reports.append(json.loads(out.strip().splitlines()[-1]))
+        if lang == "cli":
+            reports = [None] * 4
+
+            def one(i):
+                reports[i] = cli_process(url, share[i], rate, t0)
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if any(r is None for r in reports):
+                raise SystemExit("a CLI process failed")
+        else:
+            procs = [subprocess.Popen(sdk_command(lang, url, n, rate, concurrency=32, t0=t0),
+                                      stdout=subprocess.PIPE, text=True) for n in share]
+            reports = []
+            for p in procs:
+                out, _ = p.communicate()
+                if p.returncode != 0:
+                    raise SystemExit(f"a {lang} process failed ({p.returncode})")
+                reports.append(json.loads(out.strip().splitlines()[-1]))
         ended = max(r["ended"] for r in reports)
         after = sum(r["done_after_5s"] for r in reports)
         # While all four run (from 5 s to the whole second before the first ends):
@@ -169,6 +219,7 @@ CONTENDERS = {
     "node": ("Node verificationStream, no rate given", node, None),
     "python-x4": ("4 Python processes @32 sharing the account, no rate given", four_processes("python"), None),
     "node-x4": ("4 Node processes @32 sharing the account, no rate given", four_processes("node"), None),
+    "cli-x4": ("4 CLI processes @32 sharing the account, no rate given", four_processes("cli"), None),
     "aiohttp": ("aiohttp loop @64, Retry-After honoured, 2 retries", aiohttp, None),
     "cli-fixed": (f"oracle: CLI --rate-limit {ORACLE}", cli, ORACLE),
     "rust-fixed": (f"oracle: Rust rate_limit({ORACLE})", rust, ORACLE),
