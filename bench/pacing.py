@@ -48,34 +48,54 @@ def start_sandbox():
     return p, url
 
 
-def cli(url, rows, rate):
+def run_cli(url, rows, rate, concurrency, on_progress, start_at=None):
+    """`glair-vision batch` over `rows` copies of one record at `concurrency`,
+    started at the epoch `start_at` (or now). Calls `on_progress(seconds since it
+    started, rows done)` at each once-a-second progress line; returns the failed
+    rows, attempts and 429s (from its output and summary), the lines it wrote and
+    its run time in seconds."""
     work = tempfile.mkdtemp(prefix="pacing-")
     src, out = os.path.join(work, "in.csv"), os.path.join(work, "out.jsonl")
     with open(src, "w") as f:
         f.write("nik,name,date_of_birth\n" + "3171014508900001,SITI RAHAYU,05-08-1990\n" * rows)
-    args = [CLI, "batch", "--input", src, "--output", out, "--concurrency", "64",
+    args = [CLI, "batch", "--input", src, "--output", out, "--concurrency", str(concurrency),
             "--progress-interval", "1", "--base-url", url, *CREDS]
     if rate:
         args += ["--rate-limit", str(rate)]
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
     started = time.monotonic()
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    at_5s, summary = None, []
+    summary = []
     for line in p.stderr:
         m = re.match(r"progress: (\d+)/", line)
-        if m and at_5s is None and time.monotonic() - started >= 5.0:
-            at_5s = (time.monotonic() - started, int(m.group(1)))
-        summary.append(line)
-    p.wait()
+        if m:
+            on_progress(time.monotonic() - started, int(m.group(1)))
+        else:
+            summary.append(line)
+    if p.wait() != 0:
+        raise SystemExit(f"a CLI process failed ({p.returncode})")
     elapsed = time.monotonic() - started
     text = "".join(summary)
-    lines = [json.loads(l) for l in open(out)]
     fig = lambda label: int(re.search(label + r"\s+(\d+)", text).group(1))
+    lines = [json.loads(l) for l in open(out)]
+    counts = {"failed": sum(l["outcome"] == "error" for l in lines),
+              "attempts": fig("attempts"), "throttled": fig("429s seen")}
+    return counts, len(lines), elapsed
+
+
+def cli(url, rows, rate):
+    at_5s = []
+
+    def progress(seconds, done):
+        if not at_5s and seconds >= 5.0:
+            at_5s.append((seconds, done))
+
+    counts, written, elapsed = run_cli(url, rows, rate, 64, progress)
     pace = None
     if at_5s:
-        pace = (len(lines) - at_5s[1]) / (elapsed - at_5s[0])
-    return {"rows": rows, "failed": sum(l["outcome"] == "error" for l in lines),
-            "attempts": fig("attempts"), "throttled": fig("429s seen"),
-            "elapsed_s": round(elapsed, 2), "pace_after_5s": pace and round(pace)}
+        pace = (written - at_5s[0][1]) / (elapsed - at_5s[0][0])
+    return {"rows": rows, **counts, "elapsed_s": round(elapsed, 2), "pace_after_5s": pace and round(pace)}
 
 
 def rust(url, rows, rate):
@@ -126,36 +146,14 @@ def cli_process(url, rows, rate, t0):
     """One `glair-vision batch` at 32 started at the epoch `t0`, reported as the SDK
     contenders report with --t0 (rows done per second from t0, read off its
     once-a-second progress lines)."""
-    work = tempfile.mkdtemp(prefix="pacing-")
-    src, out = os.path.join(work, "in.csv"), os.path.join(work, "out.jsonl")
-    with open(src, "w") as f:
-        f.write("nik,name,date_of_birth\n" + "3171014508900001,SITI RAHAYU,05-08-1990\n" * rows)
-    args = [CLI, "batch", "--input", src, "--output", out, "--concurrency", "32",
-            "--progress-interval", "1", "--base-url", url, *CREDS]
-    if rate:
-        args += ["--rate-limit", str(rate)]
-    time.sleep(max(0.0, t0 - time.time()))
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen, summary = [(t0, 0)], []
-    for line in p.stderr:
-        m = re.match(r"progress: (\d+)/", line)
-        if m:
-            seen.append((time.time(), int(m.group(1))))
-        else:
-            summary.append(line)
-    if p.wait() != 0:
-        raise SystemExit(f"a CLI process failed ({p.returncode})")
+    seen = [(t0, 0)]
+    counts, _, _ = run_cli(url, rows, rate, 32, lambda _s, done: seen.append((time.time(), done)), start_at=t0)
     ended = time.time()
     seen.append((ended, rows))
     per_second = [0] * (int(ended - t0) + 1)
-    for (a, n), (b, m) in zip(seen, seen[1:]):
+    for (_, n), (b, m) in zip(seen, seen[1:]):
         per_second[min(len(per_second) - 1, max(0, int(b - t0)))] += m - n
-    text = "".join(summary)
-    fig = lambda label: int(re.search(label + r"\s+(\d+)", text).group(1))
-    lines = [json.loads(l) for l in open(out)]
-    return {"failed": sum(l["outcome"] == "error" for l in lines), "attempts": fig("attempts"),
-            "throttled": fig("429s seen"), "ended": ended, "done_per_s": per_second,
-            "done_after_5s": sum(per_second[5:])}
+    return {**counts, "ended": ended, "done_per_s": per_second, "done_after_5s": sum(per_second[5:])}
 
 
 def four_processes(lang):
