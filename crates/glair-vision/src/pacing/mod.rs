@@ -274,8 +274,12 @@ impl Pacer {
     }
 
     /// An attempt the server answered other than 429: it passed the account's limit.
+    /// Counted only once engaged: what was accepted is read at a 429, over the
+    /// time since calls resumed, which is never before the pacer engaged.
     pub(crate) fn answered(&self) {
-        self.accepted_meter.tick(self.millis(Instant::now()));
+        if self.engaged.load(Ordering::Acquire) {
+            self.accepted_meter.tick(self.millis(Instant::now()));
+        }
     }
 
     /// An attempt sent under `permit` was answered 429: pause everyone for the
@@ -297,9 +301,10 @@ impl Pacer {
         if permit.epoch != st.epoch {
             return;
         }
+        let first = !self.engaged.load(Ordering::Acquire);
         let demand = self.sent_meter.peak(self.millis(now));
         // Unpaced until now: the rate actually sent is the one that was throttled.
-        let throttled_at = if self.engaged.load(Ordering::Acquire) {
+        let throttled_at = if !first {
             let nominal = st.rate_at(now, self.ceiling, demand);
             // What the account accepted since calls resumed, which a burst inflates
             // less than the nominal rate (probing goes on while the burst drains).
@@ -316,7 +321,6 @@ impl Pacer {
         // again. A 429 below it means the account's room shrank (another client
         // of it grew): probe again soon, or the squeezed client stays squeezed.
         st.hold = if same && probing { (st.hold * 2.0).clamp(FIRST_HOLD, MAX_HOLD) } else { 0.0 };
-        let first = !self.engaged.load(Ordering::Acquire);
         st.searching = first && self.ceiling.is_none();
         st.w_max = if st.searching { f64::INFINITY } else { throttled_at };
         st.floor = throttled_at * BETA;
