@@ -1,6 +1,7 @@
 //! `glair-vision batch` against a `glair-vision sandbox` process that limits the
 //! account (200 requests/s, burst 20) with a latency spread: no rate given, two
-//! batch processes sharing the account both finish with no failed row.
+//! batch processes sharing the account both finish with no failed row, whether
+//! they share its pacing (the default on one host) or pace apart.
 
 mod common;
 
@@ -29,8 +30,9 @@ fn figure(summary: &str, label: &str) -> u64 {
     line.trim_start()[label.len()..].split_whitespace().next().unwrap().parse().unwrap()
 }
 
-#[test]
-fn two_batch_processes_sharing_one_account_both_finish_with_no_failed_rows() {
+/// Two batch processes on one account, with `env` set for both; returns the
+/// directory they were told to share pacing state in.
+fn two_batch_processes(name: &str, env: &[(&str, &str)]) -> std::path::PathBuf {
     let sandbox = SandboxProcess::start(&[
         "--rate-limit",
         "200",
@@ -41,7 +43,8 @@ fn two_batch_processes_sharing_one_account_both_finish_with_no_failed_rows() {
         "--latency-spread-ms",
         "10",
     ]);
-    let dir = scratch("pacing-two");
+    let dir = scratch(name);
+    let state_dir = dir.join("pacing-state");
     let n = 1000;
     let spawn = |name: &str| {
         let input = dir.join(format!("{name}.csv"));
@@ -53,6 +56,8 @@ fn two_batch_processes_sharing_one_account_both_finish_with_no_failed_rows() {
             .arg("--output")
             .arg(&output)
             .args(sandbox.flags())
+            .env("GLAIR_VISION_PACING_DIR", &state_dir)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -80,8 +85,33 @@ fn two_batch_processes_sharing_one_account_both_finish_with_no_failed_rows() {
         assert!(summary.contains("rate limit: auto"), "{summary}");
         throttled += seen;
     }
-    // A small fraction of the attempts: each process found its share of the pace.
+    // A small fraction of the attempts: the processes found the account's pace.
     assert!(throttled * 10 < 2 * n as u64, "{throttled} 429s for {} rows", 2 * n);
+    state_dir
+}
+
+#[test]
+fn two_batch_processes_sharing_one_account_and_its_pacing_both_finish_with_no_failed_rows() {
+    let state_dir = two_batch_processes("pacing-two-shared", &[]);
+    if cfg!(unix) {
+        use std::os::unix::fs::PermissionsExt;
+        // One private file for the account, named by a hash: no API key in it.
+        let files: Vec<_> = std::fs::read_dir(&state_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(std::fs::metadata(&state_dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777, 0o600);
+        let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&files[0]).unwrap();
+        for secret in [glair_vision_sandbox::DEFAULT_API_KEY, glair_vision_sandbox::DEFAULT_PASSWORD] {
+            assert!(!name.contains(secret) && !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        }
+    }
+}
+
+#[test]
+fn two_batch_processes_pacing_apart_both_finish_with_no_failed_rows() {
+    let state_dir = two_batch_processes("pacing-two-apart", &[("GLAIR_VISION_SHARED_PACING", "0")]);
+    assert!(!state_dir.exists(), "nothing written when sharing is off");
 }
 
 #[test]

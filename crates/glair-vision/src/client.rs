@@ -267,6 +267,7 @@ impl VisionBuilder {
             .build()
             .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let user_agent = format!("glair-vision/{} ({})", env!("CARGO_PKG_VERSION"), self.client_name);
+        let pacers = AccountPacers::new(self.rate_limit, endpoint.as_str(), credentials.api_key.as_bytes());
         Ok(Vision {
             inner: Arc::new(Inner {
                 headers: AuthHeaders::new(&credentials, &user_agent)?,
@@ -279,7 +280,7 @@ impl VisionBuilder {
                 deadline: self.deadline,
                 max_response_bytes: self.max_response_bytes,
                 retry: self.retry,
-                pacers: AccountPacers::new(self.rate_limit),
+                pacers,
                 user_agent,
                 http,
             }),

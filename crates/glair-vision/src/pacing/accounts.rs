@@ -21,10 +21,11 @@ pub(crate) struct AccountPacers {
 }
 
 impl AccountPacers {
-    pub(crate) fn new(limit: RateLimit) -> AccountPacers {
+    /// The pacers of a client whose own account is at `endpoint` with `api_key`.
+    pub(crate) fn new(limit: RateLimit, endpoint: &str, api_key: &[u8]) -> AccountPacers {
         AccountPacers {
             limit,
-            own: Arc::new(Pacer::new(limit)),
+            own: Arc::new(Pacer::for_account(limit, endpoint, api_key)),
             others: Mutex::default(),
             hasher: RandomState::new(),
         }
@@ -47,7 +48,10 @@ impl AccountPacers {
             // Only pacers no call holds now; their state is a few seconds' worth.
             others.retain(|_, pacer| Arc::strong_count(pacer) > 1);
         }
-        others.entry(key).or_insert_with(|| Arc::new(Pacer::new(self.limit))).clone()
+        others
+            .entry(key)
+            .or_insert_with(|| Arc::new(Pacer::for_account(self.limit, endpoint, api_key)))
+            .clone()
     }
 }
 
@@ -57,7 +61,8 @@ mod tests {
 
     #[test]
     fn one_pacer_per_account() {
-        let pacers = AccountPacers::new(RateLimit::Auto);
+        let pacers =
+            AccountPacers::new(RateLimit::Auto, "https://own.example/identity/v1/verification", b"own");
         let a = pacers.account("https://a.example/identity/v1/verification", b"key-1");
         let again = pacers.account("https://a.example/identity/v1/verification", b"key-1");
         let other_key = pacers.account("https://a.example/identity/v1/verification", b"key-2");
@@ -69,7 +74,7 @@ mod tests {
 
     #[test]
     fn idle_accounts_are_forgotten_past_the_cap() {
-        let pacers = AccountPacers::new(RateLimit::Fixed(5.0));
+        let pacers = AccountPacers::new(RateLimit::Fixed(5.0), "u", b"own");
         let held = pacers.account("u", b"held");
         for i in 0..MAX_OTHER_ACCOUNTS + 10 {
             pacers.account("u", format!("k{i}").as_bytes());

@@ -33,6 +33,17 @@ impl RateMeter {
         }
     }
 
+    /// The slots as they are, to share them with other processes ([`super::shared`]).
+    pub(super) fn raw(&self) -> [u64; SLOTS] {
+        std::array::from_fn(|i| self.slots[i].load(Ordering::Relaxed))
+    }
+
+    pub(super) fn set_raw(&self, raw: [u64; SLOTS]) {
+        for (slot, value) in self.slots.iter().zip(raw) {
+            slot.store(value, Ordering::Relaxed);
+        }
+    }
+
     fn count(&self, slot: u64) -> u64 {
         let packed = self.slots[slot as usize % SLOTS].load(Ordering::Relaxed);
         if packed >> COUNT_BITS == slot {

@@ -33,9 +33,11 @@ use tokio::time::Instant;
 
 pub(crate) use accounts::AccountPacers;
 use meter::RateMeter;
+use shared::{Record, SharedAccount};
 
 mod accounts;
 mod meter;
+mod shared;
 
 /// How fast a client (or a batch) may send.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -123,16 +125,96 @@ pub(crate) struct Pacer {
     /// False until the first 429 (with no ceiling): calls do not wait or lock.
     engaged: AtomicBool,
     state: Mutex<State>,
+    /// Held by the call taking the next slot (first come, first served).
+    turn: tokio::sync::Mutex<()>,
     /// Attempts sent, and calls answered (not throttled).
     sent_meter: RateMeter,
     accepted_meter: RateMeter,
-    /// Milliseconds after `origin` until which every call waits (0: none).
+    /// Milliseconds on the timeline until which every call waits (0: none).
     paused_until_ms: AtomicU64,
-    origin: Instant,
+    timeline: Timeline,
+    /// The account's state shared with this user's other processes, if it is.
+    shared: Option<SharedAccount>,
     sent: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
     succeeded: AtomicU64,
+}
+
+/// Where the pacer's instants sit in milliseconds: the wall clock, which every
+/// process of the host reads alike (read afresh at each step when the state is
+/// shared, so that clocks drifting apart over a long run do not skew it), or
+/// for a pacer of its own, a fixed offset from its monotonic clock.
+struct Timeline {
+    origin: Instant,
+    origin_ms: f64,
+    follow_wall: bool,
+}
+
+/// One reading of the timeline: `now` and where it sits.
+#[derive(Clone, Copy)]
+struct Clock {
+    now: Instant,
+    now_ms: f64,
+}
+
+impl Timeline {
+    /// Milliseconds since the pacer was made.
+    fn own() -> Timeline {
+        Timeline { origin: Instant::now(), origin_ms: 0.0, follow_wall: false }
+    }
+
+    fn wall() -> Timeline {
+        Timeline { origin: Instant::now(), origin_ms: wall_ms(), follow_wall: true }
+    }
+
+    /// Pacers that share a state in a test in paused time: one fixed origin.
+    #[cfg(test)]
+    fn anchored(origin_ms: f64) -> Timeline {
+        Timeline { origin: Instant::now(), origin_ms, follow_wall: false }
+    }
+
+    fn read(&self, now: Instant) -> Clock {
+        let now_ms = if self.follow_wall { wall_ms() } else { self.origin_ms + signed_ms(now, self.origin) };
+        Clock { now, now_ms }
+    }
+}
+
+impl Clock {
+    fn ms(&self, at: Instant) -> f64 {
+        self.now_ms + signed_ms(at, self.now)
+    }
+
+    fn millis(&self, at: Instant) -> u64 {
+        self.ms(at).max(0.0) as u64
+    }
+
+    /// The instant at `ms` (within a day of now: anything further is not a time
+    /// this pacer would have written).
+    fn at(&self, ms: f64) -> Instant {
+        const DAY_MS: f64 = 86_400_000.0;
+        let offset = (ms - self.now_ms).clamp(-DAY_MS, DAY_MS);
+        let d = Duration::from_secs_f64(offset.abs() / 1000.0);
+        if offset >= 0.0 {
+            self.now + d
+        } else {
+            self.now.checked_sub(d).unwrap_or(self.now)
+        }
+    }
+}
+
+fn signed_ms(a: Instant, b: Instant) -> f64 {
+    if a >= b {
+        (a - b).as_secs_f64() * 1000.0
+    } else {
+        -((b - a).as_secs_f64() * 1000.0)
+    }
+}
+
+fn wall_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 struct State {
@@ -192,7 +274,33 @@ impl State {
 }
 
 impl Pacer {
+    /// A pacer of this process's own.
+    #[cfg(test)]
     pub(crate) fn new(limit: RateLimit) -> Pacer {
+        Pacer::with_shared(limit, None, Timeline::own())
+    }
+
+    /// The pacer of the account at `endpoint` with `api_key`: with no ceiling,
+    /// shared with this user's other processes where it can be ([`shared`]). A
+    /// ceiling stays per process: it is a cap the caller set on this client.
+    pub(crate) fn for_account(limit: RateLimit, endpoint: &str, api_key: &[u8]) -> Pacer {
+        let shared = match limit.ceiling() {
+            None => SharedAccount::for_account(endpoint, api_key),
+            Some(_) => None,
+        };
+        let timeline = if shared.is_some() { Timeline::wall() } else { Timeline::own() };
+        Pacer::with_shared(limit, shared, timeline)
+    }
+
+    /// A pacer sharing the account at `endpoint` through `dir`, on a timeline
+    /// every such pacer of the test shares (paused time, not the wall clock).
+    #[cfg(test)]
+    pub(crate) fn shared_for_test(dir: &std::path::Path, endpoint: &str) -> Pacer {
+        let shared = SharedAccount::in_dir(dir, endpoint, b"test-key").expect("a private directory");
+        Pacer::with_shared(RateLimit::Auto, Some(shared), Timeline::anchored(1.8e12))
+    }
+
+    fn with_shared(limit: RateLimit, shared: Option<SharedAccount>, timeline: Timeline) -> Pacer {
         let ceiling = limit.ceiling();
         let now = Instant::now();
         // With a ceiling, start at it: the plateau is the ceiling itself.
@@ -211,10 +319,12 @@ impl Pacer {
                 next_slot: now,
                 paused_until: now,
             }),
+            turn: tokio::sync::Mutex::new(()),
             sent_meter: RateMeter::default(),
             accepted_meter: RateMeter::default(),
             paused_until_ms: AtomicU64::new(0),
-            origin: now,
+            timeline,
+            shared,
             sent: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -226,45 +336,122 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn millis(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.origin).as_millis() as u64
+    fn clock(&self) -> Clock {
+        self.timeline.read(Instant::now())
+    }
+
+    /// Runs `step` on the account's state: with shared pacing, on the state as
+    /// the account's processes left it (read before, written back after, under
+    /// the account's lock); otherwise on this pacer's own.
+    fn step<R>(&self, clock: Clock, step: impl FnOnce() -> R) -> R {
+        let Some(shared) = &self.shared else { return step() };
+        shared.transact(clock.millis(clock.now), |current| {
+            if let Some(record) = current {
+                self.load(&record, clock);
+            }
+            let out = step();
+            let record = self.engaged.load(Ordering::Acquire).then(|| self.save(clock));
+            (out, record)
+        })
+    }
+
+    fn load(&self, r: &Record, clock: Clock) {
+        let mut st = self.lock();
+        st.epoch = r.epoch;
+        st.w_max = r.w_max;
+        st.searching = r.searching;
+        st.floor = r.floor;
+        st.climb_from = clock.at(r.climb_from_ms);
+        st.k = r.k;
+        st.hold = r.hold;
+        st.next_slot = clock.at(r.next_slot_ms);
+        st.paused_until = clock.at(r.paused_until_ms);
+        drop(st);
+        self.sent_meter.set_raw(r.sent);
+        self.accepted_meter.set_raw(r.accepted);
+        self.paused_until_ms.store(r.paused_until_ms as u64, Ordering::Release);
+        if r.engaged {
+            self.engaged.store(true, Ordering::Release);
+        }
+    }
+
+    fn save(&self, clock: Clock) -> Record {
+        let st = self.lock();
+        Record {
+            engaged: true,
+            searching: st.searching,
+            epoch: st.epoch,
+            w_max: st.w_max,
+            floor: st.floor,
+            climb_from_ms: clock.ms(st.climb_from),
+            k: st.k,
+            hold: st.hold,
+            next_slot_ms: clock.ms(st.next_slot),
+            paused_until_ms: clock.ms(st.paused_until),
+            sent: self.sent_meter.raw(),
+            accepted: self.accepted_meter.raw(),
+        }
     }
 
     /// Waits for this attempt's slot. `Err(start)` without waiting (and without
     /// taking a slot) when the slot would start after `deadline`.
     pub(crate) async fn acquire(&self, deadline: Instant, retry: bool) -> Result<Permit, Instant> {
-        loop {
-            let now = Instant::now();
-            if !self.engaged.load(Ordering::Acquire) {
-                return Ok(self.sending(now, retry, 0));
+        let clock = self.clock();
+        if !self.engaged.load(Ordering::Acquire) {
+            // Another process of the account may be pacing it already: join it.
+            let joined = self.shared.as_ref().is_some_and(|s| s.poll_due(clock.millis(clock.now)))
+                && self.step(clock, || self.engaged.load(Ordering::Acquire));
+            if !joined {
+                self.count_sent(retry);
+                self.sent_meter.tick(clock.millis(clock.now));
+                return Ok(Permit { epoch: 0 });
             }
-            let (start, epoch) = {
+        }
+        // One call at a time takes the next slot, and only once the one before
+        // is used: slots taken far ahead (a thousand calls waiting at 10/s)
+        // would keep the rate they were taken at long after it has grown.
+        let Ok(_turn) = tokio::time::timeout_at(deadline, self.turn.lock()).await else {
+            return Err(deadline);
+        };
+        loop {
+            let clock = self.clock();
+            let (start, epoch) = self.step(clock, || {
                 let mut st = self.lock();
-                let rate = st.rate_at(now, self.ceiling, self.sent_meter.peak(self.millis(now)));
+                let now = clock.now;
+                let rate = st.rate_at(now, self.ceiling, self.sent_meter.peak(clock.millis(now)));
                 let start = now.max(st.next_slot).max(st.paused_until);
-                if start > deadline {
-                    return Err(start);
+                if start <= deadline {
+                    st.next_slot = start + Duration::from_secs_f64(1.0 / rate);
                 }
-                st.next_slot = start + Duration::from_secs_f64(1.0 / rate);
                 (start, st.epoch)
-            };
-            if start > now {
+            });
+            if start > deadline {
+                return Err(start);
+            }
+            if start > clock.now {
                 tokio::time::sleep_until(start).await;
             }
             // A pause that began while this call waited holds it back too.
-            if self.paused_until_ms.load(Ordering::Acquire) <= self.millis(Instant::now()) {
-                return Ok(self.sending(Instant::now(), retry, epoch));
+            let clock = self.clock();
+            let sending = self.step(clock, || {
+                let free = self.paused_until_ms.load(Ordering::Acquire) <= clock.millis(clock.now);
+                if free {
+                    self.sent_meter.tick(clock.millis(clock.now));
+                }
+                free
+            });
+            if sending {
+                self.count_sent(retry);
+                return Ok(Permit { epoch });
             }
         }
     }
 
-    fn sending(&self, now: Instant, retry: bool, epoch: u64) -> Permit {
-        self.sent_meter.tick(self.millis(now));
+    fn count_sent(&self, retry: bool) {
         self.sent.fetch_add(1, Ordering::Relaxed);
         if retry {
             self.retries.fetch_add(1, Ordering::Relaxed);
         }
-        Permit { epoch }
     }
 
     /// An attempt answered with a verification: billed, and accepted by the account.
@@ -278,7 +465,8 @@ impl Pacer {
     /// time since calls resumed, which is never before the pacer engaged.
     pub(crate) fn answered(&self) {
         if self.engaged.load(Ordering::Acquire) {
-            self.accepted_meter.tick(self.millis(Instant::now()));
+            let clock = self.clock();
+            self.step(clock, || self.accepted_meter.tick(clock.millis(clock.now)));
         }
     }
 
@@ -287,28 +475,33 @@ impl Pacer {
     /// of sends was already throttled.
     pub(crate) fn throttled(&self, permit: Permit, retry_after: Option<Duration>, max_pause: Duration) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
-        let now = Instant::now();
+        let clock = self.clock();
+        self.step(clock, || self.lower(clock, permit, retry_after, max_pause));
+    }
+
+    fn lower(&self, clock: Clock, permit: Permit, retry_after: Option<Duration>, max_pause: Duration) {
+        let now = clock.now;
         let mut st = self.lock();
         // When calls last resumed (before this 429's own pause).
-        let resumed = self.millis(st.paused_until.max(st.climb_from));
+        let resumed = clock.millis(st.paused_until.max(st.climb_from));
         if let Some(wait) = retry_after.map(|w| w.min(max_pause)) {
             let until = now + wait + wait.mul_f64(PAUSE_JITTER * fastrand::f64());
             if until > st.paused_until {
                 st.paused_until = until;
-                self.paused_until_ms.store(self.millis(until), Ordering::Release);
+                self.paused_until_ms.store(clock.millis(until), Ordering::Release);
             }
         }
         if permit.epoch != st.epoch {
             return;
         }
         let first = !self.engaged.load(Ordering::Acquire);
-        let demand = self.sent_meter.peak(self.millis(now));
+        let demand = self.sent_meter.peak(clock.millis(now));
         // Unpaced until now: the rate actually sent is the one that was throttled.
         let throttled_at = if !first {
             let nominal = st.rate_at(now, self.ceiling, demand);
             // What the account accepted since calls resumed, which a burst inflates
             // less than the nominal rate (probing goes on while the burst drains).
-            let accepted = self.accepted_meter.mean_since(self.millis(now), resumed, ACCEPTED_WINDOW);
+            let accepted = self.accepted_meter.mean_since(clock.millis(now), resumed, ACCEPTED_WINDOW);
             accepted.map_or(nominal, |a| a.min(nominal))
         } else {
             demand
@@ -333,16 +526,19 @@ impl Pacer {
             throttled_at = format!("{throttled_at:.1}"),
             new_rate = format!("{:.1}", st.floor),
             hold_s = st.hold,
+            shared = self.shared.is_some(),
             "throttled: send rate lowered"
         );
     }
 
     pub(crate) fn snapshot(&self) -> PacingSnapshot {
-        let now = Instant::now();
-        let rate = self
-            .engaged
-            .load(Ordering::Acquire)
-            .then(|| self.lock().rate_at(now, self.ceiling, self.sent_meter.peak(self.millis(now))));
+        let clock = self.clock();
+        let (rate, paused) = self.step(clock, || {
+            let rate = self.engaged.load(Ordering::Acquire).then(|| {
+                self.lock().rate_at(clock.now, self.ceiling, self.sent_meter.peak(clock.millis(clock.now)))
+            });
+            (rate, self.paused_until_ms.load(Ordering::Acquire) > clock.millis(clock.now))
+        });
         PacingSnapshot {
             rate,
             ceiling: self.ceiling,
@@ -350,7 +546,7 @@ impl Pacer {
             retries: self.retries.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
             succeeded: self.succeeded.load(Ordering::Relaxed),
-            paused: self.paused_until_ms.load(Ordering::Acquire) > self.millis(now),
+            paused,
         }
     }
 }
@@ -472,6 +668,60 @@ mod tests {
         assert!(err >= start + Duration::from_secs(30));
         assert_eq!(Instant::now(), start);
         assert_eq!(pacer.snapshot().sent, 1);
+    }
+
+    /// Two processes of one host, as two pacers sharing one account's state.
+    #[tokio::test(start_paused = true)]
+    async fn processes_of_one_host_share_the_pause_the_rate_and_the_schedule() {
+        let dir = shared::tests::TempDir::new();
+        let a = Pacer::shared_for_test(&dir.0, "https://a.example/v1");
+        let b = Pacer::shared_for_test(&dir.0, "https://a.example/v1");
+        let elsewhere = Pacer::shared_for_test(&dir.0, "https://b.example/v1");
+        throttled_at_200(&a).await;
+        let permit = a.acquire(far(), false).await.unwrap();
+        a.throttled(permit, Some(Duration::from_secs(1)), Duration::from_secs(60));
+        // B has seen no 429 of its own: it joins the account's pause and rate.
+        let start = Instant::now();
+        b.acquire(far(), false).await.unwrap();
+        assert!(Instant::now() - start >= Duration::from_secs(1), "B waited out A's pause");
+        let (sa, sb) = (a.snapshot(), b.snapshot());
+        assert_eq!(sa.rate, sb.rate, "one rate for the account");
+        assert_eq!((sb.throttled, sb.sent), (0, 1), "counts stay per process");
+        // One schedule: the sends of both together keep the account's rate.
+        let rate = sa.rate.unwrap();
+        let before = Instant::now();
+        for _ in 0..10 {
+            a.acquire(far(), false).await.unwrap();
+            b.acquire(far(), false).await.unwrap();
+        }
+        let spent = (Instant::now() - before).as_secs_f64();
+        assert!(spent >= 19.0 / rate * 0.95, "20 sends at {rate}/s took {spent} s");
+        // Another account is untouched.
+        let s = elsewhere.snapshot();
+        assert_eq!((s.rate, s.paused), (None, false));
+        let start = Instant::now();
+        elsewhere.acquire(far(), false).await.unwrap();
+        assert_eq!(Instant::now(), start);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_process_that_never_throttles_writes_nothing() {
+        let dir = shared::tests::TempDir::new();
+        let a = Pacer::shared_for_test(&dir.0, "https://a.example/v1");
+        for _ in 0..1000 {
+            a.acquire(far(), false).await.unwrap();
+            a.succeeded();
+        }
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0);
+        throttled_at_200(&a).await;
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_ceiling_is_never_shared() {
+        // A cap the caller set on this client, not the account's pace.
+        let fixed = Pacer::for_account(RateLimit::Fixed(5.0), "https://a.example/v1", b"k");
+        assert!(fixed.shared.is_none());
     }
 
     #[test]

@@ -96,9 +96,17 @@ impl Run {
     }
 }
 
+/// Where the clients run: as processes on separate hosts (each paces alone), or
+/// on one host, sharing the account's pacing through a state in this directory.
+#[derive(Clone, Copy)]
+pub(super) enum Hosts<'a> {
+    Separate,
+    One(&'a std::path::Path),
+}
+
 /// Runs `clients` (rows, concurrency) against `account` until every row is done.
 /// Call from a `#[tokio::test(start_paused = true)]` (current-thread) test.
-pub(super) async fn run(account: Account, clients: &[(usize, usize)], seed: u64) -> Run {
+pub(super) async fn run(account: Account, clients: &[(usize, usize)], hosts: Hosts<'_>, seed: u64) -> Run {
     fastrand::seed(seed);
     let start = Instant::now();
     let gateway = Arc::new(Mutex::new(Gateway {
@@ -109,7 +117,10 @@ pub(super) async fn run(account: Account, clients: &[(usize, usize)], seed: u64)
     }));
     let mut handles = Vec::new();
     for &(rows, concurrency) in clients {
-        let pacer = Arc::new(Pacer::new(RateLimit::Auto));
+        let pacer = Arc::new(match hosts {
+            Hosts::Separate => Pacer::new(RateLimit::Auto),
+            Hosts::One(dir) => Pacer::shared_for_test(dir, "https://sim.example/identity/v1/verification"),
+        });
         let next_row = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..concurrency)
             .map(|_| {
@@ -184,7 +195,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn one_client_finds_the_limit_and_holds_it() {
         for seed in 1..=4 {
-            let run = run(Account::BENCH, &[(20_000, 64)], seed).await;
+            let run = run(Account::BENCH, &[(20_000, 64)], Hosts::Separate, seed).await;
             report(&format!("one client, seed {seed}"), &run);
             assert!(run.pace_after(5.0) >= 0.92, "seed {seed}");
             assert!(run.throttled_share() <= 0.01, "seed {seed}");
@@ -197,11 +208,25 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn four_clients_share_the_account() {
         for seed in 1..=4 {
-            let run = run(Account::BENCH, &[(5_000, 32); 4], seed).await;
+            let run = run(Account::BENCH, &[(5_000, 32); 4], Hosts::Separate, seed).await;
             report(&format!("four clients, seed {seed}"), &run);
             assert!(run.pace_between(5.0, run.first_finished()) >= 0.88, "seed {seed}");
             assert!(run.pace_after(5.0) >= 0.85, "seed {seed}");
             assert!(run.throttled_share() <= 0.02, "seed {seed}");
+        }
+    }
+
+    /// The same four processes on one host, sharing the account's pacing: they
+    /// send as one client would, so they finish together, near its pace.
+    #[tokio::test(start_paused = true)]
+    async fn four_processes_of_one_host_pace_as_one() {
+        let dir = super::super::shared::tests::TempDir::new();
+        for seed in 1..=4 {
+            let run = run(Account::BENCH, &[(5_000, 32); 4], Hosts::One(&dir.0), seed).await;
+            report(&format!("one host, seed {seed}"), &run);
+            assert!(run.pace_after(5.0) >= 0.90, "seed {seed}");
+            assert!(run.elapsed() - run.first_finished() <= 2.0, "seed {seed}: they finish together");
+            assert!(run.throttled_share() <= 0.01, "seed {seed}");
         }
     }
 
@@ -210,7 +235,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_last_client_reclaims_the_account() {
         for seed in 1..=4 {
-            let run = run(Account::BENCH, &[(1_500, 32), (1_500, 32), (1_500, 32), (8_000, 32)], seed).await;
+            let run = run(
+                Account::BENCH,
+                &[(1_500, 32), (1_500, 32), (1_500, 32), (8_000, 32)],
+                Hosts::Separate,
+                seed,
+            )
+            .await;
             report(&format!("last client, seed {seed}"), &run);
             let others_done = run.clients[..3].iter().map(|c| c.finished).fold(0.0, f64::max);
             let alone = run.pace_between(others_done + 10.0, run.elapsed());
