@@ -7,14 +7,16 @@ One `glair-vision sandbox` limits the account to 200 requests/s (burst 20) with
   - Python batch (`verification_batch_iter`, contenders/pacing_python.py)
   - Node batch (`verificationStream`, contenders/pacing_node.js)
   - four processes sharing the account, concurrency 32 each, the rows split
-    between them (four Python, four Node and four CLI processes)
+    between them (four Python, four Node and four CLI processes), which share
+    the account's pacing as processes of one host do; and four CLI processes
+    pacing apart, as on separate hosts
   - an aiohttp loop at 64 (contenders/pacing_aiohttp.py: what users write today)
   - the oracle: this SDK told the right fixed rate (CLI --rate-limit 190, Rust 190)
 Reported per contender: failed rows, attempts, 429s (share), elapsed, and the
 sustained pace after the first 5 s (for the four processes: their combined pace
 from 5 s after their common start). Nothing is asserted.
 
-python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,cli-x4,aiohttp,cli-fixed,rust-fixed]
+python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,cli-x4,cli-x4-apart,aiohttp,cli-fixed,rust-fixed]
 Needs target/release/{glair-vision,bench-rust}, glair_vision installed in
 bench/.work/venv and the Node package built in bench/.work/node-pkg (or node/):
 bash bench/pacing.sh prepares them all.
@@ -48,7 +50,7 @@ def start_sandbox():
     return p, url
 
 
-def run_cli(url, rows, rate, concurrency, on_progress, start_at=None):
+def run_cli(url, rows, rate, concurrency, on_progress, start_at=None, env=None):
     """`glair-vision batch` over `rows` copies of one record at `concurrency`,
     started at the epoch `start_at` (or now). Calls `on_progress(seconds since it
     started, rows done)` at each once-a-second progress line; returns the failed
@@ -65,7 +67,7 @@ def run_cli(url, rows, rate, concurrency, on_progress, start_at=None):
     if start_at is not None:
         time.sleep(max(0.0, start_at - time.time()))
     started = time.monotonic()
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     summary = []
     for line in p.stderr:
         m = re.match(r"progress: (\d+)/", line)
@@ -142,12 +144,13 @@ def node(url, rows, rate):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cli_process(url, rows, rate, t0):
+def cli_process(url, rows, rate, t0, env=None):
     """One `glair-vision batch` at 32 started at the epoch `t0`, reported as the SDK
     contenders report with --t0 (rows done per second from t0, read off its
     once-a-second progress lines)."""
     seen = [(t0, 0)]
-    counts, _, _ = run_cli(url, rows, rate, 32, lambda _s, done: seen.append((time.time(), done)), start_at=t0)
+    counts, _, _ = run_cli(url, rows, rate, 32, lambda _s, done: seen.append((time.time(), done)), start_at=t0,
+                           env=env)
     ended = time.time()
     seen.append((ended, rows))
     per_second = [0] * (int(ended - t0) + 1)
@@ -156,9 +159,14 @@ def cli_process(url, rows, rate, t0):
     return {**counts, "ended": ended, "done_per_s": per_second, "done_after_5s": sum(per_second[5:])}
 
 
-def four_processes(lang):
+def four_processes(lang, share_pacing=True):
     """Four processes sharing the account (one API key), concurrency 32 each, the
-    rows split between them, started together: their combined figures."""
+    rows split between them, started together: their combined figures. With
+    `share_pacing` off (GLAIR_VISION_SHARED_PACING=0) each paces alone, as
+    processes on separate hosts do."""
+    env = dict(os.environ)
+    if not share_pacing:
+        env["GLAIR_VISION_SHARED_PACING"] = "0"
 
     def run(url, rows, rate):
         # A common start a little ahead, so that interpreter start-up is not raced.
@@ -168,7 +176,7 @@ def four_processes(lang):
             reports = [None] * 4
 
             def one(i):
-                reports[i] = cli_process(url, share[i], rate, t0)
+                reports[i] = cli_process(url, share[i], rate, t0, env)
 
             threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
             for t in threads:
@@ -179,7 +187,7 @@ def four_processes(lang):
                 raise SystemExit("a CLI process failed")
         else:
             procs = [subprocess.Popen(sdk_command(lang, url, n, rate, concurrency=32, t0=t0),
-                                      stdout=subprocess.PIPE, text=True) for n in share]
+                                      stdout=subprocess.PIPE, text=True, env=env) for n in share]
             reports = []
             for p in procs:
                 out, _ = p.communicate()
@@ -218,6 +226,8 @@ CONTENDERS = {
     "python-x4": ("4 Python processes @32 sharing the account, no rate given", four_processes("python"), None),
     "node-x4": ("4 Node processes @32 sharing the account, no rate given", four_processes("node"), None),
     "cli-x4": ("4 CLI processes @32 sharing the account, no rate given", four_processes("cli"), None),
+    "cli-x4-apart": ("4 CLI processes @32 sharing the account, pacing apart (GLAIR_VISION_SHARED_PACING=0)",
+                     four_processes("cli", share_pacing=False), None),
     "aiohttp": ("aiohttp loop @64, Retry-After honoured, 2 retries", aiohttp, None),
     "cli-fixed": (f"oracle: CLI --rate-limit {ORACLE}", cli, ORACLE),
     "rust-fixed": (f"oracle: Rust rate_limit({ORACLE})", rust, ORACLE),
