@@ -17,6 +17,9 @@
 //! removed. `GLAIR_VISION_SHARED_PACING=0` keeps pacing per process. Unix
 //! only; elsewhere pacing stays per process.
 
+// Off Unix the state is never read or written: only its types remain.
+#![cfg_attr(not(unix), allow(dead_code))]
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -108,12 +111,13 @@ impl Record {
 
 /// The shared state of one account, or nothing where it cannot be shared.
 pub(super) struct SharedAccount {
-    #[cfg_attr(not(unix), allow(dead_code))]
     path: PathBuf,
-    /// Opened once the file exists. The mutex keeps this process's tasks apart
-    /// (an `flock` is held per open file, not per thread).
+    /// Opened once the file exists, with the id of the process that opened it.
+    /// The mutex keeps this process's tasks apart (an `flock` belongs to an open
+    /// file, not a thread); a forked child opens its own, or it would share the
+    /// parent's lock instead of waiting for it.
     #[cfg(unix)]
-    file: std::sync::Mutex<Option<std::fs::File>>,
+    file: std::sync::Mutex<Option<(u32, std::fs::File)>>,
     next_poll_ms: AtomicU64,
 }
 
@@ -166,14 +170,20 @@ impl SharedAccount {
     ) -> R {
         #[cfg(unix)]
         {
+            let pid = std::process::id();
             let mut slot = self.file.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.is_none() {
-                *slot = std::fs::OpenOptions::new().read(true).write(true).open(&self.path).ok();
+            if slot.as_ref().is_none_or(|(opener, _)| *opener != pid) {
+                *slot = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&self.path)
+                    .ok()
+                    .map(|f| (pid, f));
             }
-            let Some(file) = slot.as_ref() else {
+            let Some((_, file)) = slot.as_ref() else {
                 let (out, record) = body(None);
                 if let Some(record) = record {
-                    *slot = self.create(&record, now_ms);
+                    *slot = self.create(&record, now_ms).map(|f| (pid, f));
                 }
                 return out;
             };
