@@ -18,11 +18,14 @@
 //! just below it for longer (up to 30 s). A 429 while holding or climbing means
 //! the account's room shrank (other processes of the account grew), so the
 //! client probes again soon instead: clients of one account keep competing for
-//! it, and when the others finish the last one reclaims it in seconds.
+//! it, and when the others finish the last one reclaims it in seconds. That
+//! is for clients on separate hosts: the processes of one user on one host
+//! that use the same account share one pacer state (`shared.rs`), so they
+//! pace as one client. Once engaged, calls take send slots one at a time.
 //!
 //! A fixed [`RateLimit`] is a hard ceiling: the pacer then starts engaged at
 //! that rate and never exceeds it. The pacer's behaviour against a simulated
-//! account (one client, four clients sharing it) is tested in virtual time in
+//! account (one client; four clients sharing it, apart or on one host) is tested in virtual time in
 //! `simulation.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -393,8 +396,9 @@ impl Pacer {
         }
     }
 
-    /// Waits for this attempt's slot. `Err(start)` without waiting (and without
-    /// taking a slot) when the slot would start after `deadline`.
+    /// Waits for this attempt's slot. `Err(start)` when the slot would start
+    /// after `deadline`: at once and without taking a slot once it is this
+    /// call's turn, or at the deadline if the calls ahead hold it that long.
     pub(crate) async fn acquire(&self, deadline: Instant, retry: bool) -> Result<Permit, Instant> {
         let clock = self.clock();
         if !self.engaged.load(Ordering::Acquire) {
