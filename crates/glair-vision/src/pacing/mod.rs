@@ -345,9 +345,15 @@ impl Pacer {
 
     /// Runs `step` on the account's state: with shared pacing, on the state as
     /// the account's processes left it (read before, written back after, under
-    /// the account's lock); otherwise on this pacer's own.
-    fn step<R>(&self, clock: Clock, step: impl FnOnce() -> R) -> R {
+    /// the account's lock); otherwise on this pacer's own. A pacer joins the
+    /// shared state at its own first 429 (`joining`), not before: a client
+    /// that is never throttled is never slowed by what other clients of the
+    /// account did (an earlier test's scripted 429 on the same sandbox, say).
+    fn step<R>(&self, clock: Clock, joining: bool, step: impl FnOnce() -> R) -> R {
         let Some(shared) = &self.shared else { return step() };
+        if !joining && !self.engaged.load(Ordering::Acquire) {
+            return step();
+        }
         shared.transact(clock.millis(clock.now), |current| {
             if let Some(record) = current {
                 self.load(&record, clock);
@@ -402,14 +408,9 @@ impl Pacer {
     pub(crate) async fn acquire(&self, deadline: Instant, retry: bool) -> Result<Permit, Instant> {
         let clock = self.clock();
         if !self.engaged.load(Ordering::Acquire) {
-            // Another process of the account may be pacing it already: join it.
-            let joined = self.shared.as_ref().is_some_and(|s| s.poll_due(clock.millis(clock.now)))
-                && self.step(clock, || self.engaged.load(Ordering::Acquire));
-            if !joined {
-                self.count_sent(retry);
-                self.sent_meter.tick(clock.millis(clock.now));
-                return Ok(Permit { epoch: 0 });
-            }
+            self.count_sent(retry);
+            self.sent_meter.tick(clock.millis(clock.now));
+            return Ok(Permit { epoch: 0 });
         }
         // One call at a time takes the next slot, and only once the one before
         // is used: slots taken far ahead (a thousand calls waiting at 10/s)
@@ -419,7 +420,7 @@ impl Pacer {
         };
         loop {
             let clock = self.clock();
-            let (start, epoch) = self.step(clock, || {
+            let (start, epoch) = self.step(clock, false, || {
                 let mut st = self.lock();
                 let now = clock.now;
                 let rate = st.rate_at(now, self.ceiling, self.sent_meter.peak(clock.millis(now)));
@@ -437,7 +438,7 @@ impl Pacer {
             }
             // A pause that began while this call waited holds it back too.
             let clock = self.clock();
-            let sending = self.step(clock, || {
+            let sending = self.step(clock, false, || {
                 let free = self.paused_until_ms.load(Ordering::Acquire) <= clock.millis(clock.now);
                 if free {
                     self.sent_meter.tick(clock.millis(clock.now));
@@ -470,7 +471,7 @@ impl Pacer {
     pub(crate) fn answered(&self) {
         if self.engaged.load(Ordering::Acquire) {
             let clock = self.clock();
-            self.step(clock, || self.accepted_meter.tick(clock.millis(clock.now)));
+            self.step(clock, false, || self.accepted_meter.tick(clock.millis(clock.now)));
         }
     }
 
@@ -480,7 +481,7 @@ impl Pacer {
     pub(crate) fn throttled(&self, permit: Permit, retry_after: Option<Duration>, max_pause: Duration) {
         self.throttled.fetch_add(1, Ordering::Relaxed);
         let clock = self.clock();
-        self.step(clock, || self.lower(clock, permit, retry_after, max_pause));
+        self.step(clock, true, || self.lower(clock, permit, retry_after, max_pause));
     }
 
     fn lower(&self, clock: Clock, permit: Permit, retry_after: Option<Duration>, max_pause: Duration) {
@@ -537,7 +538,7 @@ impl Pacer {
 
     pub(crate) fn snapshot(&self) -> PacingSnapshot {
         let clock = self.clock();
-        let (rate, paused) = self.step(clock, || {
+        let (rate, paused) = self.step(clock, false, || {
             let rate = self.engaged.load(Ordering::Acquire).then(|| {
                 self.lock().rate_at(clock.now, self.ceiling, self.sent_meter.peak(clock.millis(clock.now)))
             });
@@ -684,13 +685,21 @@ mod tests {
         throttled_at_200(&a).await;
         let permit = a.acquire(far(), false).await.unwrap();
         a.throttled(permit, Some(Duration::from_secs(1)), Duration::from_secs(60));
-        // B has seen no 429 of its own: it joins the account's pause and rate.
+        // B has seen no 429 of its own: nothing slows it yet.
+        assert_eq!((b.snapshot().rate, b.snapshot().paused), (None, false));
         let start = Instant::now();
-        b.acquire(far(), false).await.unwrap();
-        assert!(Instant::now() - start >= Duration::from_secs(1), "B waited out A's pause");
+        let permit = b.acquire(far(), false).await.unwrap();
+        assert_eq!(Instant::now(), start);
+        // Its first 429 joins it to the account: A's pause and rate, no second
+        // reduction for the same round.
+        b.throttled(permit, Some(Duration::from_millis(10)), Duration::from_secs(60));
         let (sa, sb) = (a.snapshot(), b.snapshot());
+        assert!(sb.paused);
         assert_eq!(sa.rate, sb.rate, "one rate for the account");
-        assert_eq!((sb.throttled, sb.sent), (0, 1), "counts stay per process");
+        assert_eq!((sb.throttled, sb.sent), (1, 1), "counts stay per process");
+        let start = Instant::now();
+        b.acquire(far(), true).await.unwrap();
+        assert!(Instant::now() - start >= Duration::from_millis(900), "B waited out A's pause");
         // One schedule: the sends of both together keep the account's rate.
         let rate = sa.rate.unwrap();
         let before = Instant::now();

@@ -11,8 +11,9 @@
 //! `$XDG_RUNTIME_DIR/glair-vision`, else `<temp dir>/glair-vision-<uid>`, made
 //! 0700 and used only when the user owns it and nobody else can write to it;
 //! files are 0600. Each read-modify-write of the state holds an advisory lock
-//! (`flock`), which the kernel releases if a process dies. A file is made only
-//! once an account throttles (a client that never sees a 429 writes nothing),
+//! (`flock`), which the kernel releases if a process dies. A process joins the
+//! state at its own first 429, and a file is made only then (a client that
+//! never sees a 429 neither reads nor writes it),
 //! state older than a minute is ignored, and files untouched for a day are
 //! removed. `GLAIR_VISION_SHARED_PACING=0` keeps pacing per process. Unix
 //! only; elsewhere pacing stays per process.
@@ -21,7 +22,6 @@
 #![cfg_attr(not(unix), allow(dead_code))]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The state of one account's pacer, on the hosts' shared timeline (wall-clock
 /// milliseconds, which every process of the host reads alike).
@@ -48,8 +48,6 @@ const RECORD_BYTES: usize = WORDS * 8;
 const STALE_MS: u64 = 60_000;
 /// Files of accounts untouched for this long are removed when a new one is made.
 const PRUNE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-/// How often a process that has seen no 429 itself looks for an account throttled by others.
-const POLL_MS: u64 = 100;
 
 impl Record {
     fn encode(&self, updated_ms: u64) -> [u8; RECORD_BYTES] {
@@ -118,7 +116,6 @@ pub(super) struct SharedAccount {
     /// parent's lock instead of waiting for it.
     #[cfg(unix)]
     file: std::sync::Mutex<Option<(u32, std::fs::File)>>,
-    next_poll_ms: AtomicU64,
 }
 
 impl SharedAccount {
@@ -145,19 +142,7 @@ impl SharedAccount {
             path: dir.join(format!("pacing-{}.bin", account_hash(endpoint, api_key))),
             #[cfg(unix)]
             file: std::sync::Mutex::new(None),
-            next_poll_ms: AtomicU64::new(0),
         })
-    }
-
-    /// Whether a process that has not engaged should look at the shared state
-    /// now (at most every 100 ms).
-    pub(super) fn poll_due(&self, now_ms: u64) -> bool {
-        let due = self.next_poll_ms.load(Ordering::Relaxed);
-        now_ms >= due
-            && self
-                .next_poll_ms
-                .compare_exchange(due, now_ms + POLL_MS, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
     }
 
     /// Runs `body` with the account's current record (if there is a fresh one)
