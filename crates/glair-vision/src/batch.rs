@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::client::{request_id_header, Attempts, Identity, RequestOptions};
 use crate::error::{Error, Result};
+use crate::limits::{self, OutOfRange};
 use crate::pacing::RateLimit;
 use crate::request::VerificationRequest;
 use crate::response::Verification;
@@ -21,13 +22,15 @@ use crate::response::Verification;
 /// How a batch runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchOptions {
-    /// Calls in flight at once (at least 1). Default 16.
+    /// Calls in flight at once: 1 to 4,096 ([`crate::limits::CONCURRENCY`]).
+    /// Default 16.
     pub concurrency: usize,
     /// [`RateLimit::Auto`] (the default): as fast as the account allows, found by
     /// the client's pacer after the first 429 (a batch row's 429s are retried
     /// behind it while the call's deadline allows, so throttling does not fail
     /// rows). [`RateLimit::Fixed`]: also at most this many calls started per
-    /// second by this batch, evenly spaced.
+    /// second by this batch, evenly spaced (one a day to 1,000,000:
+    /// [`crate::limits::RATE_LIMIT`]).
     pub rate_limit: RateLimit,
     /// Per-call overrides applied to every item.
     pub request_options: RequestOptions,
@@ -52,6 +55,17 @@ impl BatchOptions {
     pub fn rate_limit(mut self, limit: impl Into<RateLimit>) -> Self {
         self.rate_limit = limit.into();
         self
+    }
+
+    /// Checks `concurrency`, `rate_limit` and the per-call settings against their
+    /// ranges ([`crate::limits`]): an [`Error::Validation`] naming the setting.
+    /// A batch or stream whose options fail this sends nothing and starts no
+    /// workers: every item's outcome is that error. Bindings call it first, to
+    /// raise the error once.
+    pub fn check(&self) -> Result<()> {
+        limits::check_concurrency(self.concurrency).map_err(OutOfRange::validation)?;
+        limits::check_rate_limit(self.rate_limit).map_err(OutOfRange::validation)?;
+        self.request_options.check()
     }
 }
 
@@ -169,11 +183,14 @@ impl Stream for Outcomes {
 /// One of `concurrency` workers: takes the next request, verifies it, hands the
 /// outcome over, until the input ends or the consumer goes away. Long-lived
 /// workers and a channel let the consumer take many outcomes per wake-up.
+/// With `refused` (the batch's options are out of range), every item's outcome
+/// is that error, and nothing is sent.
 async fn work<S>(
     input: SharedInput<S>,
     identity: Identity,
     limiter: Option<Arc<RateLimiter>>,
     options: Arc<RequestOptions>,
+    refused: Option<Error>,
     outcomes: mpsc::Sender<BatchItem>,
 ) where
     S: Stream + Send + 'static,
@@ -187,7 +204,10 @@ async fn work<S>(
             *next += 1;
             (*next - 1, request.into())
         };
-        let outcome = verify_item(&identity, limiter.as_deref(), &options, request).await;
+        let outcome = match &refused {
+            Some(e) => (Err(e.clone()), Attempts::default()),
+            None => verify_item(&identity, limiter.as_deref(), &options, request).await,
+        };
         if outcomes.send(BatchItem::new(index, outcome)).await.is_err() {
             return;
         }
@@ -224,7 +244,8 @@ impl Identity {
     /// input is fine. One failure never stops the rest; each item is retried as a
     /// single call would be. Dropping the stream cancels the calls in flight.
     /// Items are [`VerificationRequest`]s, or [`BatchRequest`]s to give each its
-    /// own correlation id.
+    /// own correlation id. Options outside their ranges ([`BatchOptions::check`])
+    /// start no workers and send nothing: every item's outcome is that error.
     pub fn verification_stream<S>(
         &self,
         requests: S,
@@ -236,7 +257,10 @@ impl Identity {
     {
         let identity = self.clone();
         let start = move || {
-            let concurrency = options.concurrency.max(1);
+            // Checked before anything is allocated: out of range, one worker
+            // settles every item with the error.
+            let refused = options.check().err();
+            let concurrency = if refused.is_some() { 1 } else { options.concurrency };
             let limiter = options.rate_limit.ceiling().and_then(RateLimiter::new).map(Arc::new);
             let call_options = Arc::new(options.request_options);
             // Fused: a worker may ask again after another saw the input end.
@@ -249,6 +273,7 @@ impl Identity {
                         identity.clone(),
                         limiter.clone(),
                         call_options.clone(),
+                        refused.clone(),
                         sender.clone(),
                     );
                     AbortOnDrop(tokio::spawn(worker))
@@ -259,8 +284,8 @@ impl Identity {
         Outcomes { start: Some(Box::new(start)), receiver: None, _workers: Vec::new() }
     }
 
-    /// Verifies every request and returns the outcomes in input order. The whole
-    /// list is known, so workers take items from it directly and keep their
+    /// Verifies every request and returns the outcomes in input order (options
+    /// as for [`Identity::verification_batch_items`]). The whole list is known, so workers take items from it directly and keep their
     /// outcomes until the end: no channel, no wake-up per item. Dropping the
     /// returned future cancels the calls in flight. Items as for
     /// [`Identity::verification_stream`].
@@ -274,7 +299,9 @@ impl Identity {
     }
 
     /// Like [`Identity::verification_batch`], each outcome with what it took
-    /// (attempts sent, 429s): the items in input order.
+    /// (attempts sent, 429s): the items in input order. Options outside their
+    /// ranges ([`BatchOptions::check`]) send nothing: every item's outcome is
+    /// that error.
     pub async fn verification_batch_items<I>(&self, requests: I, options: BatchOptions) -> Vec<BatchItem>
     where
         I: IntoIterator,
@@ -282,6 +309,17 @@ impl Identity {
         I::IntoIter: Send + 'static,
     {
         let requests = requests.into_iter();
+        if let Err(refused) = options.check() {
+            return requests
+                .enumerate()
+                .map(|(index, _)| BatchItem {
+                    index,
+                    outcome: Err(refused.clone()),
+                    attempts: 0,
+                    throttled: 0,
+                })
+                .collect();
+        }
         let (expected, at_most) = requests.size_hint();
         // No more workers than items, when the input says how many there are.
         let workers_wanted = at_most.map_or(options.concurrency, |n| options.concurrency.min(n)).max(1);

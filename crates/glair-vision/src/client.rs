@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
+use crate::limits;
 use crate::nik::mask_nik;
 use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, RateLimit};
 use crate::request::VerificationRequest;
@@ -83,6 +84,23 @@ pub struct RequestOptions {
 impl RequestOptions {
     pub fn is_empty(&self) -> bool {
         *self == RequestOptions::default()
+    }
+
+    /// Checks `timeout`, `deadline` and `max_retries` against their ranges
+    /// ([`crate::limits`]): an [`Error::Validation`] naming the setting. Every
+    /// call (and every batch, before it starts) does this itself.
+    pub fn check(&self) -> Result<()> {
+        let validation = crate::limits::OutOfRange::validation;
+        if let Some(t) = self.timeout {
+            limits::TIMEOUT.check(t).map_err(validation)?;
+        }
+        if let Some(d) = self.deadline {
+            limits::DEADLINE.check(d).map_err(validation)?;
+        }
+        if let Some(n) = self.max_retries {
+            limits::check_max_retries(n).map_err(validation)?;
+        }
+        Ok(())
     }
 }
 
@@ -182,7 +200,8 @@ impl VisionBuilder {
         self.api_version = v.into();
         self
     }
-    /// Deadline for a whole attempt, from connect to the last body byte. Default 30 s.
+    /// Deadline for a whole attempt, from connect to the last body byte. Default
+    /// 30 s; 1 ms to 1 day ([`limits::TIMEOUT`]).
     pub fn timeout(mut self, v: Duration) -> Self {
         self.timeout = v;
         self
@@ -190,13 +209,14 @@ impl VisionBuilder {
     /// Deadline for a whole call: every attempt and every wait between attempts.
     /// Each attempt gets at most the time left; a `Retry-After` or backoff longer
     /// than the time left ends the call at once with the error that asked for it.
-    /// Default 60 s.
+    /// Default 60 s; 1 ms to 1 day ([`limits::DEADLINE`]).
     pub fn deadline(mut self, v: Duration) -> Self {
         self.deadline = v;
         self
     }
     /// The most bytes of a response body read; a longer (or longer announced)
-    /// body is a [`Error::Decode`] and is not read further. Default 256 KiB.
+    /// body is a [`Error::Decode`] and is not read further. Default 256 KiB; 1 KiB
+    /// to 16 MiB ([`limits::RESPONSE_BYTES`]).
     pub fn max_response_bytes(mut self, v: usize) -> Self {
         self.max_response_bytes = v;
         self
@@ -208,24 +228,28 @@ impl VisionBuilder {
         self.retry.retry_unanswered = v;
         self
     }
-    /// Deadline for establishing a connection. Default 10 s.
+    /// Deadline for establishing a connection. Default 10 s; 1 ms to 1 day
+    /// ([`limits::CONNECT_TIMEOUT`]).
     pub fn connect_timeout(mut self, v: Duration) -> Self {
         self.connect_timeout = v;
         self
     }
-    /// Retries after the first attempt on retryable errors. Default 2.
+    /// Retries after the first attempt on retryable errors. Default 2; 0 to 100
+    /// ([`limits::RETRIES`]).
     pub fn max_retries(mut self, v: u32) -> Self {
         self.retry.max_retries = v;
         self
     }
+    /// The whole retry policy; its counts and durations have the ranges of
+    /// [`limits::check_retry_policy`].
     pub fn retry_policy(mut self, v: RetryPolicy) -> Self {
         self.retry = v;
         self
     }
     /// How fast every call of this client may start, together: [`RateLimit::Auto`]
     /// (the default) finds the account's pace after the first 429;
-    /// [`RateLimit::Fixed`] (or a number) is a hard ceiling of calls per second.
-    /// See [`crate::pacing`].
+    /// [`RateLimit::Fixed`] (or a number) is a hard ceiling of calls per second,
+    /// from one a day to 1,000,000 ([`limits::RATE_LIMIT`]). See [`crate::pacing`].
     pub fn rate_limit(mut self, v: impl Into<RateLimit>) -> Self {
         self.rate_limit = v.into();
         self
@@ -241,7 +265,11 @@ impl VisionBuilder {
         self
     }
 
+    /// The client. Refused with [`Error::Configuration`] when credentials are
+    /// missing, the base URL or API version is not usable, or a setting is
+    /// outside its range ([`crate::limits`]; the message names it).
     pub fn build(self) -> Result<Vision> {
+        self.check_limits().map_err(limits::OutOfRange::configuration)?;
         let env = |set: Option<String>, var: &str| {
             set.or_else(|| self.read_env.then(|| std::env::var(var).ok()).flatten()).filter(|v| !v.is_empty())
         };
@@ -285,6 +313,18 @@ impl VisionBuilder {
                 http,
             }),
         })
+    }
+}
+
+impl VisionBuilder {
+    fn check_limits(&self) -> std::result::Result<(), limits::OutOfRange> {
+        limits::TIMEOUT.check(self.timeout)?;
+        limits::CONNECT_TIMEOUT.check(self.connect_timeout)?;
+        limits::DEADLINE.check(self.deadline)?;
+        limits::check_max_response_bytes(self.max_response_bytes)?;
+        limits::check_retry_policy(&self.retry)?;
+        limits::check_rate_limit(self.rate_limit)?;
+        Ok(())
     }
 }
 
@@ -450,6 +490,7 @@ impl Identity {
     }
 
     fn target(&self, options: &RequestOptions, request_id: Option<&str>) -> Result<CallTarget> {
+        options.check()?;
         let inner = &self.vision.inner;
         let request_id = match request_id.or(options.request_id.as_deref()) {
             Some(id) => Some((id.to_owned(), request_id_header(id)?)),

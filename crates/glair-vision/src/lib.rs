@@ -33,6 +33,9 @@
 //!   ([`Error::IncompleteResponse`]); and failures that leave it unknown (a timeout
 //!   or reset after sending, a 500) only with [`VisionBuilder::retry_unanswered`].
 //!
+//! Every count, size, duration and rate a caller sets has one range, checked
+//! before anything is allocated or sent: see [`limits`].
+//!
 //! [`RequestOptions::request_id`] sends the caller's correlation id as
 //! `x-request-id`; it is kept on the [`Verification`] and on errors
 //! ([`Error::client_request_id`]) and logged with the call.
@@ -44,6 +47,7 @@ mod error;
 mod field;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod limits;
 #[cfg(feature = "env-log")]
 pub mod logging;
 pub mod nik;

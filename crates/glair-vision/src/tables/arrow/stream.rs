@@ -32,7 +32,9 @@ use crate::tables::ResolvedColumns;
 /// schema cannot be read ([`check_schema`]). An input batch that fails to
 /// arrive (or does not match `schema`) is yielded as an error in its place,
 /// after which the stream ends. At most `options.concurrency` calls are in
-/// flight, across batch boundaries; dropping the stream cancels them.
+/// flight, across batch boundaries; dropping the stream cancels them. Options
+/// outside their ranges ([`BatchOptions::check`]) are refused first, before
+/// the schema is looked at.
 pub fn verify_batches<S>(
     identity: &Identity,
     schema: &Schema,
@@ -43,6 +45,7 @@ pub fn verify_batches<S>(
 where
     S: Stream<Item = Result<RecordBatch, Error>> + Send + 'static,
 {
+    options.check()?;
     check_schema(schema, resolved)?;
     let resolved = Arc::new(resolved.clone());
     let shared = Arc::new(Shared {
