@@ -57,6 +57,8 @@ cargo_dir() { # tool triple
 
 section() { printf '\n=== dist: %s\n' "$*"; }
 started=$SECONDS
+# What failed among the checks that let the build go on (listed at the end).
+failed=()
 
 if [ "$MODE" = host ]; then
     WHEEL_TARGETS=("$HOST native")
@@ -155,7 +157,7 @@ if [ "$MODE" = all ]; then
         crates/glair-vision-sandbox/src/lib.rs crates/glair-vision-sandbox/data/fixtures.json \
         crates/glair-vision-sandbox/openapi.json \
         glair_vision/__init__.py glair_vision/_native.pyi glair_vision/py.typed; do
-        [ -e "$src/$f" ] || { echo "sdist lacks $f" >&2; tar -tzf "$sdist" >&2; exit 1; }
+        [ -e "$src/$f" ] || failed+=("the sdist lacks $f")
     done
     manifest="$(cd "$src" && python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["maturin"]["manifest-path"])')"
     echo "sdist: $(tar -tzf "$sdist" | wc -l) files; its workspace resolves on its own ($manifest)"
@@ -176,11 +178,6 @@ PY
         python -m pip wheel --no-deps --wheel-dir "$check/wheel" "$sdist"
     fi
 fi
-
-section "twine check"
-shopt -s nullglob
-python_dists=("$DIST"/*.whl "$DIST"/*.tar.gz)
-if [ "${#python_dists[@]}" -gt 0 ]; then twine check --strict "${python_dists[@]}"; fi
 
 section "npm platform packages"
 addons=()
@@ -217,7 +214,7 @@ if [ "$MODE" = all ]; then
     crate_files="$(tar -tzf "$DIST/glair-vision-sandbox-$VERSION.crate")"
     for f in data/fixtures.json openapi.json; do
         grep -qx "glair-vision-sandbox-$VERSION/$f" <<<"$crate_files" \
-            || { echo "the sandbox crate lacks $f" >&2; exit 1; }
+            || failed+=("the sandbox crate lacks $f")
     done
 fi
 
@@ -231,28 +228,43 @@ for target in "${CLI_TARGETS[@]}"; do
 done
 
 section "inspection"
-python scripts/inspect_dist.py "$DIST"
-if [ "$MODE" != host ]; then
-    for whl in "$DIST"/*.whl; do
-        echo "--- auditwheel show ${whl##*/}"
-        auditwheel show "$whl"
-    done
+# Every check runs and prints its result; the failures are listed at the end, so
+# one broken artifact never hides another.
+inspect() { # name command...
+    echo "--- $1"
+    local name="$1"
+    shift
+    if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; failed+=("$name"); fi
+}
+shopt -s nullglob
+python_dists=("$DIST"/*.whl "$DIST"/*.tar.gz)
+if [ "${#python_dists[@]}" -gt 0 ]; then
+    inspect "twine check" twine check --strict "${python_dists[@]}"
 fi
+audit=()
+[ "$MODE" != host ] && audit=(--auditwheel)
+inspect "native binaries and wheel tags (inspect_dist.py ${audit[*]})" \
+    python scripts/inspect_dist.py ${audit[@]+"${audit[@]}"} "$DIST"
 # The aarch64 CLI runs under user-mode qemu when it is installed (optional:
 # apt-get install qemu-user-static).
 QEMU="$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)"
-if [ -n "$QEMU" ] && [ -f "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" ]; then
-    echo "--- $QEMU: aarch64 CLI verify --sandbox"
-    "$QEMU" "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" --version
-    "$QEMU" "$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl" verify --sandbox \
-        --nik 3171014508900001 --name "SITI RAHAYU" --date-of-birth 05-08-1990 | grep '"verification_status": true'
+aarch64_cli="$DIST/glair-vision-$VERSION-aarch64-unknown-linux-musl"
+if [ -n "$QEMU" ] && [ -f "$aarch64_cli" ]; then
+    inspect "aarch64 CLI --version under $QEMU" "$QEMU" "$aarch64_cli" --version
+    inspect "aarch64 CLI verify --sandbox under $QEMU" bash -c \
+        '"$0" "$1" verify --sandbox --nik 3171014508900001 --name "SITI RAHAYU" --date-of-birth 05-08-1990 | grep "\"verification_status\": true"' \
+        "$QEMU" "$aarch64_cli"
 fi
 for cli in "$DIST/glair-vision-$VERSION-x86_64-unknown-linux-musl" "$DIST/glair-vision-$VERSION-$HOST$EXE"; do
     if [ -f "$cli" ] && [[ "$cli" != *aarch64* || "$HOST" == aarch64* ]]; then
-        echo "--- ${cli##*/} --version"
-        "$cli" --version
+        inspect "${cli##*/} --version" "$cli" --version
     fi
 done
+if [ "${#failed[@]}" -gt 0 ]; then
+    printf '\n=== dist: %d check(s) failed:\n' "${#failed[@]}" >&2
+    printf '  - %s\n' "${failed[@]}" >&2
+    exit 1
+fi
 
 section "done in $((SECONDS - started)) s: $DIST"
 ls -l "$DIST"

@@ -26,6 +26,11 @@ bash tests/contract/run.sh
 section "Release artifacts: this machine's wheel, npm packages and static CLI (scripts/dist.sh --native)"
 bash scripts/dist.sh --native
 
+section "Release inspection: scripts/inspect_dist.py over fixtures of every artifact kind (tests/dist)"
+# dist.sh's tool venv has what the inspection needs (pyelftools, auditwheel, zig).
+target/dist-tools/bin/python -m pip install --quiet --disable-pip-version-check "pytest>=7"
+target/dist-tools/bin/python -m pytest -q tests/dist
+
 # The language suites test the release builds that ship (a second build of
 # each would double the compile time).
 section "Python"
