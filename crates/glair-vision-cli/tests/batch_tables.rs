@@ -7,8 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::*;
 use glair_vision::tables::RESULT_COLUMNS;
@@ -391,72 +389,127 @@ fn a_sigkill_during_retry_errors_loses_nothing_and_bills_nothing_twice() {
     let old = std::fs::read(&output).unwrap();
     assert_eq!(count_lines(&output), rows.len());
 
-    let slow =
-        TestSandbox::start(SandboxConfig { latency: Duration::from_millis(15), ..SandboxConfig::default() });
+    let healthy = TestSandbox::start(SandboxConfig::default());
     let args = ["--map", MAP, "--ignore-unknown", "--retry-errors", "--concurrency", "2"];
     let journal = dir.join("out.jsonl.retry");
-    let mut child = slow.batch(&input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
-    let start = Instant::now();
-    while count_lines(&journal) < 30 {
-        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Killed once the 30th new outcome is in the journal.
+    kill_at(healthy.batch(&input, &output, &args), "line:30", &dir.join("paused"));
     assert_eq!(std::fs::read(&output).unwrap(), old, "the old output is whole");
-    let journaled = count_lines(&journal);
-    let sent_before = slow.sb().received().len();
-    slow.sb().clear_received();
+    assert_eq!(count_lines(&journal), 30);
+    let sent_before = healthy.sb().received().len();
+    healthy.sb().clear_received();
 
-    let out = slow.batch(&input, &output, &args).output().unwrap();
+    let out = healthy.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("not calling them again"), "{}", stderr(&out));
-    assert_eq!(slow.sb().received().len(), rows.len() - journaled, "journaled rows are not called again");
-    assert!(sent_before >= journaled);
+    assert_eq!(healthy.sb().received().len(), rows.len() - 30, "journaled rows are not called again");
+    assert!(sent_before >= 30);
     let got = read_jsonl(&output);
     assert_eq!(got.len(), rows.len());
     assert!(got.values().all(|l| l["outcome"] != "error"));
     assert!(!journal.exists());
 }
 
+/// `n` rows with their own customer ids (`C001`...), sent as each call's request id.
+fn rows_with_ids(n: usize) -> Vec<[String; 5]> {
+    many_rows(n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.map(str::to_owned);
+            r[0] = format!("C{:03}", i + 1);
+            r
+        })
+        .collect()
+}
+
 #[test]
 fn a_kill_at_any_moment_of_retry_errors_leaves_the_old_or_the_new_file_whole() {
     let dir = scratch("tables-retry-anytime");
-    let rows = many_rows(40);
+    let owned = rows_with_ids(40);
+    let rows: Vec<[&str; 5]> = owned.iter().map(|r| r.each_ref().map(String::as_str)).collect();
     let input = dir.join("in.csv");
     write_held_out(&input, &rows);
     let output = dir.join("out.csv");
     let down = TestSandbox::start(SandboxConfig { failure_rate: 1.0, ..SandboxConfig::default() });
-    let base = ["--map", MAP, "--ignore-unknown", "--keep", "customer_id"];
+    let base =
+        ["--map", MAP, "--ignore-unknown", "--keep", "customer_id", "--request-id-column", "customer_id"];
     let out = down.batch(&input, &output, &[&base[..], &["--max-retries", "0"]].concat()).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     drop(down);
     let old = std::fs::read(&output).unwrap();
+    assert!(read_csv(&output, &["customer_id"], false).values().all(|l| l["outcome"] == "error"));
     let healthy = TestSandbox::start(SandboxConfig::default());
     let args = [&base[..], &["--retry-errors", "--concurrency", "8"]].concat();
-    // Kills at growing delays: before, during and after the calls and the rewrite.
     let journal = dir.join("out.csv.retry");
-    let mut killed_mid_run = 0;
-    for delay_ms in [0u64, 20, 40, 60, 80, 100, 130, 160, 200, 260, 330, 420, 550] {
-        let mut child = healthy.batch(&input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        child.wait().unwrap();
-        let now = std::fs::read(&output).unwrap();
-        if now != old {
-            // The new file: whole, every row once, no errors left.
-            let got = read_csv(&output, &["customer_id"], false);
-            assert_eq!(got.len(), rows.len(), "after a kill at {delay_ms} ms");
-            assert!(got.values().all(|l| l["outcome"] != "error"));
-            break;
+    let tmp = dir.join("out.csv.tmp");
+    let marker = dir.join("paused");
+    let kill_at = |point: &str| kill_at(healthy.batch(&input, &output, &args), point, &marker);
+    // The customer ids of the rows the journal holds: they must never be sent again.
+    let journaled = || -> Vec<String> {
+        let lines = read_csv(&journal, &["customer_id"], false);
+        assert!(lines.values().all(|l| l["outcome"] != "error"), "the journal holds new outcomes only");
+        lines.values().map(|l| l["customer_id"].clone()).collect()
+    };
+    let sent = || -> Vec<String> {
+        healthy
+            .sb()
+            .received()
+            .iter()
+            .map(|r| r.client_request_id.clone().expect("every call has its id"))
+            .collect()
+    };
+    let new_file_whole = |path: &Path| {
+        let got = read_csv(path, &["customer_id"], false);
+        assert_eq!(got.len(), rows.len(), "{}: every row once", path.display());
+        assert!(got.values().all(|l| l["outcome"] != "error"), "{}", path.display());
+        for (row, line) in &got {
+            assert_eq!(line["customer_id"], rows[*row as usize - 1][0], "kept values stay with their row");
         }
-        killed_mid_run += usize::from(count_lines(&journal) > 0);
-    }
-    assert!(killed_mid_run > 0, "no kill landed while the journal was being written");
+    };
+
+    // 1. Before any call: nothing sent, the old output as it was.
+    kill_at("calls");
+    assert_eq!(std::fs::read(&output).unwrap(), old, "killed before the calls: the old file");
+    assert!(sent().is_empty(), "nothing was sent before the calls");
+    assert!(journaled().is_empty());
+
+    // 2. While the journal is written: after its 10th line, then (resumed) 15 more.
+    kill_at("line:10");
+    assert_eq!(std::fs::read(&output).unwrap(), old, "killed mid-journal: the old file");
+    let first = journaled();
+    assert_eq!(first.len(), 10);
+    assert!(first.iter().all(|id| sent().contains(id)));
+    healthy.sb().clear_received();
+    kill_at("line:15");
+    assert_eq!(std::fs::read(&output).unwrap(), old, "killed mid-journal again: the old file");
+    let second = journaled();
+    assert_eq!(second.len(), 25, "the journal kept the first run's lines and got 15 more");
+    assert!(first.iter().all(|id| second.contains(id)));
+    assert!(sent().iter().all(|id| !first.contains(id)), "rows in the journal are not called again");
+
+    // 3. During the rewrite: the new file written and synced beside the old one, not renamed.
+    healthy.sb().clear_received();
+    kill_at("merge:written");
+    assert_eq!(std::fs::read(&output).unwrap(), old, "killed before the rename: the old file");
+    new_file_whole(&tmp);
+    assert_eq!(journaled().len(), rows.len());
+    let called = sent();
+    assert!(called.iter().all(|id| !second.contains(id)), "rows in the journal are not called again");
+    assert_eq!(called.len(), rows.len() - second.len(), "each row left called once: {called:?}");
+
+    // 4. After the rename, before the journal's removal: the new file, nothing called again.
+    healthy.sb().clear_received();
+    kill_at("merge:renamed");
+    new_file_whole(&output);
+    let new = std::fs::read(&output).unwrap();
+    assert!(journal.exists());
+    assert!(sent().is_empty(), "every row had its new outcome in the journal");
+
+    // 5. A run to the end: the left journal is recognised as merged; nothing sent, nothing changed.
     let out = healthy.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let got = read_csv(&output, &["customer_id"], false);
-    assert_eq!(got.len(), rows.len());
-    assert!(got.values().all(|l| l["outcome"] != "error"));
+    assert_eq!(std::fs::read(&output).unwrap(), new);
+    assert!(sent().is_empty());
+    assert!(!journal.exists() && !tmp.exists());
 }

@@ -25,6 +25,7 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 mod headers;
+mod hold;
 mod latency;
 mod log;
 pub mod matching;
@@ -48,6 +49,16 @@ pub use record::{fixtures, load_records, parse_records_json, Record};
 pub use server::MAX_BODY_BYTES;
 pub use synthetic::generate as synthetic_people;
 
+/// The most synthetic people a sandbox generates (each holds about 1 KiB).
+pub const MAX_SYNTHETIC: usize = 100_000;
+/// The largest request log ([`SandboxConfig::request_log_bytes`]).
+pub const MAX_REQUEST_LOG_BYTES: usize = 1024 * 1024 * 1024;
+/// The largest `burst` and `rate_limit` (requests per second) a sandbox takes.
+pub const MAX_BURST: u32 = 1_000_000;
+pub const MAX_RATE_LIMIT: f64 = 1_000_000.0;
+/// The longest latency, spread, slow delay and read or idle timeout.
+pub const MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
 pub const DEFAULT_API_KEY: &str = "sandbox-api-key";
 pub const DEFAULT_USERNAME: &str = "sandbox";
 pub const DEFAULT_PASSWORD: &str = "sandbox-password";
@@ -66,7 +77,8 @@ pub struct SandboxConfig {
     pub port: u16,
     /// What callers must send. Default [`DEFAULT_API_KEY`], [`DEFAULT_USERNAME`], [`DEFAULT_PASSWORD`].
     pub credentials: Credentials,
-    /// How many synthetic people to generate. Default 100.
+    /// How many synthetic people to generate: 0 to [`MAX_SYNTHETIC`] (100,000).
+    /// Default 100.
     pub synthetic: usize,
     /// Seed of the synthetic population (and of `failure_rate`'s draws). Default 0.
     pub seed: u64,
@@ -85,7 +97,8 @@ pub struct SandboxConfig {
     /// past it: 429 with a JSON body and `Retry-After` (whole seconds, rounded
     /// up). 0 for no limit. Default 0.
     pub rate_limit: f64,
-    /// Requests an idle API key may send at once before `rate_limit` applies. Default 20.
+    /// Requests an idle API key may send at once before `rate_limit` applies: 1
+    /// to [`MAX_BURST`]. Default 20.
     pub burst: u32,
     /// Share (0-1) of requests answered 503, at random. Default 0.
     pub failure_rate: f64,
@@ -93,7 +106,8 @@ pub struct SandboxConfig {
     pub slow_delay: Duration,
     /// Bound of the request log in bytes (bodies, logged headers, bookkeeping),
     /// besides its [`REQUEST_LOG_CAPACITY`] entries; the oldest go first. At least
-    /// [`MIN_REQUEST_LOG_BYTES`]. Default [`DEFAULT_REQUEST_LOG_BYTES`] (8 MiB).
+    /// [`MIN_REQUEST_LOG_BYTES`], at most [`MAX_REQUEST_LOG_BYTES`] (1 GiB).
+    /// Default [`DEFAULT_REQUEST_LOG_BYTES`] (8 MiB).
     pub request_log_bytes: usize,
     /// A request head must arrive within this, counted from the connection's
     /// opening or from the first byte of a later request; else the connection is
@@ -260,8 +274,44 @@ impl Sandbox {
         self.state.clear_received();
     }
 
-    /// Stops accepting, lets in-flight answers finish (at most 5 s), and returns.
+    /// Holds answers, for tests that must act while calls are in flight (kill
+    /// or signal a client mid-batch, cancel a call): the next `after` answers go
+    /// as usual, every later one waits until [`Sandbox::release`]. A held
+    /// request has been read, answered and logged ([`Sandbox::received`] lists
+    /// it); only its answer waits. Replaces any earlier hold. Also
+    /// `POST /_sandbox/hold?after=N`.
+    pub fn hold_after(&self, after: u64) {
+        self.state.hold().hold(after, None);
+    }
+
+    /// Like [`Sandbox::hold_after`] for the answers to requests for `nik` only
+    /// (after its next `after` answers); other answers go as usual. Also
+    /// `POST /_sandbox/hold?nik=NIK&after=N`.
+    pub fn hold_nik(&self, nik: &str, after: u64) {
+        self.state.hold().hold(after, Some(nik.to_owned()));
+    }
+
+    /// Stops holding and lets every held answer go. Also `POST /_sandbox/release`.
+    pub fn release(&self) {
+        self.state.hold().release();
+    }
+
+    /// Answers waiting at the hold now (`held` at `GET /_sandbox/stats`).
+    pub fn held(&self) -> usize {
+        self.state.hold().held()
+    }
+
+    /// Requests to the endpoint being handled now: received and not yet
+    /// answered, held ones included (`in_flight` at `GET /_sandbox/stats`). A
+    /// test waits for it instead of guessing when a call has arrived.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight()
+    }
+
+    /// Stops accepting, lets in-flight answers finish (at most 5 s; held ones
+    /// are released), and returns.
     pub async fn stop(mut self) {
+        self.release();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -295,19 +345,35 @@ fn check(config: &SandboxConfig) -> Result<(), SandboxError> {
     if !(0.0..=1.0).contains(&config.failure_rate) {
         return bad("failure_rate must be between 0 and 1");
     }
-    if !(config.rate_limit.is_finite() && config.rate_limit >= 0.0) {
-        return bad("rate_limit must be a number of requests per second, 0 or more");
+    if !(config.rate_limit.is_finite() && (0.0..=MAX_RATE_LIMIT).contains(&config.rate_limit)) {
+        return bad("rate_limit must be a number of requests per second from 0 (no limit) to 1000000");
     }
-    if config.request_log_bytes < MIN_REQUEST_LOG_BYTES {
-        return bad("request_log_bytes must be at least 1 MiB");
+    // What sizes the sandbox's memory: bounded before anything is allocated.
+    if config.synthetic > MAX_SYNTHETIC {
+        return bad("synthetic must be from 0 to 100000 people");
+    }
+    if !(1..=MAX_BURST).contains(&config.burst) {
+        return bad("burst must be from 1 to 1000000 requests");
+    }
+    if !(MIN_REQUEST_LOG_BYTES..=MAX_REQUEST_LOG_BYTES).contains(&config.request_log_bytes) {
+        return bad("request_log_bytes must be from 1 MiB to 1 GiB");
+    }
+    for (name, d) in [
+        ("latency", config.latency),
+        ("latency_spread", config.latency_spread),
+        ("slow_delay", config.slow_delay),
+    ] {
+        if d > MAX_DELAY {
+            return Err(SandboxError::Config(format!("{name} must be at most 1 day")));
+        }
     }
     for (name, d) in [
         ("header_read_timeout", config.header_read_timeout),
         ("body_read_timeout", config.body_read_timeout),
         ("idle_timeout", config.idle_timeout),
     ] {
-        if d.is_zero() {
-            return Err(SandboxError::Config(format!("{name} must be more than zero")));
+        if d.is_zero() || d > MAX_DELAY {
+            return Err(SandboxError::Config(format!("{name} must be more than zero and at most 1 day")));
         }
     }
     let c = &config.credentials;

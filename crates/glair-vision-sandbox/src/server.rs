@@ -1,6 +1,7 @@
 //! The HTTP server: the endpoint as documented, plus `/_sandbox/*` introspection.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::{to_bytes, Body, HttpBody as _};
@@ -19,6 +20,7 @@ use serde::Serialize;
 use crate::body::{self, BodyError};
 use crate::faults::{fault_for, Fault};
 use crate::headers::header_str;
+use crate::hold::Hold;
 use crate::latency::Latency;
 use crate::log::{Entry, LogStats, RequestLog};
 use crate::matching::{compare, reason};
@@ -43,6 +45,9 @@ pub(crate) struct AppState {
     rng: Mutex<fastrand::Rng>,
     latency: Latency,
     limits: Option<RateLimits>,
+    hold: Hold,
+    /// Requests to the endpoint being handled now (received, not yet answered).
+    in_flight: AtomicUsize,
 }
 
 impl AppState {
@@ -67,7 +72,17 @@ impl AppState {
             authorization,
             attempts: Mutex::default(),
             rng,
+            hold: Hold::default(),
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    pub(crate) fn hold(&self) -> &Hold {
+        &self.hold
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     pub(crate) fn records(&self) -> Vec<Record> {
@@ -108,7 +123,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             get(|State(state): State<Arc<AppState>>| async move {
                 let mut stats = serde_json::to_value(state.log_stats()).expect("plain numbers");
                 stats["throttled"] = state.throttled().into();
+                stats["in_flight"] = state.in_flight().into();
+                stats["held"] = state.hold.held().into();
                 Json(stats)
+            }),
+        )
+        .route("/_sandbox/hold", post(hold))
+        .route(
+            "/_sandbox/release",
+            post(|State(state): State<Arc<AppState>>| async move {
+                state.hold.release();
+                StatusCode::NO_CONTENT
             }),
         )
         .route("/openapi.json", get(openapi))
@@ -142,7 +167,18 @@ fn with_request_id(mut response: Response, id: HeaderValue) -> Response {
     response
 }
 
+/// Counts a request in flight while it lives (also when the client goes away).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight(&state.in_flight);
     let request_id = new_request_id();
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
@@ -170,7 +206,26 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
         request_id,
         response.status().as_u16(),
     ));
+    state
+        .hold
+        .pass(|| {
+            let fields = body::fields(header_str(content_type), received.as_deref()?).ok()?;
+            fields.into_iter().find(|(name, _)| name == "nik").map(|(_, nik)| nik)
+        })
+        .await;
     response
+}
+
+#[derive(serde::Deserialize)]
+struct HoldQuery {
+    after: Option<u64>,
+    nik: Option<String>,
+}
+
+/// `POST /_sandbox/hold?after=N&nik=NIK`: see [`crate::Sandbox::hold_after`].
+async fn hold(State(state): State<Arc<AppState>>, Query(q): Query<HoldQuery>) -> StatusCode {
+    state.hold.hold(q.after.unwrap_or(0), q.nik);
+    StatusCode::NO_CONTENT
 }
 
 /// The 429 of the account's rate limit, for a known API key whose bucket is empty.

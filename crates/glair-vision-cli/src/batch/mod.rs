@@ -14,6 +14,7 @@ mod resume;
 mod retry;
 mod sink;
 mod survey;
+mod testpause;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -100,6 +101,7 @@ impl Out {
             return false;
         }
         self.written += 1;
+        testpause::line(self.written);
         self.copies += u64::from(entry.duplicate_of.is_some());
         self.tally.add(entry.result.outcome.as_str(), entry.result.error_kind());
         progress.record(entry.result.outcome == Outcome::Error);
@@ -173,6 +175,9 @@ impl Dedupe {
 pub async fn run(args: BatchArgs) -> u8 {
     // Signals first, so a Ctrl-C during setup is handled as a clean stop.
     let mut shutdown = Shutdown::install();
+    if let Err(e) = testpause::init() {
+        return usage_error(&e);
+    }
     let in_format = match input::detect_format(&args.input, args.format) {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
@@ -322,6 +327,7 @@ pub async fn run(args: BatchArgs) -> u8 {
     let mut out =
         Out { sink, path: sink_path.clone(), written: 0, copies: 0, tally: Tally::default(), error: None };
 
+    testpause::reached(testpause::Point::Calls);
     let before = skip.len();
     let before_errors =
         existing.tally.error_count().saturating_sub(existing.retryable.len() * u64::from(args.retry_errors));

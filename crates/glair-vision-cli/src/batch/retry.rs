@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::batch::record::Layout;
 use crate::batch::resume::{self, Existing, RowSet};
+use crate::batch::testpause::{self, Point};
 
 pub fn journal_path(output: &Path) -> PathBuf {
     with_suffix(output, ".retry")
@@ -103,8 +104,10 @@ pub fn merge(output: &Path, layout: &Layout) -> Result<(), String> {
     let file = w.into_inner().map_err(|e| werr(e.into_error()))?;
     file.sync_all().map_err(werr)?;
     drop(file);
+    testpause::reached(Point::MergeWritten);
     std::fs::rename(&tmp, output).map_err(|e| format!("cannot replace {}: {e}", output.display()))?;
     sync_dir(output);
+    testpause::reached(Point::MergeRenamed);
     remove(&journal)?;
     sync_dir(output);
     Ok(())

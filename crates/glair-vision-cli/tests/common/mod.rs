@@ -4,7 +4,9 @@
 
 use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
@@ -159,5 +161,92 @@ impl Drop for SandboxProcess {
     fn drop(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
+    }
+}
+
+/// How long a test waits for a condition before it fails: a bound on a hang,
+/// never the mechanism (nothing waits for it to pass).
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Polls `done` until it holds; panics (naming `what`) after [`PATIENCE`].
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "{what}: not within {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `cmd` (a `batch`) until it reaches the test pause point `point`
+/// (`GLAIR_VISION_TEST_PAUSE_AT`, see the CLI's `batch/testpause.rs`), where it
+/// blocks, and SIGKILLs it there: the kill lands at that moment, not at a
+/// guessed delay. Panics if it ends before reaching the point.
+pub fn kill_at(mut cmd: Command, point: &str, marker: &Path) {
+    let _ = std::fs::remove_file(marker);
+    let mut child = cmd
+        .env("GLAIR_VISION_TEST_PAUSE_AT", point)
+        .env("GLAIR_VISION_TEST_PAUSE_MARKER", marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(&format!("batch reaching {point}"), || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("batch ended ({status}) before reaching {point}");
+        }
+        marker.exists()
+    });
+    assert_eq!(std::fs::read_to_string(marker).unwrap(), format!("{point}\n"));
+    assert!(child.try_wait().unwrap().is_none(), "paused at {point}, still running");
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "killed at {point}, not ended otherwise: {status}");
+    }
+    let _ = std::fs::remove_file(marker);
+}
+
+/// A child's stderr, read line by line on a thread, so a test can wait for a
+/// line the process writes when it reached a moment.
+pub struct StderrLines {
+    rx: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl StderrLines {
+    pub fn take(child: &mut Child) -> StderrLines {
+        let stderr: ChildStderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines { rx, seen: Vec::new() }
+    }
+
+    /// Waits for a line containing `text` (panics after [`PATIENCE`] or at EOF).
+    pub fn wait_for(&mut self, text: &str) {
+        let start = Instant::now();
+        while !self.seen.iter().any(|l| l.contains(text)) {
+            let left = PATIENCE.saturating_sub(start.elapsed());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(e) => panic!("no stderr line with {text:?} ({e:?}); got:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Everything written, once the process has ended.
+    pub fn rest(mut self) -> String {
+        while let Ok(line) = self.rx.recv_timeout(PATIENCE) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
     }
 }
