@@ -5,8 +5,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::*;
 use glair_vision::{BatchOptions, Field, VerificationRequest};
@@ -322,19 +322,9 @@ fn line_count(path: &Path) -> usize {
     std::fs::read(path).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
 }
 
-fn wait_for_lines(child: &mut Child, path: &Path, at_least: usize) {
-    let start = Instant::now();
-    while line_count(path) < at_least {
-        assert!(child.try_wait().unwrap().is_none(), "the batch ended before it could be interrupted");
-        assert!(start.elapsed() < Duration::from_secs(60), "no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn batch_resumes_after_sigkill_and_sigterm_with_every_row_exactly_once() {
     let ts = TestSandbox::start(SandboxConfig {
-        latency: Duration::from_millis(40),
         slow_delay: Duration::from_millis(300),
         ..SandboxConfig::default()
     });
@@ -363,28 +353,34 @@ fn batch_resumes_after_sigkill_and_sigterm_with_every_row_exactly_once() {
     let output = dir.join("out.jsonl");
     let args = ["--concurrency", "4", "--progress-interval", "0.2"];
 
-    // Run 1: SIGKILL mid-run, then tear its last line as a kill mid-write would.
-    let mut child = batch_cmd(&ts, &csv, &output, &args).stderr(Stdio::null()).spawn().unwrap();
-    wait_for_lines(&mut child, &output, 20);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Run 1: SIGKILL once its 20th line is written, then tear its last line as a
+    // kill mid-write would.
+    kill_at(batch_cmd(&ts, &csv, &output, &args), "line:20", &dir.join("paused"));
     let after_kill = line_count(&output);
-    assert!(after_kill < rows.len(), "killed mid-run");
+    assert_eq!(after_kill, 20, "killed mid-run");
     std::fs::OpenOptions::new()
         .append(true)
         .open(&output)
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"row\":1000,\"outcome\":\"verif"))
         .unwrap();
 
-    // Run 2: SIGTERM mid-run: it stops taking rows, finishes what is in flight, exits 5.
+    // Run 2: SIGTERM mid-run, with 4 calls in flight (held by the sandbox after 20
+    // answers): it stops taking rows, lets those finish once released, exits 5.
+    ts.sb().hold_after(20);
     let mut child = batch_cmd(&ts, &csv, &output, &args).stderr(Stdio::piped()).spawn().unwrap();
-    wait_for_lines(&mut child, &output, after_kill + 20);
+    let mut err = StderrLines::take(&mut child);
+    wait_until("4 calls held", || ts.sb().held() == 4);
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 5, "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("torn") && err.contains("resuming") && err.contains("SIGTERM"), "{err}");
+    err.wait_for("SIGTERM: taking no new rows; letting 4 calls in flight finish");
+    // Nothing is written while the 4 calls are held.
+    let at_signal = line_count(&output);
+    ts.sb().release();
+    let status = child.wait().unwrap();
+    let err = err.rest();
+    assert_eq!(status.code(), Some(5), "{err}");
+    assert!(err.contains("torn") && err.contains("resuming"), "{err}");
     let after_term = read_output(&output).len();
+    assert_eq!(line_count(&output), at_signal + 4, "the 4 calls in flight finished, no row was started");
     assert!(after_term < rows.len(), "terminated mid-run");
 
     // Run 3: completes.
@@ -432,25 +428,27 @@ fn core_batch_and_cli_agree_on_a_plain_run() {
 
 #[test]
 fn batch_stops_on_sigint_with_more_rows_queued_than_the_channel_holds() {
-    let ts =
-        TestSandbox::start(SandboxConfig { latency: Duration::from_millis(20), ..SandboxConfig::default() });
+    let ts = TestSandbox::start(SandboxConfig::default());
     let rows = vec![["3171014508900001", "SITI RAHAYU", "", ""]; 3000];
     let dir = scratch("bigstop");
     let csv = dir.join("in.csv");
     write_csv(&csv, &rows);
     let output = dir.join("out.jsonl");
+    // After 10 answers the sandbox holds the 2 calls in flight: the batch stands
+    // still with the rest of the 3000 rows queued behind them.
+    ts.sb().hold_after(10);
     let mut child =
         batch_cmd(&ts, &csv, &output, &["--concurrency", "2"]).stderr(Stdio::piped()).spawn().unwrap();
-    wait_for_lines(&mut child, &output, 10);
+    let mut err = StderrLines::take(&mut child);
+    wait_until("2 calls held", || ts.sb().held() == 2);
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the batch did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    err.wait_for("SIGINT: taking no new rows; letting 2 calls in flight finish");
+    ts.sb().release();
+    wait_until("the batch stopping after SIGINT", || child.try_wait().unwrap().is_some());
+    let status = child.wait().unwrap();
+    let err = err.rest();
+    assert_eq!(status.code(), Some(5), "{err}");
     let done = read_output(&output);
-    assert!(done.len() < rows.len());
-    assert!(stderr(&out).contains("SIGINT"));
+    assert_eq!(done.len(), 12, "the 10 answered rows and the 2 in flight: {err}");
+    assert_eq!(ts.sb().received().len(), 12, "no row was sent after SIGINT");
 }

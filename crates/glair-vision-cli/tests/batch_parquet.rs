@@ -6,9 +6,7 @@ mod common;
 
 use std::fs::File;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt64Type};
@@ -165,8 +163,7 @@ fn parquet_to_parquet_keeps_types_and_input_order() {
 
 #[test]
 fn parquet_output_resumes_after_sigkill_without_calling_done_rows_again() {
-    let ts =
-        TestSandbox::start(SandboxConfig { latency: Duration::from_millis(10), ..SandboxConfig::default() });
+    let ts = TestSandbox::start(SandboxConfig::default());
     let dir = scratch("parquet-kill");
     let input = dir.join("in.parquet");
     let n = 200;
@@ -174,16 +171,10 @@ fn parquet_output_resumes_after_sigkill_without_calling_done_rows_again() {
     let output = dir.join("out.parquet");
     let journal = dir.join("out.parquet.partial.jsonl");
     let args = [&ARGS[..], &["--concurrency", "2", "--max-retries", "0"]].concat();
-    let mut child = ts.batch(&input, &output, &args).stderr(Stdio::null()).spawn().unwrap();
-    let start = Instant::now();
     let lines = |p: &Path| std::fs::read(p).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0);
-    while lines(&journal) < 40 {
-        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Killed once the 40th row is in the journal.
+    kill_at(ts.batch(&input, &output, &args), "line:40", &dir.join("paused"));
+    assert_eq!(lines(&journal), 40);
     assert!(!output.exists(), "no Parquet file before every row is done");
     let done = lines(&journal);
     let sendable = |rows: std::ops::Range<usize>| rows.filter(|i| i % 5 != 3).count();
