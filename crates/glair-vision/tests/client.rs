@@ -2,6 +2,7 @@
 //! batch, and that no personal data or secret reaches Debug output or logs.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -212,14 +213,38 @@ fn no_nik_name_or_secret_in_debug_or_logs() {
     }
 }
 
+/// Polls `done` until it holds; panics (naming `what`) after 60 s: a bound on a
+/// hang, never the mechanism.
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(60), "{what}: not within 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn batch_pulls_input_lazily_and_stops_when_dropped() {
-    let sb = Sandbox::start(SandboxConfig { latency: Duration::from_millis(20), ..Default::default() })
-        .await
-        .unwrap();
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let vision = sb.vision_builder().build().unwrap();
+    // After 10 answers the sandbox holds the rest: what is in flight when the
+    // stream is dropped stays in flight.
+    sb.hold_after(10);
+    /// Set when the input is dropped: no request can be pulled (or sent) after.
+    struct Dropped(Arc<AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let (pulled, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    let (counter, guard) = (pulled.clone(), Dropped(dropped.clone()));
     // An endless input: only as much is pulled as the consumer asks for plus what is in flight.
-    let endless = futures_util::stream::repeat_with(|| VerificationRequest::new(SITI));
+    let endless = futures_util::stream::repeat_with(move || {
+        let _ = &guard;
+        counter.fetch_add(1, Ordering::SeqCst);
+        VerificationRequest::new(SITI)
+    });
     let first: Vec<_> = vision
         .identity()
         .verification_stream(endless, BatchOptions::default().concurrency(4))
@@ -227,10 +252,13 @@ async fn batch_pulls_input_lazily_and_stops_when_dropped() {
         .collect()
         .await;
     assert_eq!(first.len(), 10);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let sent = sb.received().len();
+    // Dropping the stream ends its workers, and with the last of them the input.
+    wait_until("the input dropped", || dropped.load(Ordering::SeqCst)).await;
+    let pulled = pulled.load(Ordering::SeqCst);
     // Besides the 10 taken: at most 4 in flight and 4 finished, waiting in the channel.
-    assert!((10..=18).contains(&sent), "{sent} requests for 10 results at concurrency 4");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(sb.received().len(), sent, "nothing is sent after the stream is dropped");
+    assert!((10..=18).contains(&pulled), "{pulled} requests pulled for 10 results at concurrency 4");
+    sb.release();
+    wait_until("the sandbox idle", || sb.in_flight() == 0).await;
+    let sent = sb.received().len();
+    assert!((10..=pulled).contains(&sent), "{sent} requests sent, {pulled} pulled: each sent at most once");
 }

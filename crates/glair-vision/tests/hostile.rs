@@ -203,7 +203,7 @@ async fn redirects_are_errors_and_nothing_is_sent_onwards() {
         assert!(err.to_string().contains(&target), "the message names the Location: {err}");
         assert_eq!(server.requests(), 1, "a redirect is not retried");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A followed redirect would have been sent, and answered, before the call returned.
     assert_eq!(elsewhere.requests(), 0, "the other origin received nothing");
 }
 
@@ -350,12 +350,47 @@ async fn ambiguous_failures_are_retried_only_when_asked() {
     assert_eq!(rude.requests(), 1);
 }
 
+/// A `tracing` writer that, when the client logs that it is retrying, starts
+/// listening on an address (once): the server appears exactly between the attempts.
+#[derive(Clone)]
+struct ListenOnRetry {
+    addr: SocketAddr,
+    listener: Arc<Mutex<Option<std::net::TcpListener>>>,
+    retries: Arc<AtomicUsize>,
+}
+
+impl std::io::Write for ListenOnRetry {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if String::from_utf8_lossy(buf).contains("retrying") {
+            self.retries.fetch_add(1, Ordering::SeqCst);
+            let mut listener = self.listener.lock().unwrap();
+            if listener.is_none() {
+                *listener = Some(std::net::TcpListener::bind(self.addr).expect("the address is free"));
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn connect_failures_are_retried() {
-    // Nothing listens at first; the server appears between the attempts.
+    // Nothing listens at first; the server appears between the attempts: when the
+    // client logs its retry, before it waits its backoff.
     let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
+    let on_retry = ListenOnRetry { addr, listener: Arc::default(), retries: Arc::new(AtomicUsize::new(0)) };
+    let writer = on_retry.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's runtime has one thread: the client's events all reach this subscriber.
+    let _subscriber = tracing::subscriber::set_default(subscriber);
     let vision = Vision::builder()
         .read_env(false)
         .api_key("key")
@@ -363,8 +398,8 @@ async fn connect_failures_are_retried() {
         .password("pass")
         .base_url(format!("http://{addr}"))
         .retry_policy(RetryPolicy {
-            initial_backoff: Duration::from_millis(600),
-            max_backoff: Duration::from_millis(600),
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(50),
             ..RetryPolicy::default()
         })
         .build()
@@ -376,9 +411,17 @@ async fn connect_failures_are_retried() {
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Connection);
     assert!(!refused.transport().unwrap().request_sent, "{refused}");
+    assert!(on_retry.listener.lock().unwrap().is_none(), "no retry without retries");
+    let listener = on_retry.listener.clone();
     let late = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let listener = TcpListener::bind(addr).await.unwrap();
+        let listener = loop {
+            if let Some(l) = listener.lock().unwrap().take() {
+                break l;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        listener.set_nonblocking(true).unwrap();
+        let listener = TcpListener::from_std(listener).unwrap();
         let (mut stream, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         let mut got = Vec::new();
@@ -396,7 +439,8 @@ async fn connect_failures_are_retried() {
     });
     let v = verify(&vision).await.unwrap();
     assert!(v.verification_status);
-    late.await.unwrap();
+    assert_eq!(on_retry.retries.load(Ordering::SeqCst), 1, "refused once, then answered");
+    tokio::time::timeout(Duration::from_secs(60), late).await.unwrap().unwrap();
 }
 
 #[tokio::test]

@@ -149,9 +149,18 @@ async fn another_accounts_429s_neither_pause_nor_slow_the_clients_own_calls() {
     assert_eq!(other.received().len(), 1);
     let p = vision.pacing();
     assert_eq!((p.throttled, p.paused, p.rate), (0, false, None), "the client's own account is untouched");
-    let started = Instant::now();
-    vision.identity().verification(&VerificationRequest::new("3171014508900001")).await.unwrap();
-    assert!(started.elapsed() < Duration::from_millis(500), "not held by the other account's pause");
+    // A third account, paused for 1000 s (0.001 requests/s, burst 1: its second
+    // call is a 429 with Retry-After 1000). Held by that pause, the own account's
+    // call would fail at once (the wait outlasts its 60 s deadline); it is not.
+    let far =
+        Sandbox::start(SandboxConfig { rate_limit: 0.001, burst: 1, ..Default::default() }).await.unwrap();
+    let there_far = RequestOptions { base_url: Some(far.url().to_owned()), ..Default::default() };
+    let siti = VerificationRequest::new("3171014508900001");
+    vision.identity().verification_with(&siti, &there_far).await.unwrap();
+    let err = vision.identity().verification_with(&siti, &there_far).await.unwrap_err();
+    assert!(err.retry_after().is_some_and(|d| d >= Duration::from_secs(900)), "{err}");
+    vision.identity().verification(&siti).await.unwrap();
+    assert!(!vision.pacing().paused, "the own account is not paused");
     // The other account's pause holds its next call, not sent before it ends.
     let started = Instant::now();
     vision.identity().verification_with(&VerificationRequest::new("3171014508900001"), &there).await.unwrap();
