@@ -219,3 +219,53 @@ async fn loads_people_from_csv_and_jsonl_and_stops_cleanly() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "port released");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Polls `done` until it holds; panics after 60 s (a bound on a hang).
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(60), "{what}: not within 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_held_until_released_over_http_and_in_rust() {
+    let sb = std::sync::Arc::new(Sandbox::start(SandboxConfig::default()).await.unwrap());
+    let client = reqwest::Client::new();
+    let stats = || async { send(client.get(format!("{}/_sandbox/stats", sb.url()))).await.json() };
+    assert_eq!((stats().await["in_flight"].clone(), stats().await["held"].clone()), (json!(0), json!(0)));
+    // Over HTTP: the next answer goes, the one after is held.
+    let hold = send(client.post(format!("{}/_sandbox/hold?after=1", sb.url()))).await;
+    assert_eq!(hold.status, 204);
+    assert_eq!(form(&sb, &[("nik", SITI)]).await.status, 200);
+    let held = {
+        let sb = sb.clone();
+        tokio::spawn(async move { form(&sb, &[("nik", SITI), ("name", "SITI RAHAYU")]).await })
+    };
+    wait_until("one answer held", || sb.held() == 1).await;
+    assert_eq!((sb.in_flight(), sb.received().len()), (1, 2), "held: received, logged, in flight");
+    let s = stats().await;
+    assert_eq!((s["held"].clone(), s["in_flight"].clone()), (json!(1), json!(1)));
+    assert!(!held.is_finished());
+    let release = send(client.post(format!("{}/_sandbox/release", sb.url()))).await;
+    assert_eq!(release.status, 204);
+    let answer = held.await.unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["result"]["name"], true);
+    assert_eq!((sb.held(), sb.in_flight()), (0, 0));
+
+    // In Rust, for one NIK: other answers go, and a client that goes away is no longer counted.
+    sb.hold_nik(SITI, 0);
+    assert_eq!(form(&sb, &[("nik", "3273012305850002")]).await.status, 200);
+    let gone = {
+        let sb = sb.clone();
+        tokio::spawn(async move { form(&sb, &[("nik", SITI)]).await })
+    };
+    wait_until("SITI's answer held", || sb.held() == 1).await;
+    gone.abort();
+    let _ = gone.await;
+    sb.release();
+    wait_until("nothing in flight", || sb.in_flight() == 0 && sb.held() == 0).await;
+    assert_eq!(form(&sb, &[("nik", SITI)]).await.status, 200, "released: answered at once");
+}
