@@ -7,6 +7,7 @@
 //! answer waits. Off (the default), a request pays one uncontended lock.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -31,13 +32,15 @@ struct Rule {
     pass: u64,
     /// Only answers for this NIK count and are held.
     nik: Option<String>,
+    /// A held answer goes after this long even if not released.
+    at_most: Option<Duration>,
 }
 
 impl Hold {
     /// From now, lets the next `after` answers through (of `nik` only, if given)
-    /// and holds every later one until [`Hold::release`].
-    pub(crate) fn hold(&self, after: u64, nik: Option<String>) {
-        self.lock().rule = Some(Rule { pass: after, nik });
+    /// and holds every later one until [`Hold::release`] (or for `at_most`).
+    pub(crate) fn hold(&self, after: u64, nik: Option<String>, at_most: Option<Duration>) {
+        self.lock().rule = Some(Rule { pass: after, nik, at_most });
     }
 
     /// Stops holding and lets every held answer go.
@@ -56,7 +59,7 @@ impl Hold {
     /// Waits, if this answer is to be held, until released. `nik` gives the
     /// request's NIK; it is only asked for when a hold names one.
     pub(crate) async fn pass(&self, nik: impl FnOnce() -> Option<String>) {
-        let generation = {
+        let (generation, at_most) = {
             let mut s = self.lock();
             let Some(rule) = s.rule.as_mut() else { return };
             if rule.nik.is_some() && rule.nik != nik() {
@@ -66,8 +69,9 @@ impl Hold {
                 rule.pass -= 1;
                 return;
             }
+            let at_most = rule.at_most;
             s.held += 1;
-            s.generation
+            (s.generation, at_most)
         };
         // Counted while waiting, also when the wait is dropped (the client went away).
         struct Waiting<'a>(&'a Hold);
@@ -77,13 +81,21 @@ impl Hold {
             }
         }
         let _waiting = Waiting(self);
-        loop {
-            // Created before the check: a release in between still wakes it.
-            let released = self.released.notified();
-            if self.lock().generation != generation {
-                return;
+        let released = async {
+            loop {
+                // Created before the check: a release in between still wakes it.
+                let released = self.released.notified();
+                if self.lock().generation != generation {
+                    return;
+                }
+                released.await;
             }
-            released.await;
+        };
+        match at_most {
+            Some(limit) => {
+                let _ = tokio::time::timeout(limit, released).await;
+            }
+            None => released.await,
         }
     }
 
@@ -102,7 +114,7 @@ mod tests {
     async fn holds_after_the_first_answers_until_released() {
         let hold = Arc::new(Hold::default());
         hold.pass(|| None).await; // not holding: goes at once
-        hold.hold(1, None);
+        hold.hold(1, None, None);
         hold.pass(|| None).await; // the one let through
         let waiting = {
             let h = hold.clone();
@@ -121,7 +133,7 @@ mod tests {
     #[tokio::test]
     async fn a_nik_hold_holds_only_that_nik_and_a_dropped_wait_is_uncounted() {
         let hold = Arc::new(Hold::default());
-        hold.hold(0, Some("1".into()));
+        hold.hold(0, Some("1".into()), None);
         hold.pass(|| Some("2".into())).await;
         hold.pass(|| None).await;
         let h = hold.clone();
@@ -133,5 +145,15 @@ mod tests {
         let _ = waiting.await;
         assert_eq!(hold.held(), 0);
         hold.release();
+    }
+
+    #[tokio::test]
+    async fn a_bounded_hold_lets_the_answer_go_after_its_bound() {
+        let hold = Hold::default();
+        hold.hold(0, None, Some(Duration::from_millis(50)));
+        let started = std::time::Instant::now();
+        hold.pass(|| None).await;
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert_eq!(hold.held(), 0);
     }
 }

@@ -281,14 +281,16 @@ impl Sandbox {
     /// it); only its answer waits. Replaces any earlier hold. Also
     /// `POST /_sandbox/hold?after=N`.
     pub fn hold_after(&self, after: u64) {
-        self.state.hold().hold(after, None);
+        self.state.hold().hold(after, None, None);
     }
 
     /// Like [`Sandbox::hold_after`] for the answers to requests for `nik` only
     /// (after its next `after` answers); other answers go as usual. Also
-    /// `POST /_sandbox/hold?nik=NIK&after=N`.
+    /// `POST /_sandbox/hold?nik=NIK&after=N` (there, `&max_ms=M` lets a held
+    /// answer go after M ms even if not released: a bound for a test whose
+    /// process could not release it if the call under test blocked it).
     pub fn hold_nik(&self, nik: &str, after: u64) {
-        self.state.hold().hold(after, Some(nik.to_owned()));
+        self.state.hold().hold(after, Some(nik.to_owned()), None);
     }
 
     /// Stops holding and lets every held answer go. Also `POST /_sandbox/release`.

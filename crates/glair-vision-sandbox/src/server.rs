@@ -220,11 +220,15 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
 struct HoldQuery {
     after: Option<u64>,
     nik: Option<String>,
+    max_ms: Option<u64>,
 }
 
-/// `POST /_sandbox/hold?after=N&nik=NIK`: see [`crate::Sandbox::hold_after`].
+/// `POST /_sandbox/hold?after=N&nik=NIK&max_ms=M`: see [`crate::Sandbox::hold_after`];
+/// `max_ms` bounds how long an answer is held, for a test whose process could not
+/// release it if the call under test blocked it.
 async fn hold(State(state): State<Arc<AppState>>, Query(q): Query<HoldQuery>) -> StatusCode {
-    state.hold.hold(q.after.unwrap_or(0), q.nik);
+    let at_most = q.max_ms.map(std::time::Duration::from_millis);
+    state.hold.hold(q.after.unwrap_or(0), q.nik, at_most);
     StatusCode::NO_CONTENT
 }
 
