@@ -3,9 +3,13 @@ start their own), clients for it, and a clean GLAIR_* environment."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
-from typing import Iterator
+import time
+import urllib.request
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import pytest
 
@@ -77,6 +81,56 @@ def sent_since(sandbox: Sandbox, before: int) -> list:
 
 def count(sandbox: Sandbox) -> int:
     return len(sandbox.requests())
+
+
+# ---- waiting for a moment instead of guessing a delay
+#
+# A test that must act while a call is in flight asks the sandbox to hold the
+# answer (POST /_sandbox/hold), waits until the sandbox says it holds it, acts,
+# and releases it. `max_ms` bounds the hold, so that a call which wrongly blocks
+# the test's own thread (the GIL, the event loop) fails the test instead of
+# hanging it.
+
+PATIENCE = 60.0  # seconds: a bound on a hang, never the mechanism
+
+
+def _control(url: str, method: str, path: str) -> Optional[Dict[str, Any]]:
+    request = urllib.request.Request(url + path, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=PATIENCE) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def hold(url: str, after: int = 0, nik: Optional[str] = None, max_ms: int = 60_000) -> None:
+    """Holds the sandbox's answers after the next `after` (of `nik` only, if given)."""
+    query = f"after={after}&max_ms={max_ms}" + (f"&nik={nik}" if nik else "")
+    _control(url, "POST", "/_sandbox/hold?" + query)
+
+
+def release(url: str) -> None:
+    _control(url, "POST", "/_sandbox/release")
+
+
+def sandbox_stats(url: str) -> Dict[str, Any]:
+    stats = _control(url, "GET", "/_sandbox/stats")
+    assert stats is not None
+    return stats
+
+
+def wait_until(what: str, done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {PATIENCE} s")
+        time.sleep(0.005)
+
+
+async def await_until(what: str, done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {PATIENCE} s")
+        await asyncio.sleep(0.005)
 
 
 assert os  # (imported for fixtures' users)

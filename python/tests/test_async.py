@@ -7,7 +7,7 @@ import datetime
 import time
 
 import pytest
-from conftest import FAULT, SITI, SLOW_NIK
+from conftest import BUDI_NIK, FAULT, SITI, await_until, hold, release, sandbox_stats
 
 from glair_vision import (
     AsyncVision,
@@ -68,26 +68,39 @@ def test_errors(async_vision: AsyncVision) -> None:
     run(main())
 
 
-def test_slow_call_does_not_block_the_event_loop(async_vision: AsyncVision) -> None:
+def test_slow_call_does_not_block_the_event_loop(sandbox: Sandbox, async_vision: AsyncVision) -> None:
+    # The call's answer waits until released (or 60 s: were the loop blocked by
+    # the call, nothing could run to release it, and the test fails then).
     async def main() -> int:
-        ticks = 0
-        task = asyncio.ensure_future(async_vision.identity.verification(SLOW_NIK))
-        while not task.done():
-            ticks += 1
-            await asyncio.sleep(0.01)
+        hold(sandbox.url, nik=BUDI_NIK)
+        try:
+            task = asyncio.ensure_future(async_vision.identity.verification(BUDI_NIK))
+            await await_until("the call held by the sandbox", lambda: sandbox_stats(sandbox.url)["held"] == 1)
+            ticks = 0
+            while ticks < 20:
+                assert not task.done(), "the held call is still waiting"
+                ticks += 1
+                await asyncio.sleep(0.01)
+        finally:
+            release(sandbox.url)
         assert (await task).verification_status
         return ticks
 
-    assert run(main()) > 10
+    assert run(main()) == 20
 
 
 def test_cancellation(sandbox: Sandbox, async_vision: AsyncVision) -> None:
     async def main() -> None:
-        task = asyncio.ensure_future(async_vision.identity.verification(SLOW_NIK))
-        await asyncio.sleep(0.2)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        hold(sandbox.url, nik=BUDI_NIK)
+        try:
+            task = asyncio.ensure_future(async_vision.identity.verification(BUDI_NIK))
+            # Cancelled while its answer is held: in flight for certain.
+            await await_until("the call held by the sandbox", lambda: sandbox_stats(sandbox.url)["held"] == 1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            release(sandbox.url)
         # the client keeps working
         assert (await async_vision.identity.verification(SITI["nik"])).verification_status
 

@@ -14,35 +14,38 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import SITI, SLOW_NIK
+from conftest import BUDI_NIK, SITI, hold, release, sandbox_stats, wait_until
 
 from glair_vision import AsyncVision, Sandbox, Vision
 
 
-def test_other_threads_progress_during_a_slow_call(vision: Vision) -> None:
+def test_other_threads_progress_during_a_slow_call(sandbox: Sandbox, vision: Vision) -> None:
     done = threading.Event()
     outcome: list = []
 
     def slow() -> None:
-        outcome.append(vision.identity.verification(SLOW_NIK))
+        outcome.append(vision.identity.verification(BUDI_NIK))
         done.set()
 
+    # The call's answer waits until released (or 60 s: were the GIL held during
+    # the call, nothing here could run to release it, and the test fails then).
+    hold(sandbox.url, nik=BUDI_NIK)
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.2)
-    assert not done.is_set(), "the slow call answers after slow_delay"
-    # pure-Python work and other calls proceed while the slow call waits
-    spins = 0
-    fast_calls = 0
-    while not done.is_set():
-        spins += 1
-        if fast_calls < 3:
+    try:
+        wait_until("the call held by the sandbox", lambda: sandbox_stats(sandbox.url)["held"] == 1)
+        # pure-Python work and other calls proceed while the call waits
+        spins = sum(1 for _ in range(1000))
+        fast_calls = 0
+        for _ in range(3):
             assert vision.identity.verification(SITI["nik"]).verification_status
             fast_calls += 1
-    t.join()
+        assert not done.is_set(), "the held call is still waiting"
+    finally:
+        release(sandbox.url)
+    t.join(timeout=60)
     assert outcome and outcome[0].verification_status
-    assert fast_calls == 3, "calls from another thread completed during the slow call"
-    assert spins > 100
+    assert fast_calls == 3 and spins == 1000, "work and calls from another thread completed during the call"
 
 
 def test_shared_client_across_threads(vision: Vision) -> None:
@@ -90,11 +93,13 @@ def test_child_after_fork_can_verify(vision: Vision, async_vision: AsyncVision) 
 
 CTRL_C_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import sys, urllib.request
     from glair_vision import Sandbox
-    with Sandbox(slow_delay=60) as sb:
+    with Sandbox() as sb:
         vision = sb.vision()
-        print("ready", flush=True)
+        # Every answer held for 60 s: only Ctrl-C ends the call sooner.
+        urllib.request.urlopen(urllib.request.Request(sb.url + "/_sandbox/hold?after=0&max_ms=60000", data=b""))
+        print("ready", sb.url, flush=True)
         try:
             vision.identity.verification("%s")
         except KeyboardInterrupt:
@@ -102,7 +107,7 @@ CTRL_C_SCRIPT = textwrap.dedent(
             sys.exit(3)
         print("not interrupted", flush=True)
     """
-    % SLOW_NIK
+    % SITI["nik"]
 )
 
 
@@ -115,18 +120,18 @@ def test_ctrl_c_interrupts_a_blocking_call(tmp_path) -> None:  # type: ignore[no
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.5)  # inside the call
+        ready, url = proc.stdout.readline().split()
+        assert ready == "ready"
+        # Inside the call: its answer is held by the sandbox.
+        wait_until("the call held by the sandbox", lambda: sandbox_stats(url)["held"] == 1)
         proc.send_signal(signal.SIGINT)
-        start = time.monotonic()
+        # Well before the held answer would come (60 s): the interrupt ended the call.
         out, err = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - start
     finally:
         if proc.poll() is None:
             proc.kill()
     assert "interrupted" in out, (out, err)
     assert proc.returncode == 3, (proc.returncode, err)
-    assert elapsed < 5, f"Ctrl-C took {elapsed:.1f}s"  # generous: the slow answer takes 60 s
 
 
 def test_sandbox_and_client_in_threads_do_not_deadlock(sandbox: Sandbox) -> None:
@@ -140,21 +145,25 @@ def test_sandbox_and_client_in_threads_do_not_deadlock(sandbox: Sandbox) -> None
 
 EXIT_WITH_CALLS_IN_FLIGHT = textwrap.dedent(
     """
-    import asyncio
+    import asyncio, json, urllib.request
     from glair_vision import AsyncVision, Sandbox
 
     async def main(url, key, user, password):
         vision = AsyncVision(api_key=key, username=user, password=password, base_url=url)
-        # Slow answers: every call is still in flight when asyncio.run returns.
+        # Answers held (for at most 2 s): every call is still in flight when asyncio.run returns.
+        post = urllib.request.Request(url + "/_sandbox/hold?after=0&max_ms=2000", data=b"")
+        urllib.request.urlopen(post)
         for _ in range(32):
             asyncio.ensure_future(vision.identity.verification("%s"))
-        await asyncio.sleep(0.3)
+        stats = lambda: json.load(urllib.request.urlopen(url + "/_sandbox/stats"))
+        while stats()["held"] < 32:
+            await asyncio.sleep(0.005)
 
-    sb = Sandbox(slow_delay=0.6).start()
+    sb = Sandbox().start()
     asyncio.run(main(sb.url, sb.api_key, sb.username, sb.password))
     print("left with calls in flight", flush=True)
     """
-    % SLOW_NIK
+    % SITI["nik"]
 )
 
 
