@@ -2,7 +2,18 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { glair, FIXTURE_SITI, FIXTURE_BUDI, FAULT, sandboxFor, sentFields } = require('./helpers');
+const {
+  glair,
+  FIXTURE_SITI,
+  FIXTURE_BUDI,
+  FAULT,
+  sandboxFor,
+  sentFields,
+  hold,
+  release,
+  sandboxStats,
+  waitUntil,
+} = require('./helpers');
 
 function mixedRecords(people) {
   const records = [];
@@ -134,13 +145,20 @@ test('verificationStream: every index exactly once, typed errors', async (t) => 
 });
 
 test('verificationStream reads an async iterable lazily and stops on break', async (t) => {
-  const sb = await sandboxFor(t, { latencyMs: 20 });
+  const sb = await sandboxFor(t);
   const vision = sb.vision();
+  // After 20 answers the sandbox holds the rest: what is in flight at the break stays in flight.
+  await hold(sb, { after: 20 });
   let pulled = 0;
+  let sourceClosed = false;
   async function* endless() {
-    for (;;) {
-      pulled += 1;
-      yield { nik: FIXTURE_SITI.nik, name: FIXTURE_SITI.name };
+    try {
+      for (;;) {
+        pulled += 1;
+        yield { nik: FIXTURE_SITI.nik, name: FIXTURE_SITI.name };
+      }
+    } finally {
+      sourceClosed = true;
     }
   }
   let got = 0;
@@ -152,11 +170,13 @@ test('verificationStream reads an async iterable lazily and stops on break', asy
   assert.equal(got, 20);
   const pulledAtBreak = pulled;
   assert.ok(pulled < 5000, `the input was read lazily (pulled ${pulled})`);
-  await new Promise((r) => setTimeout(r, 200));
+  // Closed, the input can yield nothing more.
+  await waitUntil('the input closed', () => sourceClosed);
   assert.equal(pulled, pulledAtBreak, 'nothing is read after the loop stopped');
-  const sentAfter = (await sb.requests()).length;
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal((await sb.requests()).length, sentAfter, 'nothing is sent after the loop stopped');
+  await release(sb);
+  await waitUntil('the sandbox idle', async () => (await sandboxStats(sb)).in_flight === 0);
+  const sent = (await sb.requests()).length;
+  assert.ok(sent >= 20 && sent <= pulled, `${sent} sent for ${pulled} read: nothing is sent after the loop stopped`);
 });
 
 test('verificationStream: an error in the input iterable is raised', async (t) => {

@@ -8,7 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const net = require('node:net');
-const { glair, FIXTURE_SITI, sandboxFor } = require('./helpers');
+const { glair, FIXTURE_SITI, FIXTURE_BUDI, sandboxFor, waitUntil } = require('./helpers');
 
 const { RedirectError, IncompleteResponseError, DecodeError, RateLimitError, BadRequestError, ValidationError } = glair;
 
@@ -172,15 +172,17 @@ test('Retry-After 120 with a 2 s deadline ends at once as RateLimitError', async
 
 test('a drop after the status line is IncompleteResponseError, sent exactly once', async (t) => {
   const { url, state } = await rawServer(t, (socket) => {
-    socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\nRequest-Id: cut-1\r\n\r\n{"verif');
-    setTimeout(() => socket.destroy(), 20);
+    // Dropped once the partial answer is handed to the kernel.
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\nRequest-Id: cut-1\r\n\r\n{"verif', () =>
+      socket.destroy(),
+    );
   });
   const e = await rejection(client(url, { maxRetries: 3 }).identity.verification({ nik: NIK }));
   assert.ok(e instanceof IncompleteResponseError, `${e.name}: ${e.message}`);
   assert.equal(e.code, 'incomplete_response');
   assert.equal(e.status, 200);
   assert.equal(e.requestId, 'cut-1');
-  await new Promise((r) => setTimeout(r, 200));
+  // A retry would have been sent, and counted, before the call settled.
   assert.equal(state.requests, 1, 'never retried: the server may have billed it');
 });
 
@@ -248,10 +250,13 @@ test('setLogger receives redacted records; the level filters them; null stops th
   const records = [];
   glair.setLogger((r) => records.push(r), { level: 'debug' });
   t.after(() => glair.setLogger(null));
+  // A logger's records come through one queue, in order, and `verified` is a
+  // call's last: once it is in, everything logged before it is in too.
+  const verifiedOf = (list, id) => list.find((x) => x.message === 'verified' && x.fields.client_request_id === id);
+  const arrived = (list, id) => waitUntil(`the records of ${id}`, () => verifiedOf(list, id));
   const r = await vision.identity.verification(FIXTURE_SITI, { requestId: 'log-1' });
   assert.equal(r.verification_status, true);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.ok(records.length > 0, 'records arrived');
+  await arrived(records, 'log-1');
   const verified = records.find((x) => x.message === 'verified');
   assert.ok(verified, JSON.stringify(records));
   assert.equal(verified.level, 'debug');
@@ -264,18 +269,29 @@ test('setLogger receives redacted records; the level filters them; null stops th
   assert.ok(!text.includes(sb.password) && !text.includes(sb.apiKey), 'no credential');
 
   // setLogLevel is the level of that logger: nothing at debug passes `error`.
+  // A call at `debug` afterwards, for another NIK, is the mark: once its records
+  // are in, any of the quiet call's (BUDI's NIK, masked in every record) would be too.
+  const MARK = { nik: '5171031212920003' };
+  const ofBudi = (list) => list.filter((x) => x.fields.nik === glair.maskNik(FIXTURE_BUDI.nik));
   glair.setLogLevel(glair.LogLevel.ERROR);
   records.length = 0;
-  await vision.identity.verification(FIXTURE_SITI);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.deepEqual(records.filter((x) => x.level === 'debug'), []);
-
+  await vision.identity.verification(FIXTURE_BUDI, { requestId: 'quiet' });
   glair.setLogLevel('debug');
+  await vision.identity.verification(MARK, { requestId: 'mark-1' });
+  await arrived(records, 'mark-1');
+  assert.deepEqual(ofBudi(records).filter((x) => x.level === 'debug'), []);
+
+  // After setLogger(null) nothing more arrives: a second logger's mark call
+  // comes after anything the first could still have been sent.
   glair.setLogger(null);
   records.length = 0;
-  await vision.identity.verification(FIXTURE_SITI);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(records.length, 0, 'no records after setLogger(null)');
+  await vision.identity.verification(FIXTURE_BUDI, { requestId: 'gone' });
+  const later = [];
+  glair.setLogger((x) => later.push(x), { level: 'debug' });
+  await vision.identity.verification(MARK, { requestId: 'mark-2' });
+  await arrived(later, 'mark-2');
+  assert.deepEqual(ofBudi(records), [], 'no records after setLogger(null)');
+  assert.deepEqual(ofBudi(later), []);
 
   assert.throws(() => glair.setLogger('not a function'), glair.ConfigurationError);
   assert.throws(() => glair.setLogLevel('loud'), glair.ConfigurationError);

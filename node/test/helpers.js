@@ -55,4 +55,56 @@ function sentFields(req) {
   return Object.fromEntries(req.fields);
 }
 
-module.exports = { glair, FIXTURE_SITI, FIXTURE_BUDI, FAULT, REPO_ROOT, sandboxFor, sentFields };
+// ---- waiting for a moment instead of guessing a delay
+//
+// A test that must act while a call is in flight asks the sandbox to hold the
+// answer (POST /_sandbox/hold), waits until the sandbox says it holds it, acts,
+// and releases it. `maxMs` bounds the hold, so that a call which wrongly blocked
+// the event loop fails the test instead of hanging it.
+
+/** How long a test waits for a condition: a bound on a hang, never the mechanism. */
+const PATIENCE_MS = 60000;
+
+async function control(sb, method, path) {
+  const res = await fetch(sb.url + path, { method });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** Holds the sandbox's answers after the next `after` (of `nik` only, if given). */
+function hold(sb, { after = 0, nik, maxMs = PATIENCE_MS } = {}) {
+  const query = `after=${after}&max_ms=${maxMs}` + (nik ? `&nik=${nik}` : '');
+  return control(sb, 'POST', `/_sandbox/hold?${query}`);
+}
+
+function release(sb) {
+  return control(sb, 'POST', '/_sandbox/release');
+}
+
+function sandboxStats(sb) {
+  return control(sb, 'GET', '/_sandbox/stats');
+}
+
+/** Polls `done` (which may be async) until it holds; fails after PATIENCE_MS. */
+async function waitUntil(what, done) {
+  const deadline = Date.now() + PATIENCE_MS;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${PATIENCE_MS} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+module.exports = {
+  glair,
+  FIXTURE_SITI,
+  FIXTURE_BUDI,
+  FAULT,
+  REPO_ROOT,
+  sandboxFor,
+  sentFields,
+  hold,
+  release,
+  sandboxStats,
+  waitUntil,
+};
