@@ -29,7 +29,7 @@ pub struct BatchOptions {
     /// the client's pacer after the first 429 (a batch row's 429s are retried
     /// behind it while the call's deadline allows, so throttling does not fail
     /// rows). [`RateLimit::Fixed`]: also at most this many calls started per
-    /// second by this batch, evenly spaced (one a day to 1,000,000:
+    /// second by this batch, evenly spaced (0.001 to 1,000,000:
     /// [`crate::limits::RATE_LIMIT`]).
     pub rate_limit: RateLimit,
     /// Per-call overrides applied to every item.

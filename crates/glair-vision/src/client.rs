@@ -249,7 +249,7 @@ impl VisionBuilder {
     /// How fast every call of this client may start, together: [`RateLimit::Auto`]
     /// (the default) finds the account's pace after the first 429;
     /// [`RateLimit::Fixed`] (or a number) is a hard ceiling of calls per second,
-    /// from one a day to 1,000,000 ([`limits::RATE_LIMIT`]). See [`crate::pacing`].
+    /// from 0.001 to 1,000,000 ([`limits::RATE_LIMIT`]). See [`crate::pacing`].
     pub fn rate_limit(mut self, v: impl Into<RateLimit>) -> Self {
         self.rate_limit = v.into();
         self

@@ -6,7 +6,7 @@
 //! | `concurrency` (batches, streams, tables) | 1 to 4,096 calls in flight | 16 (tables: 64) |
 //! | `max_retries` | 0 to 100 | 2 |
 //! | `timeout`, `connect_timeout`, `deadline` | 1 ms to 1 day (86,400 s) | 30 s, 10 s, 60 s |
-//! | `rate_limit` (a number) | 1/86,400 (one call a day) to 1,000,000 calls per second | `auto` |
+//! | `rate_limit` (a number) | 0.001 to 1,000,000 calls per second | `auto` |
 //! | `max_response_bytes` | 1 KiB to 16 MiB | 256 KiB |
 //! | [`crate::RetryPolicy`] `initial_backoff`, `max_backoff`, `max_retry_after` | 0 to 1 day | 0.5 s, 8 s, 60 s |
 //! | `checkpoint_rows` (Dask, Spark) | 1 to 100,000 rows | 1,000 |
@@ -180,10 +180,9 @@ impl RateRange {
         r.is_finite() && r >= self.min && r <= self.max
     }
 
-    /// `a number of calls per second from 1/86400 (one a day) to 1000000`.
+    /// `a number of calls per second from 0.001 to 1000000`.
     pub fn expected(&self) -> String {
-        // The minimum is one call a day (see MIN_RATE_LIMIT), shown as a fraction.
-        format!("a number of calls per second from 1/86400 (one a day) to {}", self.max)
+        format!("a number of calls per second from {} to {}", self.min, self.max)
     }
 
     pub fn check(&self, r: f64) -> Result<f64, OutOfRange> {
@@ -206,9 +205,10 @@ pub const MAX_RETRIES: u32 = 100;
 pub const MAX_DURATION: Duration = DAY;
 /// The shortest timeout or deadline.
 pub const MIN_TIMEOUT: Duration = MILLISECOND;
-/// The slowest fixed rate limit: one call a day (a slower one could never
-/// start a second call within the longest deadline).
-pub const MIN_RATE_LIMIT: f64 = 1.0 / 86_400.0;
+/// The slowest fixed rate limit: one call every 1,000 seconds. A short decimal,
+/// so that it reads back exactly from any JSON or text a binding passes on (a
+/// fraction such as 1/86,400 may come back one unit in the last place off).
+pub const MIN_RATE_LIMIT: f64 = 0.001;
 /// The fastest fixed rate limit, in calls per second.
 pub const MAX_RATE_LIMIT: f64 = 1_000_000.0;
 /// The smallest and largest response body read.
@@ -331,16 +331,15 @@ mod tests {
 
     #[test]
     fn rates_are_positive_finite_and_bounded() {
-        assert_eq!(MIN_RATE_LIMIT, 1.0 / 86_400.0, "the message shows it as 1/86400");
         assert_eq!(
             RATE_LIMIT.check(0.0).unwrap_err().message(),
-            "must be a number of calls per second from 1/86400 (one a day) to 1000000"
+            "must be a number of calls per second from 0.001 to 1000000"
         );
         assert!(check_rate_limit(RateLimit::Auto).is_ok());
         assert!(check_rate_limit(RateLimit::Fixed(50.0)).is_ok());
         assert!(check_rate_limit(RateLimit::Fixed(MIN_RATE_LIMIT)).is_ok());
         assert!(check_rate_limit(RateLimit::Fixed(MAX_RATE_LIMIT)).is_ok());
-        for bad in [0.0, -1.0, 1e-300, 1e-6, 1_000_000.5, f64::NAN, f64::INFINITY] {
+        for bad in [0.0, -1.0, 1e-300, 0.000_999, 1.0 / 86_400.0, 1_000_000.5, f64::NAN, f64::INFINITY] {
             let e = check_rate_limit(RateLimit::Fixed(bad)).unwrap_err();
             assert_eq!(e.setting(), "rate_limit", "{bad}");
         }

@@ -86,7 +86,7 @@ fn the_builder_accepts_the_ends_of_every_range() {
         offline().max_retries(100),
         offline().max_response_bytes(1024),
         offline().max_response_bytes(16 * 1024 * 1024),
-        offline().rate_limit(1.0 / 86_400.0),
+        offline().rate_limit(0.001),
         offline().rate_limit(1_000_000.0),
         offline().rate_limit(RateLimit::Auto),
         offline().retry_policy(RetryPolicy {
