@@ -354,8 +354,13 @@ fn batch_resumes_after_sigkill_and_sigterm_with_every_row_exactly_once() {
     let args = ["--concurrency", "4", "--progress-interval", "0.2"];
 
     // Run 1: SIGKILL once its 20th line is written, then tear its last line as a
-    // kill mid-write would.
-    kill_at(batch_cmd(&ts, &csv, &output, &args), "line:20", &dir.join("paused"));
+    // kill mid-write would. Against a sandbox of its own: the calls it had in
+    // flight may reach it later, at any time (and would count against run 2's hold).
+    let first = TestSandbox::start(SandboxConfig {
+        slow_delay: Duration::from_millis(300),
+        ..SandboxConfig::default()
+    });
+    kill_at(batch_cmd(&first, &csv, &output, &args), "line:20", &dir.join("paused"));
     let after_kill = line_count(&output);
     assert_eq!(after_kill, 20, "killed mid-run");
     std::fs::OpenOptions::new()

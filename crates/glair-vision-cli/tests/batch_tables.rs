@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::*;
@@ -389,16 +389,19 @@ fn a_sigkill_during_retry_errors_loses_nothing_and_bills_nothing_twice() {
     let old = std::fs::read(&output).unwrap();
     assert_eq!(count_lines(&output), rows.len());
 
-    let healthy = TestSandbox::start(SandboxConfig::default());
     let args = ["--map", MAP, "--ignore-unknown", "--retry-errors", "--concurrency", "2"];
     let journal = dir.join("out.jsonl.retry");
     // Killed once the 30th new outcome is in the journal.
-    kill_at(healthy.batch(&input, &output, &args), "line:30", &dir.join("paused"));
+    let killed = TestSandbox::start(SandboxConfig::default());
+    kill_at(killed.batch(&input, &output, &args), "line:30", &dir.join("paused"));
     assert_eq!(std::fs::read(&output).unwrap(), old, "the old output is whole");
     assert_eq!(count_lines(&journal), 30);
-    let sent_before = healthy.sb().received().len();
-    healthy.sb().clear_received();
+    // Each journaled row was answered, and so logged, before it was written.
+    let sent_before = killed.sb().received().len();
 
+    // The next run against a sandbox of its own: the calls the killed run had in
+    // flight may still reach the first one, at any time, and are not this run's.
+    let healthy = TestSandbox::start(SandboxConfig::default());
     let out = healthy.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("not calling them again"), "{}", stderr(&out));
@@ -439,21 +442,25 @@ fn a_kill_at_any_moment_of_retry_errors_leaves_the_old_or_the_new_file_whole() {
     drop(down);
     let old = std::fs::read(&output).unwrap();
     assert!(read_csv(&output, &["customer_id"], false).values().all(|l| l["outcome"] == "error"));
-    let healthy = TestSandbox::start(SandboxConfig::default());
     let args = [&base[..], &["--retry-errors", "--concurrency", "8"]].concat();
     let journal = dir.join("out.csv.retry");
     let tmp = dir.join("out.csv.tmp");
     let marker = dir.join("paused");
-    let kill_at = |point: &str| kill_at(healthy.batch(&input, &output, &args), point, &marker);
+    // Each run against a sandbox of its own, returned to look at what the run sent:
+    // calls a killed run had in flight may reach its sandbox later, at any time.
+    let run_to = |point: &str| {
+        let sb = TestSandbox::start(SandboxConfig::default());
+        kill_at(sb.batch(&input, &output, &args), point, &marker);
+        sb
+    };
     // The customer ids of the rows the journal holds: they must never be sent again.
-    let journaled = || -> Vec<String> {
+    let journaled = || -> BTreeSet<String> {
         let lines = read_csv(&journal, &["customer_id"], false);
         assert!(lines.values().all(|l| l["outcome"] != "error"), "the journal holds new outcomes only");
         lines.values().map(|l| l["customer_id"].clone()).collect()
     };
-    let sent = || -> Vec<String> {
-        healthy
-            .sb()
+    let sent = |sb: &TestSandbox| -> Vec<String> {
+        sb.sb()
             .received()
             .iter()
             .map(|r| r.client_request_id.clone().expect("every call has its id"))
@@ -469,47 +476,49 @@ fn a_kill_at_any_moment_of_retry_errors_leaves_the_old_or_the_new_file_whole() {
     };
 
     // 1. Before any call: nothing sent, the old output as it was.
-    kill_at("calls");
+    let sb = run_to("calls");
     assert_eq!(std::fs::read(&output).unwrap(), old, "killed before the calls: the old file");
-    assert!(sent().is_empty(), "nothing was sent before the calls");
+    assert!(sent(&sb).is_empty(), "nothing was sent before the calls");
     assert!(journaled().is_empty());
 
     // 2. While the journal is written: after its 10th line, then (resumed) 15 more.
-    kill_at("line:10");
+    // A journaled row was answered, and so logged, before it was written.
+    let sb = run_to("line:10");
     assert_eq!(std::fs::read(&output).unwrap(), old, "killed mid-journal: the old file");
     let first = journaled();
     assert_eq!(first.len(), 10);
-    assert!(first.iter().all(|id| sent().contains(id)));
-    healthy.sb().clear_received();
-    kill_at("line:15");
+    assert!(first.iter().all(|id| sent(&sb).contains(id)));
+    let sb = run_to("line:15");
     assert_eq!(std::fs::read(&output).unwrap(), old, "killed mid-journal again: the old file");
     let second = journaled();
     assert_eq!(second.len(), 25, "the journal kept the first run's lines and got 15 more");
-    assert!(first.iter().all(|id| second.contains(id)));
-    assert!(sent().iter().all(|id| !first.contains(id)), "rows in the journal are not called again");
+    assert!(second.is_superset(&first));
+    assert!(sent(&sb).iter().all(|id| !first.contains(id)), "rows in the journal are not called again");
 
-    // 3. During the rewrite: the new file written and synced beside the old one, not renamed.
-    healthy.sb().clear_received();
-    kill_at("merge:written");
+    // 3. During the rewrite: the new file written and synced beside the old one,
+    // not renamed. Every call of this run ended before it (nothing in flight).
+    let sb = run_to("merge:written");
     assert_eq!(std::fs::read(&output).unwrap(), old, "killed before the rename: the old file");
     new_file_whole(&tmp);
     assert_eq!(journaled().len(), rows.len());
-    let called = sent();
-    assert!(called.iter().all(|id| !second.contains(id)), "rows in the journal are not called again");
-    assert_eq!(called.len(), rows.len() - second.len(), "each row left called once: {called:?}");
+    let called = sent(&sb);
+    let left: BTreeSet<String> =
+        rows.iter().map(|r| r[0].to_owned()).filter(|id| !second.contains(id)).collect();
+    assert_eq!(called.len(), left.len(), "each row left called once: {called:?}");
+    assert_eq!(called.into_iter().collect::<BTreeSet<_>>(), left, "only the rows the journal lacked");
 
     // 4. After the rename, before the journal's removal: the new file, nothing called again.
-    healthy.sb().clear_received();
-    kill_at("merge:renamed");
+    let sb = run_to("merge:renamed");
     new_file_whole(&output);
     let new = std::fs::read(&output).unwrap();
     assert!(journal.exists());
-    assert!(sent().is_empty(), "every row had its new outcome in the journal");
+    assert!(sent(&sb).is_empty(), "every row had its new outcome in the journal");
 
     // 5. A run to the end: the left journal is recognised as merged; nothing sent, nothing changed.
-    let out = healthy.batch(&input, &output, &args).output().unwrap();
+    let sb = TestSandbox::start(SandboxConfig::default());
+    let out = sb.batch(&input, &output, &args).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(std::fs::read(&output).unwrap(), new);
-    assert!(sent().is_empty());
+    assert!(sent(&sb).is_empty());
     assert!(!journal.exists() && !tmp.exists());
 }
