@@ -321,18 +321,20 @@ class Identity:
     ) -> List[Outcome]:
         """Verifies many records (dicts keyed by wire field names, and optionally
         ``request_id``: that record's own correlation id) with at most
-        ``concurrency`` calls in flight. Returns, in input order, a result or the
-        exception for each record; one failure never stops the rest. Runs in Rust
-        with the GIL released; Ctrl-C stops the batch.
+        ``concurrency`` calls in flight (1 to 4,096). Returns, in input order, a
+        result or the exception for each record; one failure never stops the
+        rest. Runs in Rust with the GIL released; Ctrl-C stops the batch.
 
         ``rate_limit="auto"`` (the default) sends as fast as the account allows:
         the client's pacer finds the pace after the first 429, and a throttled
         record is sent again behind it while its deadline allows, so throttling
         does not fail records. A number is a hard ceiling of calls started per
-        second by this batch. Each outcome (result or exception) carries
-        ``attempts`` (attempts sent for that record; 0 if it was refused before
-        sending) and ``throttled`` (how many of them were answered 429); the
-        client's totals are in :meth:`Vision.pacing`."""
+        second by this batch (0.001 to 1,000,000). Out-of-range settings
+        raise :class:`~glair_vision.errors.ValidationError` naming the setting
+        before anything is read or sent. Each outcome (result or exception)
+        carries ``attempts`` (attempts sent for that record; 0 if it was refused
+        before sending) and ``throttled`` (how many of them were answered 429);
+        the client's totals are in :meth:`Vision.pacing`."""
         opts = _batch_options(self._vision, options)
         return self._vision._client.verify_batch(records, concurrency, rate_limit, opts)
 

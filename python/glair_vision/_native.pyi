@@ -7,6 +7,8 @@ from .errors import GlairVisionError
 __all__ = [
     "mask_nik",
     "check_options",
+    "check_checkpoint_rows",
+    "check_rate_limit",
     "_set_log_level",
     "_shutdown",
     "BatchSession",
@@ -37,6 +39,8 @@ _Item = Optional[Tuple[int, _Outcome]]
 
 def mask_nik(nik: str) -> str: ...
 def check_options(options: Dict[str, Any]) -> None: ...
+def check_checkpoint_rows(value: int) -> int: ...
+def check_rate_limit(value: _RateLimit) -> Optional[float]: ...
 def _set_log_level(level: Optional[int]) -> None: ...
 def _shutdown() -> None: ...
 @final
@@ -234,7 +238,6 @@ class Client:
         concurrency: Optional[int] = None,
         rate_limit: _RateLimit = None,
         options: Optional[Dict[str, Any]] = None,
-        buffer: Optional[int] = None,
     ) -> "BatchSession": ...
 
 @final

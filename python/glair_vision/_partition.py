@@ -20,13 +20,16 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import _native
 from ._client import Vision
 from ._tables import RateLimit
+from .errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-#: Rows per journal entry of a checkpointed partition (see `verify`'s docs).
+#: Rows per journal entry of a checkpointed partition (see `verify`'s docs): 1
+#: to 100,000, the range the core checks.
 DEFAULT_CHECKPOINT_ROWS = 1000
 
 # One client per (configuration, process): every partition a worker process runs
@@ -89,15 +92,25 @@ def _arrive(key: str, payload: bytes) -> ShippedVision:
 
 def per_task_rate(rate_limit: Union[None, str, float], tasks_at_once: int) -> RateLimit:
     """The account-wide ``rate_limit`` as one task's share; ``None`` and
-    ``"auto"`` leave every worker's adaptive pacing to find the limit."""
-    if rate_limit is None or rate_limit == "auto":
+    ``"auto"`` leave every worker's adaptive pacing to find the limit. The rate
+    and the share are checked against the range of every rate limit (0.001 to
+    1,000,000 per second): a ``ValidationError`` naming ``rate_limit``
+    (a wrong type: ``TypeError``)."""
+    rate = _native.check_rate_limit(rate_limit)
+    if rate is None:
         return "auto"
-    if isinstance(rate_limit, str) or isinstance(rate_limit, bool):
-        raise ValueError(f"rate_limit must be a number of calls per second or 'auto', not {rate_limit!r}")
-    rate = float(rate_limit)
-    if not rate > 0:
-        raise ValueError("rate_limit must be more than 0 calls per second")
-    return rate / max(1, tasks_at_once)
+    tasks = max(1, tasks_at_once)
+    share = rate / tasks
+    try:
+        _native.check_rate_limit(share)
+    except ValidationError as e:
+        raise ValidationError(
+            f"invalid rate_limit: {rate:g} calls per second shared by {tasks} tasks at once is below "
+            "the slowest rate limit per task (0.001 calls per second)",
+            field="rate_limit",
+            detail=e.detail,
+        ) from None
+    return share
 
 
 @dataclass(frozen=True, repr=False)
@@ -186,8 +199,8 @@ def settings(
     rate_limit = per_task_rate(rate_limit, tasks_at_once)
     if isinstance(keep, str):
         keep = (keep,)
-    if checkpoint_rows < 1:
-        raise ValueError("checkpoint_rows must be 1 or more")
+    # 1 to 100,000 (the core's range): a chunk is what a partition holds at a time.
+    checkpoint_rows = _native.check_checkpoint_rows(checkpoint_rows)
     s = Settings(
         shipped=ShippedVision(vision),
         columns=dict(columns) if columns is not None else None,

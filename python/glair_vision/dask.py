@@ -57,19 +57,20 @@ def verify(
     repr, which task graphs print, shows no credentials); each worker process
     builds one client from it and reuses it for every partition it runs.
 
-    ``concurrency`` is per task. ``rate_limit`` is the account's limit (calls per
-    second, for the whole cluster): each task gets ``rate_limit`` divided by the
-    tasks that run at once (see :func:`tasks_at_once`). Without it, each worker's
-    adaptive pacing slows down on the API's 429s, which keeps the cluster under
-    the account's limit.
+    ``concurrency`` is per task (1 to 4,096). ``rate_limit`` is the account's
+    limit (calls per second, for the whole cluster): each task gets
+    ``rate_limit`` divided by the tasks that run at once (see
+    :func:`tasks_at_once`). Without it, each worker's adaptive pacing slows down
+    on the API's 429s, which keeps the cluster under the account's limit.
 
     A task the engine retries (a worker lost, say) calls its rows again, unless
     ``checkpoint`` names a directory every worker can read and write: each
-    partition is then verified ``checkpoint_rows`` rows at a time and each
-    chunk's results are written there before the next chunk starts, so a retried
-    task calls only the rows no earlier attempt finished (a task killed mid-chunk
-    calls that chunk's rows again). The files hold result columns only. Use a new
-    directory per job: a later run over the same rows reuses the results.
+    partition is then verified ``checkpoint_rows`` rows at a time (1 to 100,000;
+    default 1,000) and each chunk's results are written there before the next
+    chunk starts, so a retried task calls only the rows no earlier attempt
+    finished (a task killed mid-chunk calls that chunk's rows again). The files
+    hold result columns only. Use a new directory per job: a later run over the
+    same rows reuses the results.
     """
     import pyarrow as pa
 

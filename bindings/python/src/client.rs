@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt as _;
 use glair_vision::{
-    BatchItem, BatchOptions, BatchRequest, Error, RequestOptions, Verification, VerificationRequest, Vision,
+    limits, BatchItem, BatchOptions, BatchRequest, Error, RequestOptions, Verification, VerificationRequest,
+    Vision,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -93,6 +94,19 @@ fn batch_options(
         rate_limit: rate_limit(rate_limit_arg)?,
         request_options: request_options(options)?,
     })
+}
+
+/// [`batch_options`], and the core's own check of them (the ranges of
+/// `glair_vision::limits`): raised once, before any record is read.
+fn checked_batch_options(
+    py: Python<'_>,
+    concurrency_arg: Option<&Bound<'_, PyAny>>,
+    rate_limit_arg: Option<&Bound<'_, PyAny>>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<BatchOptions> {
+    let opts = batch_options(concurrency_arg, rate_limit_arg, options)?;
+    opts.check().map_err(|e| to_pyerr(py, &e))?;
+    Ok(opts)
 }
 
 /// Records to requests; a record that cannot be converted is settled at once
@@ -214,16 +228,16 @@ impl PyClient {
             b = b.api_version(v);
         }
         if let Some(v) = timeout.filter(|v| !v.is_none()) {
-            b = b.timeout(seconds("timeout", v)?);
+            b = b.timeout(seconds(&limits::TIMEOUT, v)?);
         }
         if let Some(v) = connect_timeout.filter(|v| !v.is_none()) {
-            b = b.connect_timeout(seconds("connect_timeout", v)?);
+            b = b.connect_timeout(seconds(&limits::CONNECT_TIMEOUT, v)?);
         }
         if let Some(v) = max_retries.filter(|v| !v.is_none()) {
             b = b.max_retries(retries(v)?);
         }
         if let Some(v) = deadline.filter(|v| !v.is_none()) {
-            b = b.deadline(seconds("deadline", v)?);
+            b = b.deadline(seconds(&limits::DEADLINE, v)?);
         }
         if let Some(v) = retry_unanswered.filter(|v| !v.is_none()) {
             b = b.retry_unanswered(boolean("retry_unanswered", v)?);
@@ -339,7 +353,7 @@ impl PyClient {
         rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Vec<Settled>> {
-        let opts = batch_options(concurrency, rate_limit, options)?;
+        let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
         let (slots, positions, requests) = prepare(py, records)?;
         let vision = self.vision();
         let outcomes =
@@ -357,7 +371,7 @@ impl PyClient {
         rate_limit: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = batch_options(concurrency, rate_limit, options)?;
+        let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
         let (slots, positions, requests) = prepare(py, records)?;
         let vision = self.vision();
         future_into_py(py, async move {
@@ -366,18 +380,19 @@ impl PyClient {
         })
     }
 
-    /// Starts a streaming batch: submit records as `capacity()` allows, collect
-    /// `(submission index, outcome)` pairs as they complete.
-    #[pyo3(signature = (concurrency=None, rate_limit=None, options=None, buffer=None))]
+    /// Starts a streaming batch: submit records as `capacity()` allows (twice
+    /// the concurrency), collect `(submission index, outcome)` pairs as they complete.
+    #[pyo3(signature = (concurrency=None, rate_limit=None, options=None))]
     fn batch_session(
         &self,
+        py: Python<'_>,
         concurrency: Option<&Bound<'_, PyAny>>,
         rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
-        buffer: Option<usize>,
     ) -> PyResult<PyBatchSession> {
-        let opts = batch_options(concurrency, rate_limit, options)?;
-        let buffer = buffer.unwrap_or(opts.concurrency.saturating_mul(2)).max(1);
+        let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
+        // Bounded by the concurrency's range: at most 8,192 records queued.
+        let buffer = opts.concurrency * 2;
         let (in_tx, mut in_rx) = mpsc::channel::<BatchRequest>(buffer);
         let (out_tx, out_rx) = mpsc::unbounded_channel::<BatchItem>();
         let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use glair_vision::limits::{self, Count, DurationRange, OutOfRange};
 use glair_vision::{BatchRequest, Field, RateLimit, RequestOptions, ValidationError, VerificationRequest};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -127,19 +128,29 @@ fn invalid(value: &Bound<'_, PyAny>, name: &str, detail: &str) -> PyErr {
     validation_pyerr(value.py(), &ValidationError::for_key(name, detail))
 }
 
-/// Seconds (int or float, positive, finite) as a duration. A wrong type is a
-/// `TypeError`, a bad number a `ValidationError`.
-pub fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+/// A core range refusal as a `ValidationError` naming the setting (Python
+/// spells every setting as the core does).
+fn out_of_range(value: &Bound<'_, PyAny>, e: OutOfRange) -> PyErr {
+    invalid(value, e.setting(), &e.message())
+}
+
+/// A number of seconds (an int or float, not a bool) as f64. A wrong type is a
+/// `TypeError`.
+pub fn number_of_seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
     if value.is_instance_of::<pyo3::types::PyBool>() {
         return Err(PyTypeError::new_err(format!("{name} must be a number of seconds, not bool")));
     }
-    let secs: f64 = value.extract().map_err(|_| {
+    value.extract().map_err(|_| {
         PyTypeError::new_err(format!("{name} must be a number of seconds, not {}", type_name(value)))
-    })?;
-    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        return Err(invalid(value, name, "must be a positive number of seconds (at most 1e9)"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    })
+}
+
+/// Seconds as a duration within `range` (the core's: `limits::TIMEOUT`, ...).
+/// A wrong type is a `TypeError`; a number outside the range (NaN, infinities
+/// and negatives included) a `ValidationError` naming the setting.
+pub fn seconds(range: &DurationRange, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let secs = number_of_seconds(range.setting, value)?;
+    range.check_seconds(secs).map_err(|e| out_of_range(value, e))
 }
 
 /// An `int` that is not a `bool`, as i128 (wide enough for any range check).
@@ -147,35 +158,36 @@ fn integer(name: &str, value: &Bound<'_, PyAny>) -> PyResult<i128> {
     if value.is_instance_of::<pyo3::types::PyBool>() || !value.is_instance_of::<pyo3::types::PyInt>() {
         return Err(PyTypeError::new_err(format!("{name} must be an int, not {}", type_name(value))));
     }
-    // Ints beyond i128 are out of every range below.
-    Ok(value.extract::<i128>().unwrap_or(i128::MAX))
+    // Ints beyond i128 are out of every range: saturate, keeping the sign.
+    Ok(value.extract::<i128>().unwrap_or_else(|_| {
+        if value.lt(0i32).unwrap_or(false) {
+            i128::MIN
+        } else {
+            i128::MAX
+        }
+    }))
 }
 
-/// A non-negative retry count.
+/// An int within a core range ([`Count`]).
+pub fn count(range: &Count, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let n = integer(range.setting, value)?;
+    range.check(n).map_err(|e| out_of_range(value, e))
+}
+
+/// A retry count (`limits::RETRIES`: 0 to 100).
 pub fn retries(value: &Bound<'_, PyAny>) -> PyResult<u32> {
-    let n = integer("max_retries", value)?;
-    u32::try_from(n).map_err(|_| invalid(value, "max_retries", "must be between 0 and 4294967295"))
+    count(&limits::RETRIES, value).map(|n| n as u32)
 }
 
-/// The most calls a batch may have in flight (one task each).
-pub const MAX_CONCURRENCY: usize = 65_536;
-
-/// A batch's concurrency: an int from 1 to [`MAX_CONCURRENCY`].
+/// A batch's concurrency (`limits::CONCURRENCY`: 1 to 4096).
 pub fn concurrency(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    let n = integer("concurrency", value)?;
-    usize::try_from(n)
-        .ok()
-        .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
-        .ok_or_else(|| invalid(value, "concurrency", "must be between 1 and 65536"))
+    count(&limits::CONCURRENCY, value).map(|n| n as usize)
 }
-
-/// The slowest batch rate accepted: one call a year.
-const MIN_RATE_LIMIT: f64 = 1.0 / (366.0 * 24.0 * 3600.0);
 
 /// A rate limit: `"auto"` (or None) lets the client's pacer find the account's
-/// pace; a number is a hard ceiling of calls started per second. A wrong type
-/// (bool included) is a `TypeError`; another string or a number that is not
-/// positive and finite is a `ValidationError`.
+/// pace; a number is a hard ceiling of calls started per second, within
+/// `limits::RATE_LIMIT`. A wrong type (bool included) is a `TypeError`;
+/// another string or a number outside the range is a `ValidationError`.
 pub fn rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<RateLimit> {
     let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(RateLimit::Auto) };
     if let Ok(text) = value.cast::<PyString>() {
@@ -194,14 +206,7 @@ pub fn rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<RateLimit> {
         return Err(wrong_type());
     }
     let rate: f64 = value.extract().map_err(|_| wrong_type())?;
-    if !rate.is_finite() || rate < MIN_RATE_LIMIT {
-        return Err(invalid(
-            value,
-            "rate_limit",
-            "must be a positive, finite number of requests per second (at least one a year)",
-        ));
-    }
-    Ok(RateLimit::Fixed(rate))
+    limits::RATE_LIMIT.check(rate).map(RateLimit::Fixed).map_err(|e| out_of_range(value, e))
 }
 
 /// A `str` setting; text that is not valid Unicode (a lone surrogate) is a
@@ -229,7 +234,8 @@ pub fn opt_string(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Opti
 }
 
 /// Per-call overrides from a dict of `api_key`, `username`, `password`, `base_url`,
-/// `api_version`, `timeout` and `deadline` (seconds), `max_retries`,
+/// `api_version`, `timeout` and `deadline` (seconds), `max_retries` (each within
+/// its `glair_vision::limits` range),
 /// `retry_unanswered` and `request_id`; `None` values are ignored.
 pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestOptions> {
     let mut out = RequestOptions::default();
@@ -245,13 +251,30 @@ pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestO
             "password" => out.password = Some(string(&key, &value)?),
             "base_url" => out.base_url = Some(string(&key, &value)?),
             "api_version" => out.api_version = Some(string(&key, &value)?),
-            "timeout" => out.timeout = Some(seconds(&key, &value)?),
+            "timeout" => out.timeout = Some(seconds(&limits::TIMEOUT, &value)?),
             "max_retries" => out.max_retries = Some(retries(&value)?),
-            "deadline" => out.deadline = Some(seconds(&key, &value)?),
+            "deadline" => out.deadline = Some(seconds(&limits::DEADLINE, &value)?),
             "retry_unanswered" => out.retry_unanswered = Some(boolean(&key, &value)?),
             "request_id" => out.request_id = Some(string(&key, &value)?),
             _ => return Err(PyTypeError::new_err(format!("unknown option {key:?}"))),
         }
     }
     Ok(out)
+}
+
+/// Rows per checkpoint chunk of the Dask and Spark adapters, within
+/// `limits::CHECKPOINT_ROWS` (1 to 100,000): the chunk is what a partition holds
+/// in memory at a time. A wrong type is a `TypeError`, a count outside the range
+/// a `ValidationError` naming `checkpoint_rows`.
+#[pyfunction]
+pub fn check_checkpoint_rows(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    count(&limits::CHECKPOINT_ROWS, value)
+}
+
+/// A rate limit as `verify_table` and the batches take it (`"auto"`, None or a
+/// number within `limits::RATE_LIMIT`): None for `"auto"`, else the number.
+/// For the Dask and Spark adapters, which divide the account's rate among tasks.
+#[pyfunction]
+pub fn check_rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    Ok(rate_limit(value)?.ceiling())
 }

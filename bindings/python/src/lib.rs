@@ -18,6 +18,8 @@ mod _native {
     #[pymodule_export]
     use super::client::{check_options, mask_nik, PyBatchSession, PyClient};
     #[pymodule_export]
+    use super::convert::{check_checkpoint_rows, check_rate_limit};
+    #[pymodule_export]
     use super::log_sink::_set_log_level;
     #[pymodule_export]
     use super::sandbox::PySandbox;

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use glair_vision::{Credentials, Field};
-use glair_vision_sandbox::{self as sandbox, Record, Sandbox, SandboxConfig};
+use glair_vision_sandbox::{self as sandbox, Record, Sandbox, SandboxConfig, SandboxError};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::seconds;
+use crate::convert::number_of_seconds;
 use crate::runtime::block_on;
 
 fn record_dict<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyDict>> {
@@ -130,8 +130,11 @@ impl PySandbox {
                 h.parse::<IpAddr>().map_err(|_| PyValueError::new_err("host must be an IP address"))?;
         }
         config.port = port;
-        let server = block_on(py, Sandbox::start(config))?
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")))?;
+        let server = block_on(py, Sandbox::start(config))?.map_err(|e| match e {
+            // A setting outside the sandbox's ranges: the caller's value.
+            SandboxError::Config(_) => PyValueError::new_err(format!("cannot start the sandbox: {e}")),
+            e => PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")),
+        })?;
         Ok(PySandbox {
             url: server.url().to_owned(),
             credentials: server.credentials().clone(),
@@ -221,9 +224,12 @@ impl PySandbox {
     }
 }
 
+/// Seconds, 0 or more (the sandbox's own check bounds them above).
 fn zero_or_seconds(name: &str, v: &Bound<'_, PyAny>) -> PyResult<std::time::Duration> {
-    if let Ok(0.0) = v.extract::<f64>() {
-        return Ok(std::time::Duration::ZERO);
+    let secs = number_of_seconds(name, v)?;
+    let bad = || PyValueError::new_err(format!("{name} must be a number of seconds, 0 or more"));
+    if !(secs.is_finite() && secs >= 0.0) {
+        return Err(bad());
     }
-    seconds(name, v)
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| bad())
 }
