@@ -20,6 +20,10 @@ cargo clippy --workspace --all-targets --locked --features glair-vision/arrow --
 section "Rust: tests (core, sandbox, CLI, conformance vectors)"
 cargo test --locked --features glair-vision/arrow
 
+section "Rust: the CLI without Parquet (cargo feature parquet off: CSV and JSONL only)"
+cargo clippy --locked -p glair-vision-cli --no-default-features --bins -- -D warnings
+cargo test --locked -p glair-vision-cli --no-default-features --bin glair-vision
+
 section "Contract: Schemathesis against the sandbox's OpenAPI document"
 bash tests/contract/run.sh
 

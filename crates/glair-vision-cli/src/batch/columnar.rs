@@ -34,8 +34,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::batch::input::{Columns, InputRow};
+use crate::batch::parquet_journal as journal_path;
 use crate::batch::record::{Layout, RowResult};
 use crate::output::ErrorJson;
+
+/// This build reads and writes Parquet (`columnar_off.rs` is the build without).
+pub fn supported() -> Result<(), String> {
+    Ok(())
+}
+
+/// A Parquet output's columns, as `prepare_output` found them.
+pub struct OutputSchema(SchemaRef);
 
 /// Rows per batch read from the input.
 const READ_BATCH: usize = 1024;
@@ -64,7 +73,7 @@ pub fn count_rows(path: &Path, file: File) -> Result<u64, String> {
 }
 
 /// The schema of a Parquet input (for the kept columns' types).
-pub fn schema(path: &Path) -> Result<SchemaRef, String> {
+fn schema(path: &Path) -> Result<SchemaRef, String> {
     let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(builder(path, file)?.schema().clone())
 }
@@ -141,15 +150,8 @@ fn kept_values(batch: &RecordBatch, keep: &[usize]) -> Result<Vec<Vec<Value>>, S
     Ok(rows)
 }
 
-/// The journal a Parquet output is built from.
-pub fn journal_path(output: &Path) -> PathBuf {
-    let mut s = output.as_os_str().to_owned();
-    s.push(".partial.jsonl");
-    PathBuf::from(s)
-}
-
 /// The output's columns: kept (as given), `row`, `duplicate_of` (with dedupe), results.
-pub fn output_schema(kept: &[FieldRef], dedupe: bool) -> SchemaRef {
+fn output_schema(kept: &[FieldRef], dedupe: bool) -> SchemaRef {
     let none = ResolvedColumns { roles: Vec::new(), keep: Vec::new(), request_id: None };
     let results = result_schema(&Schema::empty(), &none);
     let mut fields: Vec<FieldRef> = kept.to_vec();
@@ -162,8 +164,49 @@ pub fn output_schema(kept: &[FieldRef], dedupe: bool) -> SchemaRef {
 }
 
 /// Kept columns of a CSV or JSONL input: text, nullable.
-pub fn text_fields(names: &[String]) -> Vec<FieldRef> {
+fn text_fields(names: &[String]) -> Vec<FieldRef> {
     names.iter().map(|n| Arc::new(ArrowField::new(n, DataType::Utf8, true))).collect()
+}
+
+/// The output's schema, or `None` when the output is already complete (it
+/// exists, without its journal, with one row per input row). Kept columns keep
+/// their types from a Parquet input, and are text from CSV or JSONL.
+pub fn prepare_output(
+    input: &Path,
+    input_is_parquet: bool,
+    keep: &[String],
+    dedupe: bool,
+    output: &Path,
+    total: u64,
+) -> Result<Option<OutputSchema>, String> {
+    match existing_rows(output)? {
+        Some(rows) if rows == total => return Ok(None),
+        Some(rows) => {
+            return Err(format!(
+                "{} exists with {rows} rows, not the {total} of {}: use another --output or move it away",
+                output.display(),
+                input.display()
+            ))
+        }
+        None => {}
+    }
+    let kept = if input_is_parquet {
+        let schema = schema(input)?;
+        keep.iter()
+            .map(|name| {
+                let clean = |n: &str| n.trim_start_matches('\u{feff}').trim().to_owned();
+                schema
+                    .fields()
+                    .iter()
+                    .find(|f| clean(f.name()) == clean(name))
+                    .cloned()
+                    .ok_or_else(|| format!("kept column `{name}` is not a column of {}", input.display()))
+            })
+            .collect::<Result<Vec<_>, String>>()?
+    } else {
+        text_fields(keep)
+    };
+    Ok(Some(OutputSchema(output_schema(&kept, dedupe))))
 }
 
 /// A Parquet output that exists without its journal is complete: its row count.
@@ -184,7 +227,8 @@ struct Extra {
 
 /// Writes the Parquet output from the complete journal (rows 1..=total), in row
 /// order, atomically; then removes the journal.
-pub fn write_output(output: &Path, schema: SchemaRef, kept: usize, total: u64) -> Result<(), String> {
+pub fn write_output(output: &Path, schema: OutputSchema, kept: usize, total: u64) -> Result<(), String> {
+    let OutputSchema(schema) = schema;
     let journal = journal_path(output);
     let offsets = index(&journal, total)?;
     let mut tmp = output.as_os_str().to_owned();

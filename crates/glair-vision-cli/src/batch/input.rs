@@ -57,7 +57,8 @@ impl Columns {
         Ok(Columns { map: pairs, keep, request_id: request_id.map(|c| c.trim().to_owned()), ignore_unknown })
     }
 
-    /// The mapping for a table whose columns are all known (a CSV header, a Parquet schema).
+    /// The mapping for a table whose columns are all known (a Parquet schema).
+    #[cfg(feature = "parquet")]
     pub fn mapping_all(&self) -> ColumnMapping {
         self.mapping(|_| true)
     }

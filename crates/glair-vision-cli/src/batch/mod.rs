@@ -4,6 +4,9 @@
 //! calls rows that ended in retryable errors again, `--dedupe` sends each distinct
 //! record once, `--dry-run` checks everything offline.
 
+// Parquet in and out (cargo feature `parquet`, on by default); without it, a
+// Parquet input or output is a usage error that says so.
+#[cfg_attr(not(feature = "parquet"), path = "columnar_off.rs")]
 mod columnar;
 mod dryrun;
 mod input;
@@ -182,6 +185,13 @@ pub async fn run(args: BatchArgs) -> u8 {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
+    let out_format = output_format(&args);
+    let parquet = out_format == OutputFormat::Parquet;
+    if parquet || in_format == crate::args::InputFormat::Parquet {
+        if let Err(e) = columnar::supported() {
+            return usage_error(&e);
+        }
+    }
     let columns =
         match Columns::new(&args.map, &args.keep, args.request_id_column.as_deref(), args.ignore_unknown) {
             Ok(c) => c,
@@ -193,8 +203,6 @@ pub async fn run(args: BatchArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
     };
-    let out_format = output_format(&args);
-    let parquet = out_format == OutputFormat::Parquet;
     // A Parquet output is built from a JSONL journal: lines are written in that layout.
     let format = if parquet { OutputFormat::Jsonl } else { out_format };
     let layout = Layout { format, keep: columns.keep.clone(), dedupe: args.dedupe };
@@ -230,9 +238,17 @@ pub async fn run(args: BatchArgs) -> u8 {
         Err(e) => return usage_error(&e),
     };
     // Where lines go: the output itself, or the journal a Parquet output is built from.
-    let lines_path = if parquet { columnar::journal_path(&output_path) } else { output_path.clone() };
+    let lines_path = if parquet { parquet_journal(&output_path) } else { output_path.clone() };
     let parquet_schema = if parquet {
-        match parquet_output(&args, in_format, &columns, &output_path, total) {
+        let input_is_parquet = in_format == crate::args::InputFormat::Parquet;
+        match columnar::prepare_output(
+            &args.input,
+            input_is_parquet,
+            &columns.keep,
+            args.dedupe,
+            &output_path,
+            total,
+        ) {
             Ok(Some(schema)) => Some(schema),
             Ok(None) => {
                 say!(
@@ -518,42 +534,11 @@ pub async fn run(args: BatchArgs) -> u8 {
     }
 }
 
-/// A Parquet output's schema, or `None` when the output is already complete (it
-/// exists, without its journal, with one row per input row).
-fn parquet_output(
-    args: &BatchArgs,
-    in_format: crate::args::InputFormat,
-    columns: &Columns,
-    output: &Path,
-    total: u64,
-) -> Result<Option<arrow_schema::SchemaRef>, String> {
-    match columnar::existing_rows(output)? {
-        Some(rows) if rows == total => return Ok(None),
-        Some(rows) => {
-            return Err(format!(
-                "{} exists with {rows} rows, not the {total} of {}: use another --output or move it away",
-                output.display(),
-                args.input.display()
-            ))
-        }
-        None => {}
-    }
-    let kept = if in_format == crate::args::InputFormat::Parquet {
-        let schema = columnar::schema(&args.input)?;
-        columns
-            .keep
-            .iter()
-            .map(|name| {
-                let clean = |n: &str| n.trim_start_matches('\u{feff}').trim().to_owned();
-                schema.fields().iter().find(|f| clean(f.name()) == clean(name)).cloned().ok_or_else(|| {
-                    format!("kept column `{name}` is not a column of {}", args.input.display())
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?
-    } else {
-        columnar::text_fields(&columns.keep)
-    };
-    Ok(Some(columnar::output_schema(&kept, args.dedupe)))
+/// The JSONL journal a Parquet output is built from, beside it.
+pub(crate) fn parquet_journal(output: &Path) -> PathBuf {
+    let mut s = output.as_os_str().to_owned();
+    s.push(".partial.jsonl");
+    PathBuf::from(s)
 }
 
 /// `--dry-run`: the survey and its report; the output, if any, is only read.
@@ -569,7 +554,7 @@ fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) 
             all
         }
         Some(path) => {
-            let lines = if parquet { columnar::journal_path(path) } else { path.clone() };
+            let lines = if parquet { parquet_journal(path) } else { path.clone() };
             match resume::scan(&lines, layout, false, |_, _, _| {}) {
                 Ok(e) => e.done,
                 Err(e) => return usage_error(&e),
