@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::convert::{
-    opt_bool, opt_count, opt_duration_ms, opt_rate_limit, opt_string, options_object, parse_json,
+    deadline, opt_bool, opt_count_in, opt_millis_in, opt_rate_limit, opt_string, options_object, parse_json,
     parse_records, reject_unknown, request_from_value, request_options, retries, timeout, SETTINGS_KEYS,
 };
 use crate::errors::{config_error, error_payload, to_napi};
@@ -24,14 +24,13 @@ const STREAM_CHUNK: usize = 512;
 /// `new Vision(...)`'s own options, besides the settings a call may override.
 const VISION_KEYS: [&str; 3] = ["connectTimeoutMs", "readEnv", "rateLimit"];
 
-/// `{ concurrency, rateLimit, ...per-call overrides }`.
+/// `{ concurrency, rateLimit, ...per-call overrides }`, each within the core's
+/// range (`glair_vision::limits`; `concurrency` 1 to 4096), checked before the
+/// batch allocates anything.
 fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
     let mut obj = options_object(text, "batch options")?;
     let mut options = BatchOptions::default();
-    if let Some(n) = opt_count(&obj, "concurrency")? {
-        if n == 0 {
-            return Err(config_error("option `concurrency` must be at least 1"));
-        }
+    if let Some(n) = opt_count_in(&obj, "concurrency", &glair_vision::limits::CONCURRENCY)? {
         options.concurrency = n as usize;
     }
     if let Some(r) = opt_rate_limit(&obj, "rateLimit")? {
@@ -40,6 +39,8 @@ fn batch_options(text: Option<String>) -> Result<BatchOptions, Error> {
     obj.remove("concurrency");
     obj.remove("rateLimit");
     options.request_options = request_options(&obj)?;
+    // The core's own check of the whole (nothing above can fail it: a backstop).
+    options.check().map_err(|e| config_error(e.to_string()))?;
     Ok(options)
 }
 
@@ -105,13 +106,13 @@ impl NativeVision {
         if let Some(d) = timeout(&obj)? {
             b = b.timeout(d);
         }
-        if let Some(d) = opt_duration_ms(&obj, "connectTimeoutMs")? {
+        if let Some(d) = opt_millis_in(&obj, "connectTimeoutMs", &glair_vision::limits::CONNECT_TIMEOUT)? {
             b = b.connect_timeout(d);
         }
         if let Some(n) = retries(&obj)? {
             b = b.max_retries(n);
         }
-        if let Some(d) = opt_duration_ms(&obj, "deadline")? {
+        if let Some(d) = deadline(&obj)? {
             b = b.deadline(d);
         }
         if let Some(v) = opt_bool(&obj, "retryUnanswered")? {

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use glair_vision::limits::{self, Count, DurationRange, OutOfRange};
 use glair_vision::{
     BatchRequest, Error, Field, RateLimit, RequestOptions, ValidationError, VerificationRequest,
 };
@@ -142,16 +143,22 @@ pub fn opt_number(obj: &Map<String, Value>, key: &str) -> Result<Option<f64>, Er
     }
 }
 
+/// A core range refusal as a `ConfigurationError` naming the option as the
+/// caller spelled it (`maxRetries`, `timeoutMs`).
+fn out_of_range(key: &str, e: OutOfRange) -> Error {
+    config_error(format!("option `{key}` {}", e.message()))
+}
+
 /// A rate limit: `'auto'` (the client's pacer finds the account's pace) or a
-/// positive number, a hard ceiling of calls started per second. Unset is `None`.
+/// number within the core's range (`limits::RATE_LIMIT`: 0.001 to 1,000,000
+/// per second), a hard ceiling of calls started per second. Unset is `None`.
 pub fn opt_rate_limit(obj: &Map<String, Value>, key: &str) -> Result<Option<RateLimit>, Error> {
-    let bad =
-        || config_error(format!("option `{key}` must be 'auto' or a positive number of requests per second"));
+    let bad = || config_error(format!("option `{key}` must be 'auto' or {}", limits::RATE_LIMIT.expected()));
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s == "auto" => Ok(Some(RateLimit::Auto)),
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(r) if r.is_finite() && r > 0.0 => Ok(Some(RateLimit::Fixed(r))),
+        Some(Value::Number(n)) => match n.as_f64().map(|r| limits::RATE_LIMIT.check(r)) {
+            Some(Ok(r)) => Ok(Some(RateLimit::Fixed(r))),
             _ => Err(bad()),
         },
         Some(Value::String(_)) => Err(bad()),
@@ -169,7 +176,33 @@ pub fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, Err
     }
 }
 
-/// A number of milliseconds (`timeoutMs: 2500`) as a duration.
+/// A number of milliseconds within the core's `range` (`limits::TIMEOUT`, ...)
+/// as a duration: `timeoutMs: 2500`. NaN and infinities arrive as type markers
+/// (not numbers); negatives, fractions of a millisecond below the range and
+/// values past it are out of range.
+pub fn opt_millis_in(
+    obj: &Map<String, Value>,
+    key: &str,
+    range: &DurationRange,
+) -> Result<Option<Duration>, Error> {
+    match opt_number(obj, key)? {
+        None => Ok(None),
+        Some(ms) => range.check_millis(ms).map(Some).map_err(|e| out_of_range(key, e)),
+    }
+}
+
+/// An integer within the core's `range` (`limits::CONCURRENCY`, ...). A JS
+/// number that is not an integer (1.5), negative or past the range (2 ** 62)
+/// is out of range; NaN and infinities arrive as type markers.
+pub fn opt_count_in(obj: &Map<String, Value>, key: &str, range: &Count) -> Result<Option<u64>, Error> {
+    match opt_number(obj, key)? {
+        None => Ok(None),
+        Some(n) => range.check_f64(n).map(Some).map_err(|e| out_of_range(key, e)),
+    }
+}
+
+/// A number of milliseconds, 0 or more (the sandbox's delays; the sandbox
+/// bounds them itself), as a duration.
 pub fn opt_duration_ms(obj: &Map<String, Value>, key: &str) -> Result<Option<Duration>, Error> {
     match opt_number(obj, key)? {
         None => Ok(None),
@@ -214,21 +247,26 @@ pub fn reject_unknown(obj: &Map<String, Value>, known: &[&[&str]], what: &str) -
     }
 }
 
-/// `timeoutMs`, or its alias `timeout`.
+/// `timeoutMs`, or its alias `timeout` (milliseconds, `limits::TIMEOUT`: 1 ms to 1 day).
 pub fn timeout(obj: &Map<String, Value>) -> Result<Option<Duration>, Error> {
-    match opt_duration_ms(obj, "timeoutMs")? {
+    match opt_millis_in(obj, "timeoutMs", &limits::TIMEOUT)? {
         Some(d) => Ok(Some(d)),
-        None => opt_duration_ms(obj, "timeout"),
+        None => opt_millis_in(obj, "timeout", &limits::TIMEOUT),
     }
 }
 
-/// `maxRetries`, or its alias `retries`.
+/// `deadline` (milliseconds, `limits::DEADLINE`: 1 ms to 1 day).
+pub fn deadline(obj: &Map<String, Value>) -> Result<Option<Duration>, Error> {
+    opt_millis_in(obj, "deadline", &limits::DEADLINE)
+}
+
+/// `maxRetries`, or its alias `retries` (`limits::RETRIES`: 0 to 100).
 pub fn retries(obj: &Map<String, Value>) -> Result<Option<u32>, Error> {
-    let n = match opt_count(obj, "maxRetries")? {
+    let n = match opt_count_in(obj, "maxRetries", &limits::RETRIES)? {
         Some(n) => Some(n),
-        None => opt_count(obj, "retries")?,
+        None => opt_count_in(obj, "retries", &limits::RETRIES)?,
     };
-    Ok(n.map(|n| n.min(u64::from(u32::MAX)) as u32))
+    Ok(n.map(|n| n as u32))
 }
 
 /// Settings both `new Vision(...)` and a single call take.
@@ -258,7 +296,7 @@ pub fn request_options(obj: &Map<String, Value>) -> Result<RequestOptions, Error
         api_version: opt_string(obj, "apiVersion")?,
         timeout: timeout(obj)?,
         max_retries,
-        deadline: opt_duration_ms(obj, "deadline")?,
+        deadline: deadline(obj)?,
         retry_unanswered: opt_bool(obj, "retryUnanswered")?,
         request_id: match obj.get("requestId") {
             Some(v) => request_id_value(v)?,
