@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use glair_vision::limits::{self, Count, DurationRange};
 use glair_vision::{Field, RateLimit, VerificationRequest};
 
 pub const VERIFY_EXIT_CODES: &str = "\
@@ -86,18 +87,18 @@ pub struct ClientArgs {
     /// API version in the path
     #[arg(long, value_name = "VERSION", default_value = glair_vision::DEFAULT_API_VERSION)]
     pub api_version: String,
-    /// Deadline for each attempt, in seconds [default: 30]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Deadline for each attempt, in seconds, 0.001 to 86400 [default: 30]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
-    /// Deadline for connecting, in seconds [default: 10]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// Deadline for connecting, in seconds, 0.001 to 86400 [default: 10]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_connect_timeout)]
     pub connect_timeout: Option<Duration>,
     /// Deadline for the whole call (every attempt and every wait between them), in
-    /// seconds [default: 60]
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    /// seconds, 0.001 to 86400 [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_deadline)]
     pub deadline: Option<Duration>,
-    /// Retries on 429, 502, 503, 504 and failures to connect [default: 2]
-    #[arg(long, value_name = "N")]
+    /// Retries on 429, 502, 503, 504 and failures to connect, 0 to 100 [default: 2]
+    #[arg(long, value_name = "N", value_parser = parse_max_retries)]
     pub max_retries: Option<u32>,
     /// Also retry failures that leave it unknown whether the call was processed
     /// (and billed): a timeout or reset after sending, before any answer; a 500
@@ -234,8 +235,8 @@ pub struct SandboxArgs {
     /// Extra people to load: .jsonl, .json or .csv keyed by wire field names
     #[arg(long, value_name = "FILE")]
     pub records: Option<PathBuf>,
-    /// Synthetic people to generate
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    /// Synthetic people to generate, 0 to 100000
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = parse_synthetic)]
     pub synthetic: usize,
     /// Seed of the synthetic population
     #[arg(long, value_name = "S", default_value_t = 0)]
@@ -249,25 +250,26 @@ pub struct SandboxArgs {
     /// x-api-key the sandbox accepts
     #[arg(long, default_value = glair_vision_sandbox::DEFAULT_API_KEY)]
     pub api_key: String,
-    /// Latency added to every answer, in milliseconds (the mean, with --latency-spread-ms)
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Latency added to every answer, in milliseconds (the mean, with
+    /// --latency-spread-ms), at most 86400000 (a day)
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = parse_delay_ms)]
     pub latency_ms: u64,
     /// Standard deviation of the latency, in milliseconds: each answer waits a
-    /// log-normal draw (repeatable with --seed)
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// log-normal draw (repeatable with --seed), at most 86400000
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = parse_delay_ms)]
     pub latency_spread_ms: u64,
     /// Requests per second allowed per API key (token bucket); past it: 429 with
-    /// Retry-After. 0 for no limit
+    /// Retry-After. 0 for no limit, at most 1000000
     #[arg(long, value_name = "PER_SECOND", default_value_t = 0.0, value_parser = parse_rate_or_zero)]
     pub rate_limit: f64,
-    /// Requests an idle API key may send at once before --rate-limit applies
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    /// Requests an idle API key may send at once before --rate-limit applies, 1 to 1000000
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_burst)]
     pub burst: u32,
     /// Share of answers that are 503 (0.0-1.0)
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_fraction)]
     pub failure_rate: f64,
-    /// How long NIKs ending in 9408 wait before answering, in milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    /// How long NIKs ending in 9408 wait before answering, in milliseconds, at most 86400000
+    #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = parse_delay_ms)]
     pub slow_delay_ms: u64,
     /// Similarity needed for free-text fields to match (0.0-1.0)
     #[arg(long, value_name = "SCORE", default_value_t = 0.85, value_parser = parse_fraction)]
@@ -334,20 +336,21 @@ pub struct BatchArgs {
     /// first pass over the input and 128-bit hashes of the records, not the records
     #[arg(long)]
     pub dedupe: bool,
-    /// Calls in flight at once
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// Calls in flight at once, 1 to 4096
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = parse_concurrency)]
     pub concurrency: u32,
     /// Calls started per second: `auto` finds the account's limit by itself (after
     /// the first 429 the pace drops, then climbs back while calls succeed; 429s are
-    /// retried, not failed); a number is a hard ceiling (still lowered on 429s)
+    /// retried, not failed); a number is a hard ceiling (still lowered on 429s),
+    /// from 0.001 to 1000000
     #[arg(long, value_name = "auto|PER_SECOND", default_value = "auto", value_parser = parse_rate_limit)]
     pub rate_limit: RateLimit,
     /// After SIGINT/SIGTERM, how long in-flight calls may finish before they are
-    /// abandoned (a second signal abandons them at once), in seconds
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds_or_zero)]
+    /// abandoned (a second signal abandons them at once), in seconds, 0 to 86400
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_grace)]
     pub grace: Duration,
-    /// Seconds between progress lines when stderr is not a terminal
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    /// Seconds between progress lines when stderr is not a terminal, 0.001 to 86400
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_progress_interval)]
     pub progress_interval: Duration,
     /// No progress output (the summary is still printed)
     #[arg(long, short)]
@@ -360,35 +363,93 @@ pub struct BatchArgs {
     pub client: ClientArgs,
 }
 
-fn parse_seconds(s: &str) -> Result<Duration, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(Duration::from_secs_f64(v)),
-        _ => Err("must be a positive number of seconds".into()),
-    }
+// The flags' ranges are the core's (`glair_vision::limits`), the same in every
+// front door; clap names the flag in its message ("invalid value '5000' for
+// '--concurrency <N>': must be an integer from 1 to 4096"), exit code 2.
+
+/// A number of seconds within `range`.
+fn seconds_in(range: &DurationRange, s: &str) -> Result<Duration, String> {
+    let secs = s
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| format!("must be a number of seconds {}", range.expected_seconds()))?;
+    range.check_seconds(secs).map_err(|e| e.message())
 }
 
-fn parse_seconds_or_zero(s: &str) -> Result<Duration, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..1e9).contains(&v) => Ok(Duration::from_secs_f64(v)),
-        _ => Err("must be a number of seconds, 0 or more".into()),
-    }
+/// An integer within `range`.
+fn count_in(range: &Count, s: &str) -> Result<u64, String> {
+    let n = s.trim().parse::<i128>().map_err(|_| format!("must be {}", range.expected()))?;
+    range.check(n).map_err(|e| e.message())
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    seconds_in(&limits::TIMEOUT, s)
+}
+
+fn parse_connect_timeout(s: &str) -> Result<Duration, String> {
+    seconds_in(&limits::CONNECT_TIMEOUT, s)
+}
+
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    seconds_in(&limits::DEADLINE, s)
+}
+
+fn parse_max_retries(s: &str) -> Result<u32, String> {
+    count_in(&limits::RETRIES, s).map(|n| n as u32)
+}
+
+fn parse_concurrency(s: &str) -> Result<u32, String> {
+    count_in(&limits::CONCURRENCY, s).map(|n| n as u32)
+}
+
+/// `--grace` (the CLI's own): 0 to a day.
+const GRACE: DurationRange =
+    DurationRange { setting: "grace", min: Duration::ZERO, max: limits::MAX_DURATION };
+/// `--progress-interval` (the CLI's own): as a timeout, 1 ms to a day.
+const PROGRESS_INTERVAL: DurationRange =
+    DurationRange { setting: "progress_interval", min: limits::MIN_TIMEOUT, max: limits::MAX_DURATION };
+
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    seconds_in(&GRACE, s)
+}
+
+fn parse_progress_interval(s: &str) -> Result<Duration, String> {
+    seconds_in(&PROGRESS_INTERVAL, s)
 }
 
 fn parse_rate_limit(s: &str) -> Result<RateLimit, String> {
     if s.trim().eq_ignore_ascii_case("auto") {
         return Ok(RateLimit::Auto);
     }
+    let bad = || format!("must be `auto` or {}", limits::RATE_LIMIT.expected());
+    let rate = s.trim().parse::<f64>().map_err(|_| bad())?;
+    limits::RATE_LIMIT.check(rate).map(RateLimit::Fixed).map_err(|_| bad())
+}
+
+/// The sandbox's rate limit: 0 (none) to its maximum.
+fn parse_rate_or_zero(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(RateLimit::Fixed(v)),
-        _ => Err("must be `auto` or a positive number of requests per second".into()),
+        Ok(v) if v.is_finite() && (0.0..=glair_vision_sandbox::MAX_RATE_LIMIT).contains(&v) => Ok(v),
+        _ => Err("must be a number of requests per second from 0 (no limit) to 1000000".into()),
     }
 }
 
-fn parse_rate_or_zero(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("must be a number of requests per second, 0 or more".into()),
-    }
+/// `--synthetic`: 0 to the sandbox's maximum.
+fn parse_synthetic(s: &str) -> Result<usize, String> {
+    let range = Count { setting: "synthetic", min: 0, max: glair_vision_sandbox::MAX_SYNTHETIC as u64 };
+    count_in(&range, s).map(|n| n as usize)
+}
+
+/// `--burst`: 1 to the sandbox's maximum.
+fn parse_burst(s: &str) -> Result<u32, String> {
+    let range = Count { setting: "burst", min: 1, max: u64::from(glair_vision_sandbox::MAX_BURST) };
+    count_in(&range, s).map(|n| n as u32)
+}
+
+/// The sandbox's delays, in milliseconds: 0 to its maximum.
+fn parse_delay_ms(s: &str) -> Result<u64, String> {
+    let max = glair_vision_sandbox::MAX_DELAY.as_millis() as u64;
+    count_in(&Count { setting: "delay", min: 0, max }, s)
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {

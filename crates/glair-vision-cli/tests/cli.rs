@@ -397,3 +397,104 @@ fn a_reader_that_goes_away_stops_nothing() {
         assert_eq!(status.code(), Some(0), "{args:?}: {status:?}");
     }
 }
+
+/// Runs the binary, killing it if it has not exited within 20 s (a flag
+/// accepted by mistake would leave `sandbox` serving).
+fn run_bounded(args: &[String]) -> std::process::Output {
+    use std::time::{Duration, Instant};
+    let mut child = cli()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn flags_outside_their_ranges_are_usage_errors_naming_the_flag() {
+    let ts = TestSandbox::start(SandboxConfig::default());
+    let dir = scratch("ranges");
+    let input = dir.join("in.csv");
+    std::fs::write(&input, format!("nik\n{SITI}\n")).unwrap();
+    let output = dir.join("out.jsonl");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let verify = |flag: &str, value: &str| {
+        // `--flag=value`: a negative value is then a value, not a flag.
+        let mut args: Vec<String> =
+            vec!["verify".into(), "--nik".into(), SITI.into(), format!("{flag}={value}")];
+        args.extend(ts.flags());
+        args
+    };
+    let batch = |flag: &str, value: &str| {
+        let mut args: Vec<String> = vec!["batch".into(), "--input".into(), path(&input)];
+        args.extend(["--output".into(), path(&output), format!("{flag}={value}")]);
+        args.extend(ts.flags());
+        args
+    };
+    let sandbox = |flag: &str, value: &str| -> Vec<String> {
+        vec!["sandbox".into(), "--port".into(), "0".into(), format!("{flag}={value}")]
+    };
+    let mut cases: Vec<(Vec<String>, &str)> = Vec::new();
+    for value in
+        ["4097", "65537", "1000000", "2147483648", "4611686018427387904", "0", "-1", "1.5", "NaN", "inf"]
+    {
+        cases.push((batch("--concurrency", value), "--concurrency"));
+    }
+    for value in ["101", "4294967296", "-1", "1.5"] {
+        cases.push((verify("--max-retries", value), "--max-retries"));
+        cases.push((batch("--max-retries", value), "--max-retries"));
+    }
+    for flag in ["--timeout", "--connect-timeout", "--deadline"] {
+        for value in ["0", "-1", "0.0009", "86400.5", "1e9", "NaN", "inf"] {
+            cases.push((verify(flag, value), flag));
+        }
+    }
+    for value in ["0", "-1", "0.0009", "0.00001", "1000001", "NaN", "inf", "fast"] {
+        cases.push((batch("--rate-limit", value), "--rate-limit"));
+    }
+    for value in ["-1", "86401", "NaN"] {
+        cases.push((batch("--grace", value), "--grace"));
+    }
+    for value in ["0", "86401"] {
+        cases.push((batch("--progress-interval", value), "--progress-interval"));
+    }
+    for value in ["100001", "1099511627776", "-1"] {
+        cases.push((sandbox("--synthetic", value), "--synthetic"));
+    }
+    for (flag, value) in [
+        ("--burst", "0"),
+        ("--burst", "1000001"),
+        ("--latency-ms", "86400001"),
+        ("--latency-spread-ms", "18446744073709551615"),
+        ("--slow-delay-ms", "86400001"),
+        ("--rate-limit", "1000001"),
+    ] {
+        cases.push((sandbox(flag, value), flag));
+    }
+    for (args, flag) in cases {
+        let out = run_bounded(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag) && err.contains("must be"), "{args:?}: {err}");
+    }
+    assert!(!output.exists(), "no batch ran");
+    assert!(ts.sb().received().is_empty(), "nothing was sent");
+    // The ends of the ranges are accepted.
+    let mut args = verify("--max-retries", "100");
+    args.extend(["--timeout", "86400", "--deadline", "0.5", "--connect-timeout", "0.001"].map(String::from));
+    let out = run_bounded(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut args = batch("--concurrency", "4096");
+    args.extend(["--rate-limit", "1000000", "--grace", "0", "--max-retries", "0"].map(String::from));
+    let out = run_bounded(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
