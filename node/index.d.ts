@@ -319,7 +319,8 @@ export type ErrorCode =
   | 'connection'
   | 'cancelled'
   | 'redirect'
-  | 'incomplete_response';
+  | 'incomplete_response'
+  | 'internal';
 
 /** Base class of every error this package throws. */
 export declare class GlairVisionError extends Error {
@@ -412,6 +413,16 @@ export declare class APITimeoutError extends APIConnectionError {
 export declare class CancelledError extends GlairVisionError {
   readonly code: 'cancelled';
 }
+/**
+ * A bug in glair-vision (its native code panicked), not in your code, input or
+ * the service. The call failed; the process goes on and the client still works.
+ * Please report it with the message: https://github.com/glair-vision/glair-vision/issues
+ */
+export declare class InternalError extends GlairVisionError {
+  readonly code: 'internal';
+  /** What the panic said. */
+  readonly detail: string;
+}
 
 /** `@glair/vision` compatibility. */
 export declare enum LogLevel {
@@ -478,5 +489,6 @@ declare const glair: {
   APIConnectionError: typeof APIConnectionError;
   APITimeoutError: typeof APITimeoutError;
   CancelledError: typeof CancelledError;
+  InternalError: typeof InternalError;
 };
 export default glair;

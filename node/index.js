@@ -6,7 +6,7 @@
  */
 
 const errors = require('./lib/errors');
-const { Vision, Identity, FIELDS: FIELD_LIST } = require('./lib/vision');
+const { Vision, Identity, FIELDS: FIELD_LIST, iterateStream } = require('./lib/vision');
 
 /** The 16 wire field names, in the endpoint's documentation order. */
 const FIELDS = Object.freeze(FIELD_LIST.slice());
@@ -24,7 +24,7 @@ function maskNik(nik) {
       field: 'nik',
     });
   }
-  return native.maskNik(nik);
+  return errors.callSync(() => native.maskNik(nik));
 }
 
 
@@ -64,7 +64,7 @@ function setLogger(logger, options = {}) {
         }
       }
     : null;
-  native.setLogger(deliver, level);
+  errors.callSync(() => native.setLogger(deliver, level));
 }
 
 /**
@@ -73,7 +73,23 @@ function setLogger(logger, options = {}) {
  * still turns on logging to stderr, separately.
  */
 function setLogLevel(level) {
-  native.setLogLevel(levelName(level));
+  errors.callSync(() => native.setLogLevel(levelName(level)));
+}
+
+/**
+ * Test-only: panics in native code on purpose, to prove that a panic becomes an
+ * `InternalError` and the process goes on. Refuses with a `ConfigurationError`
+ * unless the environment has `GLAIR_VISION_TEST_PANICS=1`. `place`: `'sync'`
+ * throws (panic on this thread); `'async'` returns a promise that rejects
+ * (panic on a runtime worker thread); `'background'` returns undefined (a
+ * detached task panics; it is logged to `setLogger`'s logger); `'stream'`
+ * returns an async iterator whose first `next()` rejects (a streaming batch's
+ * driver panics).
+ */
+function _testPanic(place) {
+  if (place === 'async') return errors.call(() => native._testPanicAsync());
+  const stream = errors.callSync(() => native._testPanic(place));
+  return place === 'stream' ? iterateStream(stream, []) : undefined;
 }
 
 module.exports = {
@@ -104,5 +120,8 @@ module.exports = {
   APIConnectionError: errors.APIConnectionError,
   APITimeoutError: errors.APITimeoutError,
   CancelledError: errors.CancelledError,
+  InternalError: errors.InternalError,
 };
+// Test-only (see above): not enumerable, not in the types' public surface.
+Object.defineProperty(module.exports, '_testPanic', { value: _testPanic, enumerable: false });
 module.exports.default = module.exports;

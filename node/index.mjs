@@ -32,5 +32,6 @@ export const {
   APIConnectionError,
   APITimeoutError,
   CancelledError,
+  InternalError,
 } = glair;
 export default glair;

@@ -127,6 +127,33 @@ APITimeoutError.code = 'timeout';
 class CancelledError extends GlairVisionError {}
 CancelledError.code = 'cancelled';
 
+/** Where a bug in glair-vision is reported. */
+const ISSUES = 'https://github.com/glair-vision/glair-vision/issues';
+
+/**
+ * A bug in glair-vision, not in your code, input or the service: its native
+ * code panicked. The call failed; the process goes on and the client still
+ * works. Please report it (with the message) at
+ * https://github.com/glair-vision/glair-vision/issues. `detail` is what the
+ * panic said.
+ */
+class InternalError extends GlairVisionError {
+  constructor(message, { detail = null } = {}) {
+    super(message);
+    /** What the panic said. */
+    this.detail = detail ?? message;
+  }
+
+  /** The error for a panic in native code that said `detail`. */
+  static fromPanic(detail) {
+    const text = detail ? String(detail) : 'a panic in native code';
+    return new InternalError(`internal error in glair-vision (a bug: please report it at ${ISSUES}): ${text}`, {
+      detail: text,
+    });
+  }
+}
+InternalError.code = 'internal';
+
 const BY_CODE = {};
 for (const cls of [
   ValidationError,
@@ -144,6 +171,7 @@ for (const cls of [
   APIConnectionError,
   APITimeoutError,
   CancelledError,
+  InternalError,
 ]) {
   BY_CODE[cls.code] = cls;
 }
@@ -152,6 +180,7 @@ for (const cls of [
 function fromPayload(p) {
   const cls = BY_CODE[p.code] || GlairVisionError;
   if (cls === ValidationError) return new ValidationError(p.message, { field: p.field ?? null });
+  if (cls === InternalError) return InternalError.fromPanic(p.detail ?? p.message);
   if (cls.prototype instanceof APIError) {
     return new cls(p.message, {
       status: p.status ?? null,
@@ -185,7 +214,20 @@ function fromNative(err) {
   if (err && (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected')) {
     return new ValidationError(message || 'invalid argument', { field: null });
   }
+  // The addon's own errors all carry the prefix; a bare GenericFailure is a
+  // panic napi-rs caught (a sync function's `catch_unwind`, an async one's
+  // poll), its message the panic's text.
+  if (err && err.code === 'GenericFailure') return InternalError.fromPanic(message);
   return err;
+}
+
+/** Runs a synchronous native call so it throws this package's classes. */
+function callSync(fn) {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
 }
 
 /** Wraps a promise-returning native call so it rejects with this package's classes. */
@@ -215,7 +257,9 @@ module.exports = {
   APIConnectionError,
   APITimeoutError,
   CancelledError,
+  InternalError,
   fromPayload,
   fromNative,
   call,
+  callSync,
 };

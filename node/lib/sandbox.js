@@ -26,7 +26,7 @@ class Sandbox {
    * `GET ${url}/openapi.json`): every field, answer and header.
    */
   static openapi() {
-    return JSON.parse(native.openapiDocument());
+    return JSON.parse(errors.callSync(() => native.openapiDocument()));
   }
 
   /**
@@ -53,16 +53,16 @@ class Sandbox {
 
   /** The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash). */
   get url() {
-    return this[NATIVE].url;
+    return errors.callSync(() => this[NATIVE].url);
   }
   get apiKey() {
-    return this[NATIVE].apiKey;
+    return errors.callSync(() => this[NATIVE].apiKey);
   }
   get username() {
-    return this[NATIVE].username;
+    return errors.callSync(() => this[NATIVE].username);
   }
   get password() {
-    return this[NATIVE].password;
+    return errors.callSync(() => this[NATIVE].password);
   }
   /** `{ apiKey, username, password }` the sandbox accepts. */
   get credentials() {
@@ -83,11 +83,7 @@ class Sandbox {
 
   /** Requests answered 429 by the `rateLimit` option so far. */
   get throttled() {
-    try {
-      return this[NATIVE].throttled;
-    } catch (err) {
-      throw errors.fromNative(err);
-    }
+    return errors.callSync(() => this[NATIVE].throttled);
   }
 
   /** Every person in the registry (objects keyed by wire field names). */

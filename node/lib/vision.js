@@ -151,7 +151,7 @@ async function* iterateStream(stream, records) {
       if (chunk.length === 0) return;
       const rows = chunk;
       chunk = [];
-      await stream.push(JSON.stringify(rows));
+      await errors.call(() => stream.push(JSON.stringify(rows)));
     };
     try {
       for await (const record of records) {
@@ -220,27 +220,27 @@ class Vision {
 
   /** The base URL in use (default https://api.vision.glair.ai). */
   get baseUrl() {
-    return this[NATIVE].baseUrl;
+    return errors.callSync(() => this[NATIVE].baseUrl);
   }
   get apiVersion() {
-    return this[NATIVE].apiVersion;
+    return errors.callSync(() => this[NATIVE].apiVersion);
   }
   get timeoutMs() {
-    return this[NATIVE].timeoutMs;
+    return errors.callSync(() => this[NATIVE].timeoutMs);
   }
   get maxRetries() {
-    return this[NATIVE].maxRetries;
+    return errors.callSync(() => this[NATIVE].maxRetries);
   }
   /** The whole call's deadline (attempts and waits), in milliseconds. */
   get deadline() {
-    return this[NATIVE].deadlineMs;
+    return errors.callSync(() => this[NATIVE].deadlineMs);
   }
   get userAgent() {
-    return this[NATIVE].userAgent;
+    return errors.callSync(() => this[NATIVE].userAgent);
   }
   /** The client-wide ceiling of calls started per second, or `'auto'`. */
   get rateLimit() {
-    const ceiling = this[NATIVE].rateLimit;
+    const ceiling = errors.callSync(() => this[NATIVE].rateLimit);
     return ceiling === null || ceiling === undefined ? 'auto' : ceiling;
   }
 
@@ -253,7 +253,7 @@ class Vision {
    * call back. For progress displays and logs.
    */
   pacing() {
-    return JSON.parse(this[NATIVE].pacing());
+    return JSON.parse(errors.callSync(() => this[NATIVE].pacing()));
   }
 
   toJSON() {
@@ -272,4 +272,4 @@ Identity.prototype.toJSON = function identityToJSON() {
   return {};
 };
 
-module.exports = { Vision, Identity, FIELDS, NATIVE };
+module.exports = { Vision, Identity, FIELDS, NATIVE, iterateStream };

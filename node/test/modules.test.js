@@ -25,6 +25,7 @@ const NAMES = [
   'DecodeError',
   'APIConnectionError',
   'APITimeoutError',
+  'InternalError',
 ];
 
 test('CommonJS require by package name', () => {

@@ -25,6 +25,7 @@ from .errors import (
     DecodeError,
     GlairVisionError,
     IncompleteResponseError,
+    InternalError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -69,6 +70,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "RequestCancelledError",
+    "InternalError",
     "__version__",
 ]
 

@@ -34,6 +34,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "RequestCancelledError",
+    "InternalError",
 ]
 
 
@@ -242,6 +243,19 @@ class RequestCancelledError(GlairVisionError):
     code = "cancelled"
 
 
+class InternalError(GlairVisionError):
+    """A bug in glair-vision, not in your code, input or the service: its native
+    code panicked. The call failed; the process goes on and the client still
+    works. Please report it (https://github.com/glair-vision/glair-vision/issues)
+    with the message; ``detail`` is what the panic said."""
+
+    code = "internal"
+
+    def __init__(self, message: str = "", *, detail: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.detail = detail if detail is not None else message
+
+
 _BY_CODE: Dict[str, Type[GlairVisionError]] = {
     cls.code: cls
     for cls in (
@@ -260,6 +274,7 @@ _BY_CODE: Dict[str, Type[GlairVisionError]] = {
         APIConnectionError,
         APITimeoutError,
         RequestCancelledError,
+        InternalError,
     )
 }
 
@@ -286,6 +301,8 @@ def _from_native(code: str, message: str, info: Dict[str, Any]) -> GlairVisionEr
         return cls(message, **kwargs)
     if issubclass(cls, APIConnectionError):
         return cls(message, client_request_id=info.get("client_request_id"), request_sent=info.get("request_sent"))
+    if issubclass(cls, InternalError):
+        return cls(message, detail=info.get("detail"))
     exc = cls(message)
     if info.get("client_request_id") is not None:
         exc.client_request_id = info["client_request_id"]

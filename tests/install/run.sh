@@ -6,6 +6,11 @@
 #   - the README's Node example as CommonJS and as ESM in a fresh npm project
 #     (npm install of the main and this platform's tarballs, offline);
 #   - the unsupported-platform error of the Node loader;
+#   - panics in native code, on purpose (the test-only trigger, with
+#     GLAIR_VISION_TEST_PANICS=1), in the installed wheel and npm package: each
+#     must reach the caller as InternalError (or be logged) and the process go
+#     on (tests/install/panics_python.py, panics_node.js); without the variable
+#     the trigger refuses;
 #   - the CLI (the static musl one on Linux) `verify --sandbox`;
 #   - the three version strings, which must equal the workspace version.
 # Needs dist/ from `bash scripts/dist.sh --native` (or the full run).
@@ -52,6 +57,18 @@ VPY="$WORK/venv/bin/python"
 (cd "$WORK" && "$VPY" "$ROOT/tests/install/readme_python.py" "$ROOT/README.md" "$VERSION")
 PY_VERSION="$(cd "$WORK" && "$VPY" -c 'import glair_vision; print(glair_vision.__version__)')"
 
+section "Python: a panic in native code is an InternalError, and the process goes on"
+(cd "$WORK" && GLAIR_VISION_TEST_PANICS=1 "$VPY" "$ROOT/tests/install/panics_python.py")
+(cd "$WORK" && env -u GLAIR_VISION_TEST_PANICS "$VPY" -c '
+from glair_vision import ConfigurationError, _native
+try:
+    _native._test_panic("sync")
+except ConfigurationError as e:
+    print("without GLAIR_VISION_TEST_PANICS=1 the trigger refuses:", e)
+else:
+    raise SystemExit("the trigger ran without GLAIR_VISION_TEST_PANICS=1")
+')
+
 section "Node: fresh npm project, tarballs from dist/ only"
 KEY="$(node -e '
   const fs = require("node:fs");
@@ -79,6 +96,21 @@ cp "$ROOT/tests/install/readme_node.js" "$APP/"
     node readme_node.js "$ROOT/README.md" "$VERSION"
 )
 NODE_VERSION="$(cd "$APP" && node -p 'require("glair-vision").version')"
+
+section "Node: a panic in native code is an InternalError, and the process goes on"
+cp "$ROOT/tests/install/panics_node.js" "$APP/"
+(cd "$APP" && GLAIR_VISION_TEST_PANICS=1 node panics_node.js)
+(cd "$APP" && env -u GLAIR_VISION_TEST_PANICS node -e '
+  const { ConfigurationError, _testPanic } = require("glair-vision");
+  try {
+    _testPanic("sync");
+  } catch (e) {
+    if (!(e instanceof ConfigurationError)) throw e;
+    console.log(`without GLAIR_VISION_TEST_PANICS=1 the trigger refuses: ${e.message}`);
+    process.exit(0);
+  }
+  throw new Error("the trigger ran without GLAIR_VISION_TEST_PANICS=1");
+')
 
 section "Node: a platform without a binary fails at require, naming it and the supported list"
 set +e

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use futures_util::stream::{self, StreamExt};
-use glair_vision::{BatchOptions, BatchRequest, Error, Verification, Vision};
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use glair_vision::{BatchItem, BatchOptions, BatchRequest, Error, Verification, Vision};
 use napi_derive::napi;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -15,6 +15,7 @@ use crate::convert::{
     parse_records, reject_unknown, request_from_value, request_options, retries, timeout, SETTINGS_KEYS,
 };
 use crate::errors::{config_error, error_payload, to_napi};
+use crate::panics;
 use crate::runtime::{init_logging, spawn};
 use crate::types::verification_json;
 
@@ -60,7 +61,7 @@ fn outcome_json(index: usize, outcome: &Result<Verification, Error>, attempts: u
 
 /// The NIK masked for display (`317101******0001`): region and last 4 kept,
 /// the birth date hidden; other input is hidden whole. As Python's `mask_nik`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn mask_nik(nik: String) -> String {
     glair_vision::mask_nik(&nik)
 }
@@ -78,7 +79,7 @@ pub struct NativeVision {
 impl NativeVision {
     /// `options`: JSON of `{ apiKey, username, password, baseUrl, apiVersion,
     /// timeoutMs, connectTimeoutMs, maxRetries, readEnv, deadline, retryUnanswered }`.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(options: Option<String>) -> napi::Result<Self> {
         init_logging();
         Self::build(options).map_err(|e| to_napi(&e))
@@ -127,41 +128,41 @@ impl NativeVision {
         Ok(NativeVision { inner: b.build()? })
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn base_url(&self) -> String {
         self.inner.base_url().to_owned()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn api_version(&self) -> String {
         self.inner.api_version().to_owned()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn timeout_ms(&self) -> f64 {
         self.inner.timeout().as_secs_f64() * 1000.0
     }
 
     /// The whole call's deadline (attempts and waits), in milliseconds.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn deadline_ms(&self) -> f64 {
         self.inner.deadline().as_secs_f64() * 1000.0
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn max_retries(&self) -> u32 {
         self.inner.retry_policy().max_retries
     }
 
     /// The client-wide ceiling of calls per second, or `null` (`'auto'`).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn rate_limit(&self) -> Option<f64> {
         self.inner.pacing().ceiling
     }
 
     /// The pacer's state now (shared by every call of this client), as JSON:
     /// `{rate, ceiling, sent, retries, throttled, succeeded, paused}`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn pacing(&self) -> String {
         let p = self.inner.pacing();
         json!({
@@ -176,14 +177,14 @@ impl NativeVision {
         .to_string()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn user_agent(&self) -> String {
         self.inner.user_agent().to_owned()
     }
 
     /// One verification. `record`: JSON object of wire names; `overrides`: JSON of
     /// the per-call settings. Resolves to the result as JSON text.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn verification(&self, record: String, overrides: Option<String>) -> napi::Result<String> {
         let run = async {
             let request = request_from_value(&parse_json(&record, "record")?)?;
@@ -196,7 +197,7 @@ impl NativeVision {
 
     /// Starts a streaming batch: push records with `BatchStream.push`, read
     /// outcomes (as they complete) with `BatchStream.next`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn verification_stream(&self, options: Option<String>) -> napi::Result<BatchStream> {
         let options = batch_options(options).map_err(|e| to_napi(&e))?;
         Ok(BatchStream::start(self.inner.clone(), options))
@@ -208,13 +209,24 @@ impl NativeVision {
 
 type Row = (usize, Result<BatchRequest, Error>);
 
+/// What the driver and the feeder hand over: an outcome (JSON), or the text of
+/// a panic that stopped one of them.
+type Out = Result<Value, String>;
+
+/// The reading end of a stream: its outcomes, and a panic met while a `next`
+/// was gathering outcomes (the following `next`'s error).
+struct Output {
+    rx: mpsc::Receiver<Out>,
+    panicked: Option<String>,
+}
+
 /// A running streaming batch. Input flows in through a bounded channel (so a
 /// producer waits when the workers are busy); outcomes flow out as they
 /// complete. Closing it (or dropping it) cancels what is in flight.
 #[napi]
 pub struct BatchStream {
     input: Arc<Mutex<Option<mpsc::Sender<Vec<Row>>>>>,
-    output: Arc<tokio::sync::Mutex<mpsc::Receiver<Value>>>,
+    output: Arc<tokio::sync::Mutex<Output>>,
     pushed: Arc<Mutex<usize>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -222,8 +234,25 @@ pub struct BatchStream {
 impl BatchStream {
     fn start(vision: Vision, options: BatchOptions) -> BatchStream {
         let concurrency = options.concurrency.max(1);
+        BatchStream::start_with(concurrency, move |requests| {
+            vision.identity().verification_stream(requests, options)
+        })
+    }
+
+    /// A stream whose outcomes are `results(requests)`, `requests` being the
+    /// records pushed (`concurrency` of them queued at most). A panic in the
+    /// driver or the feeder (detached tasks) is handed to the reader after the
+    /// outcomes before it: `next` rejects with an `internal` error rather than
+    /// ending as if every record were answered.
+    pub(crate) fn start_with<S>(
+        concurrency: usize,
+        results: impl FnOnce(stream::Fuse<BoxStream<'static, BatchRequest>>) -> S,
+    ) -> BatchStream
+    where
+        S: Stream<Item = BatchItem> + Send + 'static,
+    {
         let (in_tx, mut in_rx) = mpsc::channel::<Vec<Row>>(2);
-        let (out_tx, out_rx) = mpsc::channel::<Value>(concurrency.max(STREAM_CHUNK));
+        let (out_tx, out_rx) = mpsc::channel::<Out>(concurrency.max(STREAM_CHUNK));
         // Index in the core stream -> index in the caller's input.
         let positions: Arc<Mutex<HashMap<usize, usize>>> = Arc::default();
         let (req_tx, req_rx) = mpsc::channel::<BatchRequest>(concurrency);
@@ -242,7 +271,7 @@ impl BatchStream {
                             }
                         }
                         Err(e) => {
-                            if feeder_out.send(outcome_json(index, &Err(e), 0, 0)).await.is_err() {
+                            if feeder_out.send(Ok(outcome_json(index, &Err(e), 0, 0))).await.is_err() {
                                 return;
                             }
                         }
@@ -253,15 +282,16 @@ impl BatchStream {
         // Fused: the core's workers may poll the input again after it ended, which
         // a bare `unfold` answers with a panic.
         let requests =
-            stream::unfold(req_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) }).fuse();
-        let results = vision.identity().verification_stream(requests, options);
+            stream::unfold(req_rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) }).boxed().fuse();
+        let results = results(requests);
+        let driver_out = out_tx.clone();
         let driver = async move {
             let mut results = std::pin::pin!(results);
             while let Some(item) = results.next().await {
                 let index =
                     positions.lock().expect("positions lock").remove(&item.index).unwrap_or(item.index);
-                if out_tx
-                    .send(outcome_json(index, &item.outcome, item.attempts, item.throttled))
+                if driver_out
+                    .send(Ok(outcome_json(index, &item.outcome, item.attempts, item.throttled)))
                     .await
                     .is_err()
                 {
@@ -272,13 +302,20 @@ impl BatchStream {
         let task = spawn(async move {
             // The driver ends when the feeder has dropped its sender and every
             // call has finished, or when the reader went away.
-            let feeder = tokio::spawn(feeder);
-            driver.await;
+            let feeder_panic = out_tx.clone();
+            let feeder = tokio::spawn(async move {
+                if let Err(text) = panics::catch(feeder).await {
+                    let _ = feeder_panic.send(Err(text)).await;
+                }
+            });
+            if let Err(text) = panics::catch(driver).await {
+                let _ = out_tx.send(Err(text)).await;
+            }
             feeder.abort();
         });
         BatchStream {
             input: Arc::new(Mutex::new(Some(in_tx))),
-            output: Arc::new(tokio::sync::Mutex::new(out_rx)),
+            output: Arc::new(tokio::sync::Mutex::new(Output { rx: out_rx, panicked: None })),
             pushed: Arc::default(),
             task: Mutex::new(Some(task)),
         }
@@ -289,7 +326,7 @@ impl BatchStream {
 impl BatchStream {
     /// Adds records (a JSON array). Resolves when the batch has room for them,
     /// so a producer that awaits each push never runs ahead of the workers.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn push(&self, records: String) -> napi::Result<()> {
         let rows = parse_records(&records).map_err(|e| to_napi(&e))?;
         let sender = self.input.lock().expect("input lock").clone();
@@ -307,23 +344,32 @@ impl BatchStream {
     }
 
     /// No more input: the stream ends once every pushed record has an outcome.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn end(&self) {
-        self.input.lock().expect("input lock").take();
+        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// The next outcomes (JSON array of `{index, value}` / `{index, error}`, at
     /// least one), or `null` when every record has been answered.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next(&self) -> napi::Result<Option<String>> {
-        let mut rx = self.output.lock().await;
-        let Some(first) = rx.recv().await else {
-            return Ok(None);
+        let mut output = self.output.lock().await;
+        if let Some(text) = output.panicked.take() {
+            return Err(panics::internal_error(&text));
+        }
+        let first = match output.rx.recv().await {
+            None => return Ok(None),
+            Some(Err(text)) => return Err(panics::internal_error(&text)),
+            Some(Ok(first)) => first,
         };
         let mut items = vec![first];
         while items.len() < STREAM_CHUNK {
-            match rx.try_recv() {
-                Ok(v) => items.push(v),
+            match output.rx.try_recv() {
+                Ok(Ok(v)) => items.push(v),
+                Ok(Err(text)) => {
+                    output.panicked = Some(text);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -331,16 +377,18 @@ impl BatchStream {
     }
 
     /// Stops the batch: no more input, in-flight calls are cancelled.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
-        self.input.lock().expect("input lock").take();
-        if let Some(task) = self.task.lock().expect("task lock").take() {
+        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
     }
 }
 
 impl Drop for BatchStream {
+    /// Runs in napi's finalizer, called from C: a panic must not unwind there
+    /// (that aborts), so the locks shrug off poisoning and nothing else panics.
     fn drop(&mut self) {
         self.close();
     }

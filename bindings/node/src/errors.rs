@@ -7,7 +7,7 @@ use napi::Status;
 use serde_json::{json, Map, Value};
 
 /// Prefix of every error message produced here; the JS layer parses what follows.
-const ERROR_PREFIX: &str = "GLAIR_VISION_ERROR:";
+pub(crate) const ERROR_PREFIX: &str = "GLAIR_VISION_ERROR:";
 
 /// The JSON payload the JS layer turns into an error class.
 pub fn error_payload(err: &Error) -> Value {

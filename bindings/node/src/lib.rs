@@ -12,7 +12,9 @@
 //! The modules match the Python binding's (`bindings/python/src`): `client`
 //! (the client and the streaming batch), `convert` (JS values to core types),
 //! `errors`, `sandbox`, `runtime` and `types` (results to JS); plus `logging`
-//! (`setLogger`, where Python hands records to its `logging` module).
+//! (`setLogger`, where Python hands records to its `logging` module). `panics`:
+//! a panic never ends the process (why the release addon aborted, and how
+//! every boundary turns a panic into an error), and the test-only `_testPanic`.
 
 #![deny(clippy::all)]
 
@@ -20,6 +22,7 @@ mod client;
 mod convert;
 mod errors;
 mod logging;
+mod panics;
 mod runtime;
 mod sandbox;
 mod types;
@@ -28,4 +31,5 @@ mod types;
 // registers nothing) sees them used.
 pub use client::mask_nik;
 pub use logging::{set_log_level, set_logger};
+pub use panics::{test_panic, test_panic_async};
 pub use sandbox::openapi_document;

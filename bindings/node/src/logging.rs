@@ -47,7 +47,7 @@ fn record_json(r: &LogRecord) -> String {
 
 /// Sends every record at `level` or above (default: the level set before,
 /// `debug` at first) to `callback`; `null` turns the logger off.
-#[napi]
+#[napi(catch_unwind)]
 pub fn set_logger(callback: Option<JsLogger>, level: Option<String>) -> napi::Result<()> {
     let level = level.as_deref().map(level_filter).transpose()?;
     let sink = callback.map(|f| {
@@ -62,7 +62,7 @@ pub fn set_logger(callback: Option<JsLogger>, level: Option<String>) -> napi::Re
 }
 
 /// Changes the level of the logger set with `setLogger` (kept for the next one).
-#[napi]
+#[napi(catch_unwind)]
 pub fn set_log_level(level: String) -> napi::Result<()> {
     logging::set_sink_level(level_filter(&level)?);
     Ok(())

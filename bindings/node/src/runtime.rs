@@ -6,12 +6,18 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-/// Runs `fut` on napi-rs' runtime, detached from any JS call.
+/// Runs `fut` on napi-rs' runtime, detached from any JS call. A panic in it is
+/// logged (no call waits for it; a task that has a caller to tell, such as a
+/// streaming batch's driver, catches its own first).
 pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    napi::bindgen_prelude::spawn(fut)
+    napi::bindgen_prelude::spawn(async move {
+        if let Err(text) = crate::panics::catch(fut).await {
+            crate::panics::log("a background task", &text);
+        }
+    })
 }
 
 /// Turns on the core's stderr logging once when `GLAIR_LOG` (or `RUST_LOG`) is set.

@@ -104,7 +104,7 @@ fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
 }
 
 /// The sandbox's OpenAPI 3.1 document (JSON text), shipped with the package.
-#[napi]
+#[napi(catch_unwind)]
 pub fn openapi_document() -> &'static str {
     glair_vision_sandbox::OPENAPI_JSON
 }
@@ -120,7 +120,7 @@ pub struct NativeSandbox {
 #[napi]
 impl NativeSandbox {
     /// Starts a sandbox on an ephemeral port (unless `port` is given).
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub async fn start(options: Option<String>) -> napi::Result<NativeSandbox> {
         init_logging();
         let config = sandbox_config(options).map_err(|e| to_napi(&e))?;
@@ -134,22 +134,22 @@ impl NativeSandbox {
         })
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn url(&self) -> String {
         self.url.clone()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn api_key(&self) -> String {
         self.credentials.api_key.clone()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn username(&self) -> String {
         self.credentials.username.clone()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn password(&self) -> String {
         self.credentials.password.clone()
     }
@@ -163,32 +163,32 @@ impl NativeSandbox {
     }
 
     /// Requests answered 429 by `rateLimit` so far.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn throttled(&self) -> napi::Result<f64> {
         self.with(|sb| sb.throttled() as f64)
     }
 
     /// Every person in the registry, as a JSON array of records.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn records(&self) -> napi::Result<String> {
         let records = self.with(|sb| sb.records())?;
         serde_json::to_string(&records).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
     /// The log of requests received on the endpoint, as JSON.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn requests(&self) -> napi::Result<String> {
         let received = self.with(|sb| sb.received())?;
         serde_json::to_string(&received).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn clear_requests(&self) -> napi::Result<()> {
         self.with(|sb| sb.clear_received())
     }
 
     /// Stops the server gracefully. Stopping twice is fine.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn stop(&self) -> napi::Result<()> {
         let sandbox = self.inner.lock().expect("sandbox lock").take();
         if let Some(sb) = sandbox {

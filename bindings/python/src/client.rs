@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt as _;
+use futures_util::{Stream, StreamExt as _};
 use glair_vision::{
     limits, BatchItem, BatchOptions, BatchRequest, Error, RequestOptions, Verification, VerificationRequest,
     Vision,
@@ -12,13 +12,15 @@ use glair_vision::{
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use pyo3::IntoPyObjectExt as _;
 use tokio::sync::mpsc;
 
 use crate::convert::{
     boolean, concurrency, opt_string, rate_limit, request_from_py, request_from_record, request_options,
     retries, seconds,
 };
-use crate::errors::to_pyerr;
+use crate::errors::{internal_pyerr, to_pyerr};
+use crate::panics::{self, guard};
 use crate::runtime::{block_on, future_into_py, runtime};
 use crate::types::{py_repr, PyPacingState, PyVerification};
 
@@ -211,105 +213,109 @@ impl PyClient {
         rate_limit: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
-        let mut b = Vision::builder().client_name("python").read_env(read_env);
-        if let Some(v) = opt_string("api_key", api_key)? {
-            b = b.api_key(v);
-        }
-        if let Some(v) = opt_string("username", username)? {
-            b = b.username(v);
-        }
-        if let Some(v) = opt_string("password", password)? {
-            b = b.password(v);
-        }
-        if let Some(v) = opt_string("base_url", base_url)? {
-            b = b.base_url(v);
-        }
-        if let Some(v) = opt_string("api_version", api_version)? {
-            b = b.api_version(v);
-        }
-        if let Some(v) = timeout.filter(|v| !v.is_none()) {
-            b = b.timeout(seconds(&limits::TIMEOUT, v)?);
-        }
-        if let Some(v) = connect_timeout.filter(|v| !v.is_none()) {
-            b = b.connect_timeout(seconds(&limits::CONNECT_TIMEOUT, v)?);
-        }
-        if let Some(v) = max_retries.filter(|v| !v.is_none()) {
-            b = b.max_retries(retries(v)?);
-        }
-        if let Some(v) = deadline.filter(|v| !v.is_none()) {
-            b = b.deadline(seconds(&limits::DEADLINE, v)?);
-        }
-        if let Some(v) = retry_unanswered.filter(|v| !v.is_none()) {
-            b = b.retry_unanswered(boolean("retry_unanswered", v)?);
-        }
-        b = b.rate_limit(crate::convert::rate_limit(rate_limit)?);
-        let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
-        Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
+        guard(|| {
+            let mut b = Vision::builder().client_name("python").read_env(read_env);
+            if let Some(v) = opt_string("api_key", api_key)? {
+                b = b.api_key(v);
+            }
+            if let Some(v) = opt_string("username", username)? {
+                b = b.username(v);
+            }
+            if let Some(v) = opt_string("password", password)? {
+                b = b.password(v);
+            }
+            if let Some(v) = opt_string("base_url", base_url)? {
+                b = b.base_url(v);
+            }
+            if let Some(v) = opt_string("api_version", api_version)? {
+                b = b.api_version(v);
+            }
+            if let Some(v) = timeout.filter(|v| !v.is_none()) {
+                b = b.timeout(seconds(&limits::TIMEOUT, v)?);
+            }
+            if let Some(v) = connect_timeout.filter(|v| !v.is_none()) {
+                b = b.connect_timeout(seconds(&limits::CONNECT_TIMEOUT, v)?);
+            }
+            if let Some(v) = max_retries.filter(|v| !v.is_none()) {
+                b = b.max_retries(retries(v)?);
+            }
+            if let Some(v) = deadline.filter(|v| !v.is_none()) {
+                b = b.deadline(seconds(&limits::DEADLINE, v)?);
+            }
+            if let Some(v) = retry_unanswered.filter(|v| !v.is_none()) {
+                b = b.retry_unanswered(boolean("retry_unanswered", v)?);
+            }
+            b = b.rate_limit(crate::convert::rate_limit(rate_limit)?);
+            let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
+            Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
+        })
     }
 
     #[getter]
-    fn base_url(&self) -> String {
-        self.vision().base_url().to_owned()
+    fn base_url(&self) -> PyResult<String> {
+        guard(|| Ok(self.vision().base_url().to_owned()))
     }
     #[getter]
-    fn api_version(&self) -> String {
-        self.vision().api_version().to_owned()
-    }
-    /// Seconds.
-    #[getter]
-    fn timeout(&self) -> f64 {
-        self.vision().timeout().as_secs_f64()
+    fn api_version(&self) -> PyResult<String> {
+        guard(|| Ok(self.vision().api_version().to_owned()))
     }
     /// Seconds.
     #[getter]
-    fn connect_timeout(&self) -> f64 {
-        self.vision().connect_timeout().as_secs_f64()
+    fn timeout(&self) -> PyResult<f64> {
+        guard(|| Ok(self.vision().timeout().as_secs_f64()))
+    }
+    /// Seconds.
+    #[getter]
+    fn connect_timeout(&self) -> PyResult<f64> {
+        guard(|| Ok(self.vision().connect_timeout().as_secs_f64()))
     }
     #[getter]
-    fn max_retries(&self) -> u32 {
-        self.vision().retry_policy().max_retries
+    fn max_retries(&self) -> PyResult<u32> {
+        guard(|| Ok(self.vision().retry_policy().max_retries))
     }
     /// Seconds: the longest a whole call may take, retries and waits included.
     #[getter]
-    fn deadline(&self) -> f64 {
-        self.vision().deadline().as_secs_f64()
+    fn deadline(&self) -> PyResult<f64> {
+        guard(|| Ok(self.vision().deadline().as_secs_f64()))
     }
     /// Whether calls that may have been processed are retried.
     #[getter]
-    fn retry_unanswered(&self) -> bool {
-        self.vision().retry_policy().retry_unanswered
+    fn retry_unanswered(&self) -> PyResult<bool> {
+        guard(|| Ok(self.vision().retry_policy().retry_unanswered))
     }
     /// The client-wide ceiling of calls per second, or None (`"auto"`).
     #[getter]
-    fn rate_limit(&self) -> Option<f64> {
-        self.vision().pacing().ceiling
+    fn rate_limit(&self) -> PyResult<Option<f64>> {
+        guard(|| Ok(self.vision().pacing().ceiling))
     }
     /// The pacer's state now (shared by every call of this client).
-    fn pacing(&self) -> PyPacingState {
-        self.vision().pacing().into()
+    fn pacing(&self) -> PyResult<PyPacingState> {
+        guard(|| Ok(self.vision().pacing().into()))
     }
     #[getter]
-    fn user_agent(&self) -> String {
-        self.vision().user_agent().to_owned()
+    fn user_agent(&self) -> PyResult<String> {
+        guard(|| Ok(self.vision().user_agent().to_owned()))
     }
 
     /// The resolved configuration, credentials included (to re-create the client,
     /// e.g. when unpickling). Contains secrets: do not log it.
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let v = self.vision();
-        let d = PyDict::new(py);
-        d.set_item("api_key", &v.credentials().api_key)?;
-        d.set_item("username", &v.credentials().username)?;
-        d.set_item("password", &v.credentials().password)?;
-        d.set_item("base_url", v.base_url())?;
-        d.set_item("api_version", v.api_version())?;
-        d.set_item("timeout", v.timeout().as_secs_f64())?;
-        d.set_item("connect_timeout", v.connect_timeout().as_secs_f64())?;
-        d.set_item("max_retries", v.retry_policy().max_retries)?;
-        d.set_item("deadline", v.deadline().as_secs_f64())?;
-        d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
-        d.set_item("rate_limit", v.pacing().ceiling)?;
-        Ok(d)
+        guard(|| {
+            let v = self.vision();
+            let d = PyDict::new(py);
+            d.set_item("api_key", &v.credentials().api_key)?;
+            d.set_item("username", &v.credentials().username)?;
+            d.set_item("password", &v.credentials().password)?;
+            d.set_item("base_url", v.base_url())?;
+            d.set_item("api_version", v.api_version())?;
+            d.set_item("timeout", v.timeout().as_secs_f64())?;
+            d.set_item("connect_timeout", v.connect_timeout().as_secs_f64())?;
+            d.set_item("max_retries", v.retry_policy().max_retries)?;
+            d.set_item("deadline", v.deadline().as_secs_f64())?;
+            d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
+            d.set_item("rate_limit", v.pacing().ceiling)?;
+            Ok(d)
+        })
     }
 
     /// Verifies one record, waiting with the GIL released; Ctrl-C aborts the call.
@@ -320,11 +326,13 @@ impl PyClient {
         record: &Bound<'_, PyAny>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyVerification> {
-        let (request, options) = single(py, record, options)?;
-        let vision = self.vision();
-        let outcome =
-            block_on(py, async move { vision.identity().verification_with(&request, &options).await })?;
-        outcome.map(PyVerification::from).map_err(|e| to_pyerr(py, &e))
+        guard(|| {
+            let (request, options) = single(py, record, options)?;
+            let vision = self.vision();
+            let outcome =
+                block_on(py, async move { vision.identity().verification_with(&request, &options).await })?;
+            outcome.map(PyVerification::from).map_err(|e| to_pyerr(py, &e))
+        })
     }
 
     /// Verifies one record; returns an asyncio awaitable. Cancelling it aborts the call.
@@ -335,12 +343,13 @@ impl PyClient {
         record: &Bound<'py, PyAny>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (request, options) = single(py, record, options)?;
-        let vision = self.vision();
-        future_into_py(
-            py,
-            async move { Ok(Raise(vision.identity().verification_with(&request, &options).await)) },
-        )
+        guard(|| {
+            let (request, options) = single(py, record, options)?;
+            let vision = self.vision();
+            future_into_py(py, async move {
+                Ok(Raise(vision.identity().verification_with(&request, &options).await))
+            })
+        })
     }
 
     /// Verifies every record; returns results and exception instances in input order.
@@ -353,12 +362,17 @@ impl PyClient {
         rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Vec<Settled>> {
-        let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
-        let (slots, positions, requests) = prepare(py, records)?;
-        let vision = self.vision();
-        let outcomes =
-            block_on(py, async move { vision.identity().verification_batch_items(requests, opts).await })?;
-        Ok(settle(slots, positions, outcomes))
+        guard(|| {
+            let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
+            let (slots, positions, requests) = prepare(py, records)?;
+            let vision = self.vision();
+            let outcomes =
+                block_on(
+                    py,
+                    async move { vision.identity().verification_batch_items(requests, opts).await },
+                )?;
+            Ok(settle(slots, positions, outcomes))
+        })
     }
 
     /// Like `verify_batch`, as an asyncio awaitable.
@@ -371,12 +385,14 @@ impl PyClient {
         rate_limit: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
-        let (slots, positions, requests) = prepare(py, records)?;
-        let vision = self.vision();
-        future_into_py(py, async move {
-            let outcomes = vision.identity().verification_batch_items(requests, opts).await;
-            Ok(settle(slots, positions, outcomes))
+        guard(|| {
+            let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
+            let (slots, positions, requests) = prepare(py, records)?;
+            let vision = self.vision();
+            future_into_py(py, async move {
+                let outcomes = vision.identity().verification_batch_items(requests, opts).await;
+                Ok(settle(slots, positions, outcomes))
+            })
         })
     }
 
@@ -390,47 +406,40 @@ impl PyClient {
         rate_limit: Option<&Bound<'_, PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyBatchSession> {
-        let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
-        // Bounded by the concurrency's range: at most 8,192 records queued.
-        let buffer = opts.concurrency * 2;
-        let (in_tx, mut in_rx) = mpsc::channel::<BatchRequest>(buffer);
-        let (out_tx, out_rx) = mpsc::unbounded_channel::<BatchItem>();
-        let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));
-        let items = self.vision().identity().verification_stream(input, opts);
-        let task = runtime().spawn(async move {
-            let mut items = std::pin::pin!(items);
-            while let Some(item) = items.next().await {
-                if out_tx.send(item).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(PyBatchSession {
-            input: Mutex::new(Some(in_tx)),
-            output: Arc::new(tokio::sync::Mutex::new(out_rx)),
-            task: task.abort_handle(),
-            submitted: AtomicUsize::new(0),
+        guard(|| {
+            let opts = checked_batch_options(py, concurrency, rate_limit, options)?;
+            // Bounded by the concurrency's range: at most 8,192 records queued.
+            let buffer = opts.concurrency * 2;
+            let (in_tx, mut in_rx) = mpsc::channel::<BatchRequest>(buffer);
+            let input = futures_util::stream::poll_fn(move |cx| in_rx.poll_recv(cx));
+            let items = self.vision().identity().verification_stream(input, opts);
+            Ok(PyBatchSession::start(Some(in_tx), items))
         })
     }
 
-    fn __repr__(&self) -> String {
-        let v = self.vision();
-        format!(
-            "Client(base_url={}, api_version={}, timeout={}, deadline={}, max_retries={})",
-            py_repr(Some(v.base_url())),
-            py_repr(Some(v.api_version())),
-            v.timeout().as_secs_f64(),
-            v.deadline().as_secs_f64(),
-            v.retry_policy().max_retries
-        )
+    fn __repr__(&self) -> PyResult<String> {
+        guard(|| {
+            let v = self.vision();
+            Ok(format!(
+                "Client(base_url={}, api_version={}, timeout={}, deadline={}, max_retries={})",
+                py_repr(Some(v.base_url())),
+                py_repr(Some(v.api_version())),
+                v.timeout().as_secs_f64(),
+                v.deadline().as_secs_f64(),
+                v.retry_policy().max_retries
+            ))
+        })
     }
 }
+
+/// What the driver hands over: an outcome, or the panic that stopped it.
+type Out = Result<BatchItem, String>;
 
 /// A running streaming batch (see `Client.batch_session`).
 #[pyclass(frozen, module = "glair_vision._native", name = "BatchSession")]
 pub struct PyBatchSession {
     input: Mutex<Option<mpsc::Sender<BatchRequest>>>,
-    output: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<BatchItem>>>,
+    output: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Out>>>,
     task: tokio::task::AbortHandle,
     submitted: AtomicUsize,
 }
@@ -441,61 +450,129 @@ impl Drop for PyBatchSession {
     }
 }
 
-type Item = Option<(usize, Settled)>;
+impl PyBatchSession {
+    /// A session handing over `items` (the core's stream over the records sent
+    /// to `input`) as a driver task on the runtime produces them. A panic in
+    /// the driver is handed over last, raised by `wait` as `InternalError`: the
+    /// session never ends as if every record were done.
+    fn start(
+        input: Option<mpsc::Sender<BatchRequest>>,
+        items: impl Stream<Item = BatchItem> + Send + 'static,
+    ) -> PyBatchSession {
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<Out>();
+        let task = runtime().spawn(async move {
+            let forward = {
+                let out_tx = out_tx.clone();
+                async move {
+                    let mut items = std::pin::pin!(items);
+                    while let Some(item) = items.next().await {
+                        if out_tx.send(Ok(item)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            };
+            if let Err(panic) = panics::catch(forward).await {
+                let _ = out_tx.send(Err(panic));
+            }
+        });
+        PyBatchSession {
+            input: Mutex::new(input),
+            output: Arc::new(tokio::sync::Mutex::new(out_rx)),
+            task: task.abort_handle(),
+            submitted: AtomicUsize::new(0),
+        }
+    }
 
-fn item(i: Option<BatchItem>) -> Item {
-    i.map(|i| (i.index, i.into()))
+    /// A session over `items` alone, closed for input (for `_test_panic`).
+    pub(crate) fn running(items: impl Stream<Item = BatchItem> + Send + 'static) -> PyBatchSession {
+        PyBatchSession::start(None, items)
+    }
+}
+
+/// A session's next outcome as Python gets it: `(index, outcome)`, None once
+/// every record is done, or the driver's panic raised as `InternalError`.
+struct Next(Option<Out>);
+
+impl<'py> IntoPyObject<'py> for Next {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            None => Ok(py.None().into_bound(py)),
+            Some(Ok(item)) => (item.index, Settled::from(item)).into_bound_py_any(py),
+            Some(Err(panic)) => Err(internal_pyerr(py, &panic)),
+        }
+    }
 }
 
 #[pymethods]
 impl PyBatchSession {
     /// How many more records `submit` accepts right now.
-    fn capacity(&self) -> usize {
-        let input = self.input.lock().unwrap_or_else(|e| e.into_inner());
-        input.as_ref().map_or(0, |tx| tx.capacity())
+    fn capacity(&self) -> PyResult<usize> {
+        guard(|| {
+            let input = self.input.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(input.as_ref().map_or(0, |tx| tx.capacity()))
+        })
     }
 
     /// Queues a record; returns its submission index. Raises `ValidationError` if
     /// the record cannot be converted (nothing is queued then).
     fn submit(&self, py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let request = request_from_py(py, record)?;
-        let input = self.input.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = input.as_ref().ok_or_else(|| PyRuntimeError::new_err("the batch input is closed"))?;
-        tx.try_send(request).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => PyRuntimeError::new_err("the batch input is full"),
-            mpsc::error::TrySendError::Closed(_) => PyRuntimeError::new_err("the batch has stopped"),
-        })?;
-        Ok(self.submitted.fetch_add(1, Ordering::SeqCst))
+        guard(|| {
+            let request = request_from_py(py, record)?;
+            let input = self.input.lock().unwrap_or_else(|e| e.into_inner());
+            let tx = input.as_ref().ok_or_else(|| PyRuntimeError::new_err("the batch input is closed"))?;
+            tx.try_send(request).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => PyRuntimeError::new_err("the batch input is full"),
+                mpsc::error::TrySendError::Closed(_) => PyRuntimeError::new_err("the batch has stopped"),
+            })?;
+            Ok(self.submitted.fetch_add(1, Ordering::SeqCst))
+        })
     }
 
     /// No more records: the batch finishes once the queued ones are done.
-    fn close(&self) {
-        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+    fn close(&self) -> PyResult<()> {
+        guard(|| {
+            self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+            Ok(())
+        })
     }
 
     /// A completed `(index, outcome)` if one is ready, else None (never blocks).
-    fn poll(&self) -> Item {
-        let mut out = self.output.try_lock().ok()?;
-        item(out.try_recv().ok())
+    fn poll(&self) -> PyResult<Next> {
+        guard(|| {
+            let Ok(mut out) = self.output.try_lock() else { return Ok(Next(None)) };
+            Ok(Next(out.try_recv().ok()))
+        })
     }
 
     /// The next completed `(index, outcome)`, waiting with the GIL released;
     /// None once the input is closed and every record is done.
-    fn wait(&self, py: Python<'_>) -> PyResult<Item> {
-        let output = self.output.clone();
-        block_on(py, async move { item(output.lock().await.recv().await) })
+    fn wait(&self, py: Python<'_>) -> PyResult<Next> {
+        guard(|| {
+            let output = self.output.clone();
+            block_on(py, async move { Next(output.lock().await.recv().await) })
+        })
     }
 
     /// `wait` as an asyncio awaitable.
     fn wait_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let output = self.output.clone();
-        future_into_py(py, async move { Ok(item(output.lock().await.recv().await)) })
+        guard(|| {
+            let output = self.output.clone();
+            future_into_py(py, async move { Ok(Next(output.lock().await.recv().await)) })
+        })
     }
 
     /// Stops the batch: calls in flight are abandoned.
-    fn cancel(&self) {
-        self.close();
-        self.task.abort();
+    fn cancel(&self) -> PyResult<()> {
+        guard(|| {
+            self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+            self.task.abort();
+            Ok(())
+        })
     }
 }
 
@@ -503,19 +580,19 @@ impl PyBatchSession {
 /// surrogate counts as one character (as Python counts it).
 #[pyfunction]
 pub fn mask_nik(nik: &Bound<'_, PyString>) -> PyResult<String> {
-    match nik.to_cow() {
+    guard(|| match nik.to_cow() {
         Ok(text) => Ok(glair_vision::mask_nik(&text)),
         Err(_) => {
             let replaced = nik.call_method1("encode", ("utf-8", "replace"))?;
             let bytes: Vec<u8> = replaced.extract()?;
             Ok(glair_vision::mask_nik(&String::from_utf8_lossy(&bytes)))
         }
-    }
+    })
 }
 
 /// Checks per-call overrides as a call would (for `with_options`, which
 /// rejects bad values when the derived client is made).
 #[pyfunction]
 pub fn check_options(options: &Bound<'_, PyDict>) -> PyResult<()> {
-    request_options(Some(options)).map(|_| ())
+    guard(|| request_options(Some(options)).map(|_| ()))
 }

@@ -268,7 +268,7 @@ pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestO
 /// a `ValidationError` naming `checkpoint_rows`.
 #[pyfunction]
 pub fn check_checkpoint_rows(value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    count(&limits::CHECKPOINT_ROWS, value)
+    crate::panics::guard(|| count(&limits::CHECKPOINT_ROWS, value))
 }
 
 /// A rate limit as `verify_table` and the batches take it (`"auto"`, None or a
@@ -276,5 +276,5 @@ pub fn check_checkpoint_rows(value: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// For the Dask and Spark adapters, which divide the account's rate among tasks.
 #[pyfunction]
 pub fn check_rate_limit(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
-    Ok(rate_limit(value)?.ceiling())
+    crate::panics::guard(|| Ok(rate_limit(value)?.ceiling()))
 }

@@ -59,3 +59,17 @@ pub fn to_pyerr(py: Python<'_>, err: &Error) -> PyErr {
 pub fn validation_pyerr(py: Python<'_>, err: &ValidationError) -> PyErr {
     to_pyerr(py, &Error::Validation(err.clone()))
 }
+
+/// Where a bug in glair-vision is reported.
+pub const ISSUES: &str = "https://github.com/glair-vision/glair-vision/issues";
+
+/// `InternalError` for a panic (`text`: what it said): a bug in glair-vision,
+/// never the caller's input or the service's answer.
+pub fn internal_pyerr(py: Python<'_>, text: &str) -> PyErr {
+    let info = PyDict::new(py);
+    if let Err(e) = info.set_item("detail", text) {
+        return e;
+    }
+    let message = format!("internal error in glair-vision (a bug: please report it at {ISSUES}): {text}");
+    build(py, "internal", &message, info)
+}

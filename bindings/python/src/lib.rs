@@ -6,6 +6,7 @@ mod client;
 mod convert;
 mod errors;
 mod log_sink;
+mod panics;
 mod runtime;
 mod sandbox;
 mod tables;
@@ -22,6 +23,8 @@ mod _native {
     #[pymodule_export]
     use super::log_sink::_set_log_level;
     #[pymodule_export]
+    use super::panics::test_panic;
+    #[pymodule_export]
     use super::sandbox::PySandbox;
     #[pymodule_export]
     use super::tables::{verify_arrow, verify_arrow_async, PyArrowResults};
@@ -32,9 +35,12 @@ mod _native {
 
     /// Stops the binding's runtime; `glair_vision` registers it with `atexit`.
     #[pyfunction]
-    fn _shutdown(py: Python<'_>) {
-        crate::runtime::shutdown(py);
-        crate::log_sink::stop();
+    fn _shutdown(py: Python<'_>) -> PyResult<()> {
+        crate::panics::guard(|| {
+            crate::runtime::shutdown(py);
+            crate::log_sink::stop();
+            Ok(())
+        })
     }
 
     #[pymodule_init]

@@ -10,6 +10,7 @@ use pyo3::sync::PyOnceLock;
 use tracing::Level;
 use tracing_subscriber::filter::LevelFilter;
 
+use crate::panics::guard;
 use crate::runtime::finalizing;
 
 static EMIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -56,15 +57,18 @@ fn forward(record: &LogRecord) {
 /// `None` turns that off.
 #[pyfunction]
 #[pyo3(signature = (level))]
-pub fn _set_log_level(level: Option<i64>) {
-    match level.map(level_filter).filter(|f| *f != LevelFilter::OFF) {
-        Some(filter) => {
-            logging::set_sink(Some(filter), Some(Arc::new(forward)));
+pub fn _set_log_level(level: Option<i64>) -> PyResult<()> {
+    guard(|| {
+        match level.map(level_filter).filter(|f| *f != LevelFilter::OFF) {
+            Some(filter) => {
+                logging::set_sink(Some(filter), Some(Arc::new(forward)));
+            }
+            None => {
+                logging::set_sink(None, None);
+            }
         }
-        None => {
-            logging::set_sink(None, None);
-        }
-    }
+        Ok(())
+    })
 }
 
 /// Stops forwarding (at interpreter exit).

@@ -16,6 +16,9 @@ use pyo3_async_runtimes::generic::{ContextExt, Runtime as GenericRuntime};
 use pyo3_async_runtimes::TaskLocals;
 use tokio::runtime::{Handle, Runtime};
 
+use crate::errors::internal_pyerr;
+use crate::panics::{self, Guarded};
+
 /// How long the sync client waits with the GIL released before checking for
 /// signals (Ctrl-C) again.
 const WAIT_SLICE: Duration = Duration::from_millis(50);
@@ -81,7 +84,8 @@ pub fn shutdown(py: Python<'_>) {
 
 /// Runs `fut` on the runtime and waits for it with the GIL released, in short
 /// slices; between slices, pending signals run their Python handlers, so Ctrl-C
-/// raises `KeyboardInterrupt` promptly and aborts the task.
+/// raises `KeyboardInterrupt` promptly and aborts the task. A panic in `fut`
+/// (on a worker thread) raises `InternalError` here.
 pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: Future<Output = T> + Send + 'static,
@@ -89,13 +93,14 @@ where
 {
     let (tx, mut rx) = mpsc::sync_channel(1);
     let handle = runtime().spawn(async move {
-        let _ = tx.send(fut.await);
+        let _ = tx.send(panics::catch(fut).await);
     });
     loop {
         let (outcome, back) = py.detach(move || (rx.recv_timeout(WAIT_SLICE), rx));
         rx = back;
         match outcome {
-            Ok(v) => return Ok(v),
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(panic)) => return Err(internal_pyerr(py, &panic)),
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(PyRuntimeError::new_err("the glair-vision task stopped unexpectedly"));
             }
@@ -137,7 +142,11 @@ impl GenericRuntime for ForkSafeRuntime {
             // Counted before the check, so `shutdown` either sees it or it sees the flag.
             ACTIVE_COMPLETIONS.fetch_add(1, Ordering::SeqCst);
             if !FINALIZING.load(Ordering::SeqCst) {
-                f();
+                // The result's conversion is guarded ([`panics::Guarded`]): a panic
+                // here is pyo3-async-runtimes' own, with no caller left to tell.
+                if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                    panics::log("completing an asyncio future", &panics::panic_text(payload));
+                }
             }
             ACTIVE_COMPLETIONS.fetch_sub(1, Ordering::SeqCst);
         })
@@ -160,10 +169,18 @@ impl ContextExt for ForkSafeRuntime {
 }
 
 /// An asyncio awaitable for `fut`, run on [`runtime`]. Cancelling it drops `fut`.
+/// A panic in `fut` (or in converting its result) raises `InternalError` from
+/// the awaitable, not pyo3-async-runtimes' `RustPanic`.
 pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    pyo3_async_runtimes::generic::future_into_py::<ForkSafeRuntime, F, T>(py, fut)
+    let guarded = async move {
+        match panics::catch(fut).await {
+            Ok(result) => result.map(Guarded::Value),
+            Err(panic) => Ok(Guarded::Panicked(panic)),
+        }
+    };
+    pyo3_async_runtimes::generic::future_into_py::<ForkSafeRuntime, _, Guarded<T>>(py, guarded)
 }

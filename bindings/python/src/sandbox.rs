@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::number_of_seconds;
+use crate::panics::guard;
 use crate::runtime::block_on;
 
 fn record_dict<'py>(py: Python<'py>, record: &Record) -> PyResult<Bound<'py, PyDict>> {
@@ -64,81 +65,83 @@ impl PySandbox {
         host: Option<&str>,
         port: u16,
     ) -> PyResult<Self> {
-        let mut config = SandboxConfig::default();
-        if let Some(text) = records_json {
-            config
-                .records
-                .extend(sandbox::parse_records_json(text).map_err(|e| PyValueError::new_err(e.to_string()))?);
-        }
-        if let Some(path) = records_path {
-            config
-                .records
-                .extend(sandbox::load_records(&path).map_err(|e| PyValueError::new_err(e.to_string()))?);
-        }
-        if let Some(n) = synthetic {
-            config.synthetic = n;
-        }
-        if let Some(s) = seed {
-            config.seed = s;
-        }
-        if let Some(v) = api_key {
-            config.credentials.api_key = v;
-        }
-        if let Some(v) = username {
-            config.credentials.username = v;
-        }
-        if let Some(v) = password {
-            config.credentials.password = v;
-        }
-        if let Some(v) = latency.filter(|v| !v.is_none()) {
-            config.latency = zero_or_seconds("latency", v)?;
-        }
-        if let Some(v) = latency_spread.filter(|v| !v.is_none()) {
-            config.latency_spread = zero_or_seconds("latency_spread", v)?;
-        }
-        if let Some(r) = rate_limit {
-            if !(r.is_finite() && r >= 0.0) {
-                return Err(PyValueError::new_err(
-                    "rate_limit must be a number of requests per second, 0 (no limit) or more",
-                ));
+        guard(|| {
+            let mut config = SandboxConfig::default();
+            if let Some(text) = records_json {
+                config.records.extend(
+                    sandbox::parse_records_json(text).map_err(|e| PyValueError::new_err(e.to_string()))?,
+                );
             }
-            config.rate_limit = r;
-        }
-        if let Some(b) = burst {
-            if b == 0 {
-                return Err(PyValueError::new_err("burst must be at least 1"));
+            if let Some(path) = records_path {
+                config
+                    .records
+                    .extend(sandbox::load_records(&path).map_err(|e| PyValueError::new_err(e.to_string()))?);
             }
-            config.burst = b;
-        }
-        if let Some(v) = slow_delay.filter(|v| !v.is_none()) {
-            config.slow_delay = zero_or_seconds("slow_delay", v)?;
-        }
-        if let Some(r) = failure_rate {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(PyValueError::new_err("failure_rate must be between 0 and 1"));
+            if let Some(n) = synthetic {
+                config.synthetic = n;
             }
-            config.failure_rate = r;
-        }
-        if let Some(t) = match_threshold {
-            if !(0.0..=1.0).contains(&t) {
-                return Err(PyValueError::new_err("match_threshold must be between 0 and 1"));
+            if let Some(s) = seed {
+                config.seed = s;
             }
-            config.match_threshold = t;
-        }
-        if let Some(h) = host {
-            config.host =
-                h.parse::<IpAddr>().map_err(|_| PyValueError::new_err("host must be an IP address"))?;
-        }
-        config.port = port;
-        let server = block_on(py, Sandbox::start(config))?.map_err(|e| match e {
-            // A setting outside the sandbox's ranges: the caller's value.
-            SandboxError::Config(_) => PyValueError::new_err(format!("cannot start the sandbox: {e}")),
-            e => PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")),
-        })?;
-        Ok(PySandbox {
-            url: server.url().to_owned(),
-            credentials: server.credentials().clone(),
-            server: Mutex::new(Some(server)),
+            if let Some(v) = api_key {
+                config.credentials.api_key = v;
+            }
+            if let Some(v) = username {
+                config.credentials.username = v;
+            }
+            if let Some(v) = password {
+                config.credentials.password = v;
+            }
+            if let Some(v) = latency.filter(|v| !v.is_none()) {
+                config.latency = zero_or_seconds("latency", v)?;
+            }
+            if let Some(v) = latency_spread.filter(|v| !v.is_none()) {
+                config.latency_spread = zero_or_seconds("latency_spread", v)?;
+            }
+            if let Some(r) = rate_limit {
+                if !(r.is_finite() && r >= 0.0) {
+                    return Err(PyValueError::new_err(
+                        "rate_limit must be a number of requests per second, 0 (no limit) or more",
+                    ));
+                }
+                config.rate_limit = r;
+            }
+            if let Some(b) = burst {
+                if b == 0 {
+                    return Err(PyValueError::new_err("burst must be at least 1"));
+                }
+                config.burst = b;
+            }
+            if let Some(v) = slow_delay.filter(|v| !v.is_none()) {
+                config.slow_delay = zero_or_seconds("slow_delay", v)?;
+            }
+            if let Some(r) = failure_rate {
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(PyValueError::new_err("failure_rate must be between 0 and 1"));
+                }
+                config.failure_rate = r;
+            }
+            if let Some(t) = match_threshold {
+                if !(0.0..=1.0).contains(&t) {
+                    return Err(PyValueError::new_err("match_threshold must be between 0 and 1"));
+                }
+                config.match_threshold = t;
+            }
+            if let Some(h) = host {
+                config.host =
+                    h.parse::<IpAddr>().map_err(|_| PyValueError::new_err("host must be an IP address"))?;
+            }
+            config.port = port;
+            let server = block_on(py, Sandbox::start(config))?.map_err(|e| match e {
+                // A setting outside the sandbox's ranges: the caller's value.
+                SandboxError::Config(_) => PyValueError::new_err(format!("cannot start the sandbox: {e}")),
+                e => PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")),
+            })?;
+            Ok(PySandbox {
+                url: server.url().to_owned(),
+                credentials: server.credentials().clone(),
+                server: Mutex::new(Some(server)),
+            })
         })
     }
 
@@ -167,52 +170,58 @@ impl PySandbox {
     /// Requests answered 429 by `rate_limit` so far.
     #[getter]
     fn throttled(&self) -> PyResult<u64> {
-        self.with(|s| s.throttled())
+        guard(|| self.with(|s| s.throttled()))
     }
 
     /// Every person in the registry, as dicts of wire field names.
     fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let records = self.with(|s| s.records())?;
-        let list = PyList::empty(py);
-        for r in &records {
-            list.append(record_dict(py, r)?)?;
-        }
-        Ok(list)
+        guard(|| {
+            let records = self.with(|s| s.records())?;
+            let list = PyList::empty(py);
+            for r in &records {
+                list.append(record_dict(py, r)?)?;
+            }
+            Ok(list)
+        })
     }
 
     /// The requests the endpoint received (latest 10,000), oldest first.
     fn requests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let received = self.with(|s| s.received())?;
-        let list = PyList::empty(py);
-        for r in &received {
-            let d = PyDict::new(py);
-            let fields = PyDict::new(py);
-            for (k, v) in &r.fields {
-                fields.set_item(k, v)?;
+        guard(|| {
+            let received = self.with(|s| s.received())?;
+            let list = PyList::empty(py);
+            for r in &received {
+                let d = PyDict::new(py);
+                let fields = PyDict::new(py);
+                for (k, v) in &r.fields {
+                    fields.set_item(k, v)?;
+                }
+                d.set_item("fields", fields)?;
+                d.set_item("content_type", &r.content_type)?;
+                d.set_item("user_agent", r.user_agent.as_deref())?;
+                d.set_item("request_id", &r.request_id)?;
+                d.set_item("client_request_id", r.client_request_id.as_deref())?;
+                d.set_item("status", r.status)?;
+                list.append(d)?;
             }
-            d.set_item("fields", fields)?;
-            d.set_item("content_type", &r.content_type)?;
-            d.set_item("user_agent", r.user_agent.as_deref())?;
-            d.set_item("request_id", &r.request_id)?;
-            d.set_item("client_request_id", r.client_request_id.as_deref())?;
-            d.set_item("status", r.status)?;
-            list.append(d)?;
-        }
-        Ok(list)
+            Ok(list)
+        })
     }
 
     /// Empties the received-request log.
     fn clear_requests(&self) -> PyResult<()> {
-        self.with(|s| s.clear_received())
+        guard(|| self.with(|s| s.clear_received()))
     }
 
     /// Shuts the server down (idempotent).
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(server) = server {
-            block_on(py, server.stop())?;
-        }
-        Ok(())
+        guard(|| {
+            let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(server) = server {
+                block_on(py, server.stop())?;
+            }
+            Ok(())
+        })
     }
 
     fn __repr__(&self) -> String {

@@ -26,6 +26,7 @@ use pyo3::types::{PyCapsule, PyDict};
 use crate::client::PyClient;
 use crate::convert::{concurrency as concurrency_arg, rate_limit as rate_limit_arg, request_options};
 use crate::errors::to_pyerr;
+use crate::panics::guard;
 use crate::runtime::{block_on, finalizing, future_into_py};
 
 const STREAM_CAPSULE: &std::ffi::CStr = c"arrow_array_stream";
@@ -55,25 +56,40 @@ impl PyArrowResults {
         py: Python<'py>,
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        let _ = requested_schema;
-        let source = self.source.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let reader: Box<dyn RecordBatchReader + Send> = match source {
-            None => return Err(PyRuntimeError::new_err("these results were already read")),
-            Some(Source::Collected(batches)) => {
-                Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), self.schema.clone()))
-            }
-            Some(Source::Live(stream)) => Box::new(LiveReader {
-                schema: self.schema.clone(),
-                stream: Arc::new(tokio::sync::Mutex::new(stream)),
-                ended: false,
-            }),
-        };
-        PyCapsule::new_with_value(py, FFI_ArrowArrayStream::new(reader), STREAM_CAPSULE)
+        guard(|| {
+            let _ = requested_schema;
+            let source = self.source.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let reader: Box<dyn RecordBatchReader + Send> = match source {
+                None => return Err(PyRuntimeError::new_err("these results were already read")),
+                Some(Source::Collected(batches)) => {
+                    Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), self.schema.clone()))
+                }
+                Some(Source::Live(stream)) => Box::new(LiveReader {
+                    schema: self.schema.clone(),
+                    stream: Arc::new(tokio::sync::Mutex::new(stream)),
+                    ended: false,
+                }),
+            };
+            PyCapsule::new_with_value(py, FFI_ArrowArrayStream::new(reader), STREAM_CAPSULE)
+        })
     }
 
-    fn __repr__(&self) -> String {
-        let columns: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
-        format!("ArrowResults(columns={columns:?})")
+    fn __repr__(&self) -> PyResult<String> {
+        guard(|| {
+            let columns: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            Ok(format!("ArrowResults(columns={columns:?})"))
+        })
+    }
+}
+
+impl PyArrowResults {
+    /// Results read from `stream` as they come, with an empty schema (for
+    /// `_test_panic`).
+    pub(crate) fn live(stream: ResultStream) -> PyArrowResults {
+        PyArrowResults {
+            schema: Arc::new(arrow_schema::Schema::empty()),
+            source: Mutex::new(Some(Source::Live(stream))),
+        }
     }
 }
 
@@ -87,13 +103,16 @@ struct LiveReader {
 impl Iterator for LiveReader {
     type Item = Result<RecordBatch, ArrowError>;
 
+    /// Called by the C stream's next-batch callback: a panic must not unwind
+    /// into C (that aborts), so it ends the stream with `InternalError`.
     fn next(&mut self) -> Option<Self::Item> {
         if self.ended || finalizing() {
             return None;
         }
         let stream = self.stream.clone();
         // Attached (whether or not the caller held the GIL), then detached while waiting.
-        let next = Python::attach(|py| block_on(py, async move { stream.lock().await.next().await }));
+        let next =
+            Python::attach(|py| guard(|| block_on(py, async move { stream.lock().await.next().await })));
         let item = match next {
             Ok(Some(Ok(batch))) => return Some(Ok(batch)),
             Ok(None) => None,
@@ -200,25 +219,27 @@ pub fn verify_arrow(
     options: Option<&Bound<'_, PyDict>>,
     lazy: bool,
 ) -> PyResult<PyArrowResults> {
-    let (schema, stream) = prepare(
-        py,
-        client,
-        data,
-        columns,
-        keep,
-        request_id_column,
-        ignore_unknown,
-        concurrency,
-        rate_limit,
-        options,
-    )?;
-    let source = if lazy {
-        Source::Live(stream)
-    } else {
-        let batches = block_on(py, stream.try_collect::<Vec<RecordBatch>>())?;
-        Source::Collected(batches.map_err(|e| to_pyerr(py, &e))?)
-    };
-    Ok(PyArrowResults { schema, source: Mutex::new(Some(source)) })
+    guard(|| {
+        let (schema, stream) = prepare(
+            py,
+            client,
+            data,
+            columns,
+            keep,
+            request_id_column,
+            ignore_unknown,
+            concurrency,
+            rate_limit,
+            options,
+        )?;
+        let source = if lazy {
+            Source::Live(stream)
+        } else {
+            let batches = block_on(py, stream.try_collect::<Vec<RecordBatch>>())?;
+            Source::Collected(batches.map_err(|e| to_pyerr(py, &e))?)
+        };
+        Ok(PyArrowResults { schema, source: Mutex::new(Some(source)) })
+    })
 }
 
 /// Collected results, or the error that stopped them (raised when converted).
@@ -255,23 +276,25 @@ pub fn verify_arrow_async<'py>(
     rate_limit: Option<&Bound<'py, PyAny>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (schema, stream) = prepare(
-        py,
-        client,
-        data,
-        columns,
-        keep,
-        request_id_column,
-        ignore_unknown,
-        concurrency,
-        rate_limit,
-        options,
-    )?;
-    future_into_py(py, async move {
-        let collected = stream
-            .try_collect::<Vec<RecordBatch>>()
-            .await
-            .map(|batches| PyArrowResults { schema, source: Mutex::new(Some(Source::Collected(batches))) });
-        Ok(Collected(collected))
+    guard(|| {
+        let (schema, stream) = prepare(
+            py,
+            client,
+            data,
+            columns,
+            keep,
+            request_id_column,
+            ignore_unknown,
+            concurrency,
+            rate_limit,
+            options,
+        )?;
+        future_into_py(py, async move {
+            let collected = stream.try_collect::<Vec<RecordBatch>>().await.map(|batches| PyArrowResults {
+                schema,
+                source: Mutex::new(Some(Source::Collected(batches))),
+            });
+            Ok(Collected(collected))
+        })
     })
 }

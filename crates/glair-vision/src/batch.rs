@@ -161,7 +161,28 @@ type Start = Box<dyn FnOnce() -> (mpsc::Receiver<BatchItem>, Vec<AbortOnDrop>) +
 struct Outcomes {
     start: Option<Start>,
     receiver: Option<mpsc::Receiver<BatchItem>>,
-    _workers: Vec<AbortOnDrop>,
+    workers: Vec<AbortOnDrop>,
+}
+
+impl Outcomes {
+    /// Once every worker has let go of its sender: each returned or panicked. A
+    /// worker's panic is passed on to the consumer (as `verification_batch`
+    /// does), so a panic never ends the stream as if its item had been done.
+    fn finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<BatchItem>> {
+        while let Some(worker) = self.workers.last_mut() {
+            match std::future::Future::poll(Pin::new(&mut worker.0), cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) if e.is_panic() => {
+                    self.workers.pop();
+                    std::panic::resume_unwind(e.into_panic());
+                }
+                Poll::Ready(_) => {
+                    self.workers.pop();
+                }
+            }
+        }
+        Poll::Ready(None)
+    }
 }
 
 impl Stream for Outcomes {
@@ -171,10 +192,11 @@ impl Stream for Outcomes {
         if let Some(start) = self.start.take() {
             let (receiver, workers) = start();
             self.receiver = Some(receiver);
-            self._workers = workers;
+            self.workers = workers;
         }
-        match self.receiver.as_mut() {
-            Some(receiver) => receiver.poll_recv(cx),
+        match self.receiver.as_mut().map(|receiver| receiver.poll_recv(cx)) {
+            Some(Poll::Ready(None)) => self.finish(cx),
+            Some(polled) => polled,
             None => Poll::Ready(None),
         }
     }
@@ -281,7 +303,7 @@ impl Identity {
                 .collect();
             (receiver, workers)
         };
-        Outcomes { start: Some(Box::new(start)), receiver: None, _workers: Vec::new() }
+        Outcomes { start: Some(Box::new(start)), receiver: None, workers: Vec::new() }
     }
 
     /// Verifies every request and returns the outcomes in input order (options
@@ -441,5 +463,45 @@ mod tests {
         assert!(items.iter().all(|i| i.outcome.as_ref().unwrap_err().kind() == crate::ErrorKind::Validation));
         // The first end is seen once; every other worker finds the fused input ended.
         assert_eq!(polled_after_end.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// An input that panics when its third item is asked for.
+    struct Panicking {
+        given: usize,
+    }
+
+    impl Stream for Panicking {
+        type Item = VerificationRequest;
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.given += 1;
+            assert!(self.given <= 2, "the input broke");
+            Poll::Ready(Some(VerificationRequest::new("not a nik")))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_panics_passes_its_panic_on_at_the_end_of_the_stream() {
+        let vision = crate::Vision::builder()
+            .read_env(false)
+            .api_key("k")
+            .username("u")
+            .password("p")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let mut items = vision
+            .identity()
+            .verification_stream(Panicking { given: 0 }, BatchOptions::default().concurrency(1));
+        // The items before the panic arrive; then the stream panics rather than ending.
+        let mut seen = 0;
+        let caught = loop {
+            match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(items.next())).await {
+                Ok(Some(_)) => seen += 1,
+                Ok(None) => panic!("the stream ended as if every item had been done"),
+                Err(panic) => break panic,
+            }
+        };
+        assert_eq!(seen, 2);
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"the input broke"));
     }
 }
