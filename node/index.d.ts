@@ -89,15 +89,15 @@ export interface Settings {
   baseUrl?: string;
   /** Default "v1". */
   apiVersion?: string;
-  /** Deadline per attempt, connect to last byte, in milliseconds. Default 30000. */
+  /** Deadline per attempt, connect to last byte, in milliseconds: 1 to 86400000 (a day). Default 30000. */
   timeoutMs?: number;
-  /** Deadline for connecting, in milliseconds. Default 10000. */
+  /** Deadline for connecting, in milliseconds: 1 to 86400000. Default 10000. */
   connectTimeoutMs?: number;
-  /** Retries after the first attempt on 429, 5xx, timeouts and connection errors. Default 2. */
+  /** Retries after the first attempt on 429, 5xx, timeouts and connection errors: an integer, 0 to 100. Default 2. */
   maxRetries?: number;
   /** Whether unset settings are read from the GLAIR_* environment. Default true. */
   readEnv?: boolean;
-  /** Deadline of the whole call (every attempt and every wait), in milliseconds. Default 60000. */
+  /** Deadline of the whole call (every attempt and every wait), in milliseconds: 1 to 86400000. Default 60000. */
   deadline?: number;
   /**
    * Retry failures that leave it unknown whether the call was processed (a timeout
@@ -114,8 +114,8 @@ export interface Settings {
 
 /**
  * `'auto'`: as fast as the account allows (unlimited until the first 429, then
- * the adaptive rate of the client's pacer); a positive number: a hard ceiling
- * of calls started per second.
+ * the adaptive rate of the client's pacer); a number from 0.001 to 1000000: a
+ * hard ceiling of calls started per second.
  */
 export type RateLimit = 'auto' | number;
 
@@ -144,11 +144,11 @@ export interface RequestOverrides {
   password?: string;
   baseUrl?: string;
   apiVersion?: string;
-  /** Deadline per attempt for this call, in milliseconds. */
+  /** Deadline per attempt for this call, in milliseconds (1 to 86400000). */
   timeoutMs?: number;
-  /** Retries for this call. */
+  /** Retries for this call (0 to 100). */
   maxRetries?: number;
-  /** Deadline of this call (attempts and waits), in milliseconds. */
+  /** Deadline of this call (attempts and waits), in milliseconds (1 to 86400000). */
   deadline?: number;
   /** Retry failures that leave it unknown whether the call was processed. */
   retryUnanswered?: boolean;
@@ -162,7 +162,7 @@ export interface RequestOverrides {
 
 /** Options of `verificationBatch` and `verificationStream`: per-call overrides apply to every record. */
 export interface BatchOptions extends RequestOverrides {
-  /** Calls in flight at once. Default 16. */
+  /** Calls in flight at once: an integer from 1 to 4096. Default 16. */
   concurrency?: number;
   /**
    * `'auto'` (the default): as fast as the account allows, paced by the
@@ -238,7 +238,7 @@ export declare class Vision {
 export interface SandboxOptions {
   /** Extra people: objects keyed by the wire field names, or a .jsonl/.json/.csv file path. */
   records?: Array<Partial<Record<FieldName, string | Date>>> | string;
-  /** Synthetic people generated (default 100). */
+  /** Synthetic people generated, at most 100000 (default 100). */
   synthetic?: number;
   /** Seed of the synthetic registry (default 0). */
   seed?: number;
