@@ -150,15 +150,15 @@ impl DurationRange {
 
     /// Checks a number of seconds (NaN, infinities and negatives are out of range).
     pub fn check_seconds(&self, secs: f64) -> Result<Duration, OutOfRange> {
-        self.from_f64(secs, 1.0).ok_or_else(|| self.out(self.expected_seconds()))
+        self.parse_f64(secs, 1.0).ok_or_else(|| self.out(self.expected_seconds()))
     }
 
     /// Checks a number of milliseconds (NaN, infinities and negatives are out of range).
     pub fn check_millis(&self, ms: f64) -> Result<Duration, OutOfRange> {
-        self.from_f64(ms, 1000.0).ok_or_else(|| self.out(self.expected_millis()))
+        self.parse_f64(ms, 1000.0).ok_or_else(|| self.out(self.expected_millis()))
     }
 
-    fn from_f64(&self, v: f64, per_second: f64) -> Option<Duration> {
+    fn parse_f64(&self, v: f64, per_second: f64) -> Option<Duration> {
         if !v.is_finite() || v < 0.0 {
             return None;
         }
