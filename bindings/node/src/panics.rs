@@ -29,11 +29,8 @@
 //! payload into `InternalError`. Rust's default panic hook still prints each
 //! panic and its location to stderr.
 
-use std::any::Any;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+pub use glair_vision::panics::{catch, log};
 
-use futures_util::FutureExt as _;
 use napi::Status;
 use napi_derive::napi;
 use serde_json::json;
@@ -41,44 +38,10 @@ use serde_json::json;
 use crate::client::BatchStream;
 use crate::errors::{config_error, to_napi, ERROR_PREFIX};
 
-/// The text of a panic's payload (what `panic!` was given).
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a payload that is not text".to_owned()
-    }
-}
-
-/// The payload's text; the payload is dropped here, where a panic of its own
-/// `Drop` cannot escape.
-pub fn panic_text(payload: Box<dyn Any + Send>) -> String {
-    let text = payload_text(&*payload);
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
-    text
-}
-
-/// Runs `fut`; a panic while polling it is returned as its text.
-pub async fn catch<F: Future>(fut: F) -> Result<F::Output, String> {
-    AssertUnwindSafe(fut).catch_unwind().await.map_err(panic_text)
-}
-
 /// The napi error (an `InternalError` in JS) for a panic that said `text`.
 pub fn internal_error(text: &str) -> napi::Error {
     let payload = json!({ "code": "internal", "message": text, "detail": text });
     napi::Error::new(Status::GenericFailure, format!("{ERROR_PREFIX}{payload}"))
-}
-
-/// Logs a panic no caller can receive.
-pub fn log(what: &str, text: &str) {
-    tracing::error!(
-        target: "glair_vision::panic",
-        "internal error in glair-vision (a bug: please report it): {what} panicked: {text}"
-    );
 }
 
 const TEST_PANICS_ENV: &str = "GLAIR_VISION_TEST_PANICS";

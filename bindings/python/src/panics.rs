@@ -24,37 +24,15 @@
 //! the tests that prove this against the wheel as shipped; it refuses to run
 //! unless `GLAIR_VISION_TEST_PANICS=1` is set.
 
-use std::any::Any;
+pub use glair_vision::panics::{catch, log, panic_text};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use futures_util::FutureExt as _;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt as _;
 
 use crate::errors::{internal_pyerr, to_pyerr};
 use crate::runtime::{block_on, future_into_py, runtime};
-
-/// The text of a panic's payload (what `panic!` was given).
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a payload that is not text".to_owned()
-    }
-}
-
-/// The payload's text; the payload is dropped here, where a panic of its own
-/// `Drop` cannot escape.
-pub fn panic_text(payload: Box<dyn Any + Send>) -> String {
-    let text = payload_text(&*payload);
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
-    text
-}
 
 /// Runs a boundary's body; a panic in it becomes `InternalError`.
 pub fn guard<T>(body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
@@ -65,19 +43,6 @@ pub fn guard<T>(body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
             Err(Python::attach(|py| internal_pyerr(py, &text)))
         }
     }
-}
-
-/// Runs `fut`; a panic while polling it is returned as its text.
-pub async fn catch<F: Future>(fut: F) -> Result<F::Output, String> {
-    AssertUnwindSafe(fut).catch_unwind().await.map_err(panic_text)
-}
-
-/// Logs a panic no caller can receive.
-pub fn log(what: &str, text: &str) {
-    tracing::error!(
-        target: "glair_vision::panic",
-        "internal error in glair-vision (a bug: please report it): {what} panicked: {text}"
-    );
 }
 
 /// Runs `fut` on the runtime, detached; a panic in it is logged.

@@ -53,6 +53,7 @@ pub mod logging;
 pub mod nik;
 pub mod normalize;
 pub mod pacing;
+pub mod panics;
 mod request;
 mod response;
 mod retry;
