@@ -394,6 +394,19 @@ impl Identity {
 mod tests {
     use super::*;
 
+    /// A client whose calls would go nowhere (port 9, discard): for inputs that
+    /// are refused or break before anything is sent.
+    fn offline_vision() -> crate::Vision {
+        crate::Vision::builder()
+            .read_env(false)
+            .api_key("k")
+            .username("u")
+            .password("p")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn rate_limiter_spaces_slots_evenly() {
         let limiter = Arc::new(RateLimiter::new(10.0).unwrap());
@@ -444,14 +457,7 @@ mod tests {
 
     #[tokio::test]
     async fn workers_never_poll_an_ended_input_again() {
-        let vision = crate::Vision::builder()
-            .read_env(false)
-            .api_key("k")
-            .username("u")
-            .password("p")
-            .base_url("http://127.0.0.1:9")
-            .build()
-            .unwrap();
+        let vision = offline_vision();
         let polled_after_end = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let input = Ending { left: 3, polled_after_end: polled_after_end.clone() };
         let items: Vec<BatchItem> = vision
@@ -481,14 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_worker_that_panics_passes_its_panic_on_at_the_end_of_the_stream() {
-        let vision = crate::Vision::builder()
-            .read_env(false)
-            .api_key("k")
-            .username("u")
-            .password("p")
-            .base_url("http://127.0.0.1:9")
-            .build()
-            .unwrap();
+        let vision = offline_vision();
         let mut items = vision
             .identity()
             .verification_stream(Panicking { given: 0 }, BatchOptions::default().concurrency(1));
