@@ -169,14 +169,9 @@ def wheel_kind(name: str) -> str:
 def claimed_policies(name: str) -> list:
     """The (family, major, minor) of each Linux platform tag in a wheel's name."""
     platforms = name[: -len(".whl")].split("-")[-1]
-    found = []
-    for tag in platforms.split("."):
-        m = re.match(r"(manylinux|musllinux)_(\d+)_(\d+)_", tag)
-        if m:
-            found.append((m.group(1), int(m.group(2)), int(m.group(3))))
-        elif tag.startswith("manylinux2014_"):
-            found.append(("manylinux", 2, 17))
-    return found
+    # manylinux2014 is PEP 600's manylinux_2_17.
+    tags = (t.replace("manylinux2014_", "manylinux_2_17_", 1) for t in platforms.split("."))
+    return [p for p in map(policy_of, tags) if p]
 
 
 def policy_of(tag: str):
