@@ -24,6 +24,7 @@ mod body;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gateway;
 mod headers;
 mod hold;
 mod latency;

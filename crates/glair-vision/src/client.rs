@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
 use crate::limits;
 use crate::nik::mask_nik;
-use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, RateLimit};
+use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, Quota, RateLimit};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 use crate::retry::{parse_retry_after, RetryPolicy};
@@ -577,9 +577,14 @@ impl Identity {
                 }
             };
             attempts.sent += 1;
-            let err = match self.send_once(request, target, deadline).await {
+            let mut announced = None;
+            let sent = self.send_once(request, target, deadline, &mut announced).await;
+            if let Some(quota) = announced {
+                pacer.announced(quota);
+            }
+            let err = match sent {
                 Ok(mut v) => {
-                    pacer.succeeded();
+                    pacer.succeeded(permit);
                     v.client_request_id = client_request_id.map(str::to_owned);
                     tracing::debug!(
                         request_id = v.request_id.as_deref(),
@@ -592,11 +597,15 @@ impl Identity {
                 Err(e) => e.with_client_request_id(client_request_id),
             };
             let throttled = err.kind() == crate::ErrorKind::RateLimited;
+            // How long a throttled call waits before its retry: its Retry-After.
+            let mut throttled_wait = Duration::ZERO;
             if throttled {
                 attempts.throttled += 1;
-                pacer.throttled(permit, err.retry_after(), target.retry.max_retry_after);
+                throttled_wait = pacer.throttled(permit, err.retry_after(), target.retry.max_retry_after);
             } else if err.status().is_some() {
-                pacer.answered();
+                pacer.answered(permit);
+            } else {
+                drop(permit); // unanswered: its place in the slow-start window is freed
             }
             // A patient call's 429s are the pacer's business, not a retry of its own.
             let counted = !(throttled && target.patient);
@@ -610,10 +619,10 @@ impl Identity {
                 );
                 return Err(err);
             }
-            // After a 429 the pacer holds the next attempt back (its pause, its
-            // rate); a patient call waits for nothing else. Other errors back off.
+            // After a 429 the call waits its Retry-After, then the pacer's
+            // schedule; a patient call waits for nothing else. Other errors back off.
             let delay = match (throttled, target.patient, err.retry_after()) {
-                (true, true, _) | (true, false, Some(_)) => Duration::ZERO,
+                (true, true, _) | (true, false, Some(_)) => throttled_wait,
                 (_, _, retry_after) => target.retry.delay(retry, retry_after),
             };
             let left = deadline.saturating_duration_since(Instant::now());
@@ -655,6 +664,7 @@ impl Identity {
         request: &VerificationRequest,
         target: &CallTarget,
         deadline: Instant,
+        announced: &mut Option<Quota>,
     ) -> Result<Verification> {
         let now = Instant::now();
         let left = deadline.saturating_duration_since(now);
@@ -692,6 +702,7 @@ impl Identity {
             }
         };
         let status = response.status().as_u16();
+        *announced = crate::pacing::quota(response.headers(), unix_now_s());
         let mut api = ApiError::new(status);
         api.request_id = header_str(response.headers(), "request-id")
             .or_else(|| header_str(response.headers(), "x-request-id"));
@@ -703,6 +714,10 @@ impl Identity {
         let body = read_body(response, self.vision.inner.max_response_bytes, ends, what, &mut api).await?;
         decode_answer(api, &body)
     }
+}
+
+fn unix_now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Turns a whole answer into the call's outcome: a 2xx must be a verification

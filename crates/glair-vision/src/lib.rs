@@ -70,7 +70,7 @@ pub use date::Date;
 pub use error::{ApiError, Error, ErrorKind, Result, TransportError, ValidationError, BODY_EXCERPT_LIMIT};
 pub use field::Field;
 pub use nik::{mask_nik, Gender, Nik, NikConsistency};
-pub use pacing::{PacingSnapshot, RateLimit};
+pub use pacing::{PacingModel, PacingSnapshot, RateLimit};
 pub use request::{VerificationRequest, VerificationRequestBuilder};
 pub use response::{FieldResults, Verification};
 pub use retry::RetryPolicy;

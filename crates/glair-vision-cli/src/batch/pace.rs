@@ -1,6 +1,6 @@
 //! The pacing part of the batch summary: what the run cost and how fast it went.
 
-use glair_vision::{PacingSnapshot, RateLimit};
+use glair_vision::{PacingModel, PacingSnapshot, RateLimit};
 
 /// `calls billed`, `retries`, `429s seen` and the pace, as summary lines.
 pub fn summary(p: &PacingSnapshot, limit: RateLimit, elapsed: f64) -> String {
@@ -18,20 +18,50 @@ pub fn summary(p: &PacingSnapshot, limit: RateLimit, elapsed: f64) -> String {
         "  calls billed  {} (answered with a verification)\n  \
          attempts      {} ({} retries)\n  \
          429s seen     {} ({share:.1}% of attempts)\n  \
-         pace          {sent_rate:.1} calls/s sent; {pacer} (rate limit: {limit})",
-        p.succeeded, p.sent, p.retries, p.throttled
+         pace          {sent_rate:.1} calls/s sent; {pacer} (rate limit: {limit})\n  \
+         account       {}",
+        p.succeeded,
+        p.sent,
+        p.retries,
+        p.throttled,
+        account(p)
     )
 }
 
-/// For progress lines: `, 429s 12, paced at 190.3/s` (`, paused` during a
-/// `Retry-After`); empty until the first 429.
+/// What the pacer believes of the account: `limit about 196.2 calls/s, measured
+/// at 429s (holding)`, `600 calls per 60 s, from the gateway's rate-limit headers`.
+pub fn account(p: &PacingSnapshot) -> String {
+    match (p.model, p.limit) {
+        (PacingModel::Announced, Some(limit)) => match p.window {
+            Some(w) if w.as_secs_f64() > 1.0 => format!(
+                "{} calls per {} s ({limit:.1}/s), from the gateway's rate-limit headers",
+                trim((limit * w.as_secs_f64()).round()),
+                trim(w.as_secs_f64())
+            ),
+            _ => format!("{limit:.1} calls/s, from the gateway's rate-limit headers"),
+        },
+        (model, Some(limit)) => format!("limit about {limit:.1} calls/s, measured at 429s ({model})"),
+        (PacingModel::Ceiling, None) => "held at the rate limit given".to_owned(),
+        (PacingModel::Unpaced, None) => "limit not met".to_owned(),
+        (model, None) => format!("limit not known yet ({model})"),
+    }
+}
+
+/// For progress lines: `, 429s 12, paced at 190.3/s (holding, limit ~196.2/s)`
+/// (`, paused` while the gateway is closed); empty until the first 429 or
+/// announced quota.
 pub fn progress(p: &PacingSnapshot) -> String {
-    if p.throttled == 0 {
+    if p.throttled == 0 && p.model != PacingModel::Announced {
         return String::new();
     }
     let rate = p.rate.map_or(String::new(), |r| format!(", paced at {r:.1}/s"));
+    let model = match (p.model, p.limit) {
+        (PacingModel::Announced, Some(l)) => format!(" (from headers, limit {l:.1}/s)"),
+        (PacingModel::Ceiling, _) | (_, None) => format!(" ({})", p.model),
+        (m, Some(l)) => format!(" ({m}, limit ~{l:.1}/s)"),
+    };
     let paused = if p.paused { ", paused" } else { "" };
-    format!(", 429s {}{rate}{paused}", p.throttled)
+    format!(", 429s {}{rate}{model}{paused}", p.throttled)
 }
 
 /// `50`, `12.5`.
@@ -52,6 +82,10 @@ mod tests {
         PacingSnapshot {
             rate: Some(190.25),
             ceiling: None,
+            limit: Some(196.2),
+            window: None,
+            model: PacingModel::Holding,
+            from_headers: false,
             sent: 110,
             retries: 10,
             throttled: 10,
@@ -71,6 +105,7 @@ mod tests {
             "55.0 calls/s sent",
             "190.2",
             "rate limit: auto",
+            "limit about 196.2 calls/s, measured at 429s (holding)",
         ] {
             assert!(s.contains(part), "{part} in {s}");
         }
@@ -81,7 +116,25 @@ mod tests {
     #[test]
     fn progress_shows_pacing_once_throttled() {
         let p = throttled_run(true);
-        assert_eq!(progress(&p), ", 429s 10, paced at 190.2/s, paused");
-        assert_eq!(progress(&PacingSnapshot { throttled: 0, rate: None, ..p }), "");
+        assert_eq!(progress(&p), ", 429s 10, paced at 190.2/s (holding, limit ~196.2/s), paused");
+        let unpaced =
+            PacingSnapshot { throttled: 0, rate: None, limit: None, model: PacingModel::Unpaced, ..p };
+        assert_eq!(progress(&unpaced), "");
+    }
+
+    #[test]
+    fn an_announced_quota_is_named() {
+        let p = PacingSnapshot {
+            throttled: 0,
+            paused: false,
+            rate: Some(9.7),
+            limit: Some(10.0),
+            window: Some(std::time::Duration::from_secs(60)),
+            model: PacingModel::Announced,
+            from_headers: true,
+            ..throttled_run(false)
+        };
+        assert_eq!(account(&p), "600 calls per 60 s (10.0/s), from the gateway's rate-limit headers");
+        assert_eq!(progress(&p), ", 429s 0, paced at 9.7/s (from headers, limit 10.0/s)");
     }
 }

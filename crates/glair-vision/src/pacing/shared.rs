@@ -23,47 +23,86 @@
 
 use std::path::{Path, PathBuf};
 
+use super::estimate::{Estimate, Phase, Totals};
+use super::schedule::Schedule;
+
 /// The state of one account's pacer, on the hosts' shared timeline (wall-clock
 /// milliseconds, which every process of the host reads alike).
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Record {
     pub engaged: bool,
-    pub searching: bool,
-    pub epoch: u64,
-    pub w_max: f64,
-    pub floor: f64,
-    pub climb_from_ms: f64,
-    pub k: f64,
-    pub hold: f64,
-    pub next_slot_ms: f64,
-    pub paused_until_ms: f64,
+    pub estimate: Estimate,
+    pub schedule: Schedule,
+    pub totals: Totals,
     pub sent: [u64; 8],
     pub accepted: [u64; 8],
 }
 
-const MAGIC: u64 = u64::from_le_bytes(*b"GLVPACE1");
-const WORDS: usize = 27;
+const MAGIC: u64 = u64::from_le_bytes(*b"GLVPACE3");
+const WORDS: usize = 42;
 const RECORD_BYTES: usize = WORDS * 8;
 /// State not written for this long belongs to processes gone (or idle): ignored.
 const STALE_MS: u64 = 60_000;
 /// Files of accounts untouched for this long are removed when a new one is made.
 const PRUNE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+fn phase_word(phase: Phase) -> u64 {
+    match phase {
+        Phase::Open => 0,
+        Phase::Searching => 1,
+        Phase::Measuring => 2,
+        Phase::Holding => 3,
+        Phase::Announced => 4,
+    }
+}
+
+fn word_phase(word: u64) -> Option<Phase> {
+    Some(match word {
+        0 => Phase::Open,
+        1 => Phase::Searching,
+        2 => Phase::Measuring,
+        3 => Phase::Holding,
+        4 => Phase::Announced,
+        _ => return None,
+    })
+}
+
 impl Record {
     fn encode(&self, updated_ms: u64) -> [u8; RECORD_BYTES] {
-        let flags = u64::from(self.engaged) | (u64::from(self.searching) << 1);
+        let (e, s, t) = (&self.estimate, &self.schedule, &self.totals);
+        let flags = u64::from(self.engaged)
+            | (u64::from(e.lower_bound) << 1)
+            | (u64::from(e.closed_since_ms.is_some()) << 2)
+            | (u64::from(e.cycle_start.is_some()) << 3)
+            | (u64::from(e.confirming) << 4);
+        let (cycle_ms, cycle_accepted) = e.cycle_start.unwrap_or_default();
         let mut words = vec![
             MAGIC,
             updated_ms,
             flags,
-            self.epoch,
-            self.w_max.to_bits(),
-            self.floor.to_bits(),
-            self.climb_from_ms.to_bits(),
-            self.k.to_bits(),
-            self.hold.to_bits(),
-            self.next_slot_ms.to_bits(),
-            self.paused_until_ms.to_bits(),
+            phase_word(e.phase),
+            e.limit.to_bits(),
+            e.since_ms.to_bits(),
+            e.at_start.sent,
+            e.at_start.accepted,
+            e.at_start.refused,
+            e.base_rate.to_bits(),
+            e.hold_s.to_bits(),
+            e.epoch,
+            e.window_s.to_bits(),
+            s.next_slot_ms.to_bits(),
+            s.paused_until_ms.to_bits(),
+            u64::from(s.streak),
+            s.accepted_at_refusal,
+            t.sent,
+            t.accepted,
+            t.refused,
+            e.refused_now,
+            e.closed_since_ms.unwrap_or_default().to_bits(),
+            e.closed_for_s.to_bits(),
+            cycle_ms.to_bits(),
+            cycle_accepted,
+            e.held.to_bits(),
         ];
         words.extend_from_slice(&self.sent);
         words.extend_from_slice(&self.accepted);
@@ -75,35 +114,63 @@ impl Record {
     }
 
     /// The record and when it was written; `None` for anything else (a short,
-    /// foreign or torn file, or non-finite times).
+    /// foreign or torn file, or times and rates no pacer writes).
     fn decode(bytes: &[u8]) -> Option<(Record, u64)> {
         if bytes.len() != RECORD_BYTES {
             return None;
         }
         let w: Vec<u64> = bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
-        if w[0] != MAGIC || w[2] > 3 {
+        if w[0] != MAGIC || w[2] > 31 || w[15] > u64::from(u32::MAX) {
             return None;
         }
         let f = |i: usize| f64::from_bits(w[i]);
+        let estimate = Estimate {
+            phase: word_phase(w[3])?,
+            limit: f(4),
+            lower_bound: w[2] & 2 != 0,
+            since_ms: f(5),
+            at_start: Totals { sent: w[6], accepted: w[7], refused: w[8] },
+            base_rate: f(9),
+            hold_s: f(10),
+            epoch: w[11],
+            window_s: f(12),
+            refused_now: w[20],
+            confirming: w[2] & 16 != 0,
+            held: f(25),
+            closed_since_ms: (w[2] & 4 != 0).then(|| f(21)),
+            closed_for_s: f(22),
+            cycle_start: (w[2] & 8 != 0).then(|| (f(23), w[24])),
+        };
+        let schedule = Schedule {
+            next_slot_ms: f(13),
+            paused_until_ms: f(14),
+            streak: w[15] as u32,
+            accepted_at_refusal: w[16],
+        };
         let record = Record {
             engaged: w[2] & 1 != 0,
-            searching: w[2] & 2 != 0,
-            epoch: w[3],
-            w_max: f(4),
-            floor: f(5),
-            climb_from_ms: f(6),
-            k: f(7),
-            hold: f(8),
-            next_slot_ms: f(9),
-            paused_until_ms: f(10),
-            sent: w[11..19].try_into().unwrap(),
-            accepted: w[19..27].try_into().unwrap(),
+            estimate,
+            schedule,
+            totals: Totals { sent: w[17], accepted: w[18], refused: w[19] },
+            sent: w[26..34].try_into().unwrap(),
+            accepted: w[34..42].try_into().unwrap(),
         };
-        let times =
-            [record.climb_from_ms, record.k, record.hold, record.next_slot_ms, record.paused_until_ms];
-        let rates_ok =
-            !record.w_max.is_nan() && record.w_max > 0.0 && record.floor.is_finite() && record.floor > 0.0;
-        (times.iter().all(|t| t.is_finite() && *t >= 0.0) && rates_ok).then_some((record, w[1]))
+        let (e, s) = (&record.estimate, &record.schedule);
+        let times = [
+            e.since_ms,
+            e.window_s,
+            e.closed_since_ms.unwrap_or_default(),
+            e.closed_for_s,
+            e.cycle_start.unwrap_or_default().0,
+            s.next_slot_ms,
+            s.paused_until_ms,
+        ];
+        // Rates are positive; infinite while unknown (a limit before the first
+        // measurement, a hold at a ceiling).
+        let rates = [e.limit, e.base_rate, e.hold_s, e.held];
+        let ok =
+            times.iter().all(|t| t.is_finite() && *t >= 0.0) && rates.iter().all(|r| !r.is_nan() && *r > 0.0);
+        ok.then_some((record, w[1]))
     }
 }
 
@@ -360,15 +427,22 @@ pub(super) mod tests {
     fn record() -> Record {
         Record {
             engaged: true,
-            searching: false,
-            epoch: 7,
-            w_max: 200.0,
-            floor: 160.0,
-            climb_from_ms: 1.5e12,
-            k: 2.0,
-            hold: 5.0,
-            next_slot_ms: 1.5e12 + 10.0,
-            paused_until_ms: 0.0,
+            estimate: Estimate {
+                phase: Phase::Holding,
+                limit: 200.0,
+                since_ms: 1.5e12,
+                at_start: Totals { sent: 10, accepted: 9, refused: 1 },
+                base_rate: 206.0,
+                epoch: 7,
+                ..Estimate::default()
+            },
+            schedule: Schedule {
+                next_slot_ms: 1.5e12 + 10.0,
+                streak: 2,
+                accepted_at_refusal: 9,
+                ..Schedule::default()
+            },
+            totals: Totals { sent: 20, accepted: 18, refused: 2 },
             sent: [1, 2, 3, 4, 5, 6, 7, 8],
             accepted: [8; 8],
         }
@@ -383,12 +457,15 @@ pub(super) mod tests {
         foreign[0] ^= 1;
         assert_eq!(Record::decode(&foreign), None);
         let mut nan = record();
-        nan.next_slot_ms = f64::NAN;
+        nan.schedule.next_slot_ms = f64::NAN;
         assert_eq!(Record::decode(&nan.encode(1)), None);
         // A searching client's limit is unknown: infinite, and valid.
         let mut searching = record();
-        searching.w_max = f64::INFINITY;
+        searching.estimate.limit = f64::INFINITY;
         assert!(Record::decode(&searching.encode(1)).is_some());
+        let mut negative = record();
+        negative.estimate.base_rate = -1.0;
+        assert_eq!(Record::decode(&negative.encode(1)), None);
     }
 
     #[test]

@@ -1,0 +1,493 @@
+//! The estimate of what the account accepts, in calls per second, and the send
+//! rate that follows from it. Pure: times are milliseconds on the pacer's
+//! timeline, counts are the account's running totals, so the state can be
+//! tested alone and shared between processes as plain numbers.
+//!
+//! The one thing every gateway has in common is that, while a client sends
+//! faster than the account allows, what gets accepted is what the account
+//! allows: a token bucket's rate once its burst is spent, a window's quota per
+//! window, a queue's drain rate. So the estimate is a measurement: after a
+//! refusal the client keeps sending a little above the last good rate, and
+//! counts what was accepted from one reopening (the first call accepted after
+//! a refusal) to a later one. Both ends are the same point of the gateway's
+//! cycle (a window's start, a bucket's next token), so the count over the time
+//! between is the limit, whatever the gateway counts in and however long its
+//! window: a window of 10 s is measured over 10 s, a token bucket over about a
+//! second. The client then sends at [`MARGIN`] of it, holds, and probes above
+//! it now and then (gently, so a probe costs a refusal or two), to find out
+//! whether the limit grew. Quotas that the gateway announces in rate-limit
+//! headers replace the measurement (see `headers.rs`).
+
+/// The share of the estimated limit sent at while holding.
+pub(super) const MARGIN: f64 = 0.97;
+/// The lowest send rate, calls per second.
+pub(super) const MIN_RATE: f64 = 0.2;
+/// Growth per second while searching for a first limit (after the first 429).
+const SEARCH_GROWTH: f64 = 1.5;
+/// The shortest measurement: a second, and at least this many calls.
+const MEASURE_MS: f64 = 1000.0;
+const MEASURE_CALLS: f64 = 10.0;
+/// A measurement that has not seen its cycle close ends after this many of
+/// its shortest length, or of the gateway's window, whichever is longer.
+const MEASURE_GIVE_UP: f64 = 3.0;
+/// A measurement sends this much above the last good rate; one that the
+/// account took whole is followed by one [`MEASURE_STEPS`] above it (the
+/// first, then the second for each one after in a row).
+const MEASURE_ABOVE: f64 = 1.03;
+/// After a hold, the measurement that looks for a higher limit sends this much above it.
+const CONFIRM_ABOVE: f64 = 1.05;
+const MEASURE_STEPS: (f64, f64) = (1.15, 1.3);
+/// Holds between probes: the first, and the longest once probes keep finding
+/// the same limit. Small accounts hold longer: each probe costs about one
+/// refusal, which is a larger share of their calls.
+const MIN_HOLD_S: f64 = 1.5;
+const MAX_HOLD_S: f64 = 5.0;
+/// Small accounts hold for at least this many calls, up to the longest hold.
+const HOLD_CALLS: f64 = 300.0;
+const LONGEST_HOLD_S: f64 = 8.0;
+/// Probes that find a limit within this share of the estimate found the same one.
+const SAME_LIMIT: f64 = 0.08;
+/// Refusals in a cycle, more than it accepted, that mean the rate is far above the limit.
+const FAR_ABOVE_REFUSED: u64 = 5;
+/// The longest gateway window believed, in seconds.
+const MAX_WINDOW_S: f64 = 120.0;
+
+/// Where the estimate stands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Phase {
+    /// No refusal yet: nothing is known, nothing is paced.
+    Open,
+    /// After the first refusal: growing from what was accepted until the next one.
+    Searching,
+    /// Sending at `measure_rate` to measure what the account accepts.
+    Measuring,
+    /// Sending at [`MARGIN`] of the limit, probing above it once the hold is over.
+    Holding,
+    /// Pacing from the quota the gateway announces (no probing).
+    Announced,
+}
+
+/// The running totals a decision reads (the account's, when shared).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Totals {
+    pub sent: u64,
+    pub accepted: u64,
+    pub refused: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Estimate {
+    pub phase: Phase,
+    /// Calls per second the account accepts (infinite while unknown).
+    pub limit: f64,
+    /// Whether `limit` is only a lower bound (the last measurement was not refused).
+    pub lower_bound: bool,
+    /// When the phase began, and the totals then.
+    pub since_ms: f64,
+    pub at_start: Totals,
+    /// The rate a search starts from, or a measurement sends at.
+    pub base_rate: f64,
+    pub hold_s: f64,
+    /// Raised at every change of rate: refusals of attempts sent before the
+    /// latest change are already accounted for.
+    pub epoch: u64,
+    /// The window of an announced quota, in seconds (0: none announced).
+    pub window_s: f64,
+    /// When the refusals since the last reopening began (`None`: open). A
+    /// call sent after that and accepted is the reopening (calls sent before
+    /// it and answered after it passed before the gateway closed).
+    pub closed_since_ms: Option<f64>,
+    /// The longest the gateway stayed closed, in seconds: at least its window.
+    pub closed_for_s: f64,
+    /// The measurement's first reopening, and the accepted total before it.
+    pub cycle_start: Option<(f64, u64)>,
+    /// Refusals of attempts sent in this phase (of its epoch): refusals of
+    /// calls sent before it say nothing of its rate.
+    pub refused_now: u64,
+    /// Whether this measurement checks a held limit (after a hold): it
+    /// confirms it or raises it, and lowers it only when far below. A
+    /// window that slides weighs in the client's own held rate for a whole
+    /// window, so a short measurement just above it reads a little low.
+    pub confirming: bool,
+    /// The limit held before the confirming measurement began.
+    pub held: f64,
+}
+
+impl Default for Estimate {
+    fn default() -> Self {
+        Estimate {
+            phase: Phase::Open,
+            limit: f64::INFINITY,
+            lower_bound: false,
+            since_ms: 0.0,
+            at_start: Totals::default(),
+            base_rate: f64::INFINITY,
+            hold_s: MIN_HOLD_S,
+            epoch: 0,
+            window_s: 0.0,
+            closed_since_ms: None,
+            closed_for_s: 0.0,
+            cycle_start: None,
+            refused_now: 0,
+            confirming: false,
+            held: f64::INFINITY,
+        }
+    }
+}
+
+impl Estimate {
+    /// Starts from a fixed ceiling: held at it, never probed above.
+    pub(super) fn at_ceiling(ceiling: f64) -> Estimate {
+        Estimate {
+            phase: Phase::Holding,
+            limit: ceiling / MARGIN,
+            hold_s: f64::INFINITY,
+            ..Estimate::default()
+        }
+    }
+
+    fn elapsed_s(&self, now_ms: f64) -> f64 {
+        ((now_ms - self.since_ms) / 1000.0).max(0.0)
+    }
+
+    /// The send rate at `now_ms` (`None`: unpaced). `demand` is the rate the
+    /// caller actually sends at: growth stops at twice it, so an idle client
+    /// does not grow a rate it never tried.
+    pub(super) fn rate(&self, now_ms: f64, demand: f64) -> Option<f64> {
+        let t = self.elapsed_s(now_ms);
+        let grown = |from: f64, growth: f64, after: f64| {
+            let r = from * growth.powf((t - after).clamp(0.0, 60.0));
+            r.min(from.max(2.0 * demand))
+        };
+        let r = match self.phase {
+            Phase::Open => return None,
+            Phase::Searching => grown(self.base_rate, SEARCH_GROWTH, 0.0),
+            Phase::Measuring => self.base_rate,
+            Phase::Holding => MARGIN * self.limit,
+            Phase::Announced => MARGIN * self.limit,
+        };
+        Some(r.max(MIN_RATE))
+    }
+
+    fn enter(&mut self, phase: Phase, now_ms: f64, totals: Totals) {
+        self.phase = phase;
+        self.since_ms = now_ms;
+        self.at_start = totals;
+        self.epoch += 1;
+        self.cycle_start = None;
+        self.refused_now = 0;
+    }
+
+    /// The shortest a measurement at the current rate lasts.
+    fn measure_ms(&self) -> f64 {
+        MEASURE_MS.max(1000.0 * MEASURE_CALLS / self.base_rate.max(MIN_RATE))
+    }
+
+    /// An attempt sent at `sent_ms` was accepted at `now_ms` (`totals` counts
+    /// it): a reopening closes a measurement's cycle, or starts it.
+    pub(super) fn accepted(&mut self, now_ms: f64, sent_ms: f64, totals: Totals) {
+        let closed_since = self.closed_since_ms.filter(|&since| sent_ms >= since);
+        if let Some(since) = closed_since {
+            self.closed_since_ms = None;
+            self.closed_for_s = self.closed_for_s.max(((sent_ms - since) / 1000.0).min(MAX_WINDOW_S));
+            if self.phase == Phase::Measuring {
+                let before = totals.accepted.saturating_sub(1);
+                match self.cycle_start {
+                    None => {
+                        // Refusals before it were the closing; the cycle counts its own.
+                        self.cycle_start = Some((now_ms, before));
+                        self.refused_now = 0;
+                    }
+                    Some((start_ms, at)) if now_ms - start_ms >= self.measure_ms() => {
+                        let count = before.saturating_sub(at) as f64;
+                        self.measured(now_ms, totals, count * 1000.0 / (now_ms - start_ms), true);
+                        return;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.advance(now_ms, totals);
+    }
+
+    /// Ends the measurement with `limit`; `refused`: whether the account
+    /// refused any of it (else the limit is only a lower bound).
+    fn measured(&mut self, now_ms: f64, totals: Totals, limit: f64, refused: bool) {
+        let before = self.limit;
+        self.lower_bound = !refused;
+        self.limit = if refused { limit.max(MIN_RATE) } else { limit.max(self.base_rate) };
+        // A measurement that checks a held limit confirms it when it finds about the same.
+        let before = if self.confirming { self.held } else { before };
+        let same = before.is_finite() && (self.limit - before).abs() <= SAME_LIMIT * before;
+        if same && self.confirming {
+            self.limit = before;
+        }
+        self.confirming = false;
+        self.hold_s = if refused && same {
+            let max = (HOLD_CALLS / self.limit).clamp(MAX_HOLD_S, LONGEST_HOLD_S);
+            (self.hold_s * 2.0).clamp(MIN_HOLD_S, max)
+        } else {
+            MIN_HOLD_S
+        };
+        self.enter(Phase::Holding, now_ms, totals);
+    }
+
+    /// Moves on with time: a measurement the account took whole (since it
+    /// began, or since the gateway reopened) ends after its shortest length, and
+    /// the next one sends above it; one whose cycle never closed (a client
+    /// sending too little, a gateway closed longer than ever seen) ends at its
+    /// longest, with what was accepted.
+    pub(super) fn advance(&mut self, now_ms: f64, totals: Totals) {
+        if self.phase == Phase::Holding && now_ms - self.since_ms >= 1000.0 * self.hold_s {
+            // The hold is over: measure again, a little above, to see whether the limit grew.
+            self.lower_bound = false;
+            self.confirming = true;
+            self.held = self.limit;
+            self.base_rate = (self.limit * CONFIRM_ABOVE).max(MIN_RATE);
+            self.enter(Phase::Measuring, now_ms, totals);
+            return;
+        }
+        if self.phase != Phase::Measuring || self.closed_since_ms.is_some() {
+            // While the gateway is closed, its reopening is what the measurement
+            // waits for (the schedule keeps the calls back meanwhile).
+            return;
+        }
+        let (from_ms, from_accepted) = self.cycle_start.unwrap_or((self.since_ms, self.at_start.accepted));
+        let elapsed = now_ms - from_ms;
+        let accepted = totals.accepted.saturating_sub(from_accepted) as f64;
+        let shortest = self.measure_ms();
+        // Calls all accepted before the limit is believed higher: sending a
+        // share e above a limit costs a refusal about every 1/e calls (after a
+        // token bucket's saved tokens, which is why a step up is undone cheaply).
+        let known = self.limit.is_finite() && !self.lower_bound;
+        let (unrefused_calls, unrefused_ms) = if known {
+            let above = (self.base_rate / self.limit - 1.0).max(0.01);
+            ((2.0 / above).max(20.0), 2.0 * MEASURE_MS)
+        } else {
+            (5.0, MEASURE_MS)
+        };
+        // Time enough to send those calls, too.
+        let unrefused_ms = unrefused_ms.max(1100.0 * unrefused_calls / self.base_rate.max(MIN_RATE));
+        let sent_at_rate = accepted * 1000.0 >= 0.5 * elapsed * self.base_rate;
+        if self.refused_now == 0 && elapsed >= unrefused_ms && accepted >= unrefused_calls && sent_at_rate {
+            // All of it accepted: the limit is higher. Measure again, above,
+            // by more each time in a row.
+            let step = if self.lower_bound { MEASURE_STEPS.1 } else { MEASURE_STEPS.0 };
+            self.limit = (accepted * 1000.0 / elapsed).max(self.base_rate);
+            self.lower_bound = true;
+            self.base_rate = self.limit * step;
+            self.enter(Phase::Measuring, now_ms, totals);
+            return;
+        }
+        let longest =
+            (MEASURE_GIVE_UP * shortest.max(1000.0 * self.closed_for_s)).max(unrefused_ms + shortest);
+        if now_ms - self.since_ms >= longest {
+            // Refused or not, what was accepted is what the account gave;
+            // unrefused, the last good rate stands at least.
+            let rate = accepted * 1000.0 / elapsed.max(1.0);
+            let limit = if self.refused_now > 0 { rate } else { rate.max(self.base_rate / MEASURE_ABOVE) };
+            self.measured(now_ms, totals, limit, true);
+        }
+    }
+
+    /// An attempt sent under `epoch` was refused. `accepted_rate` is what the
+    /// account accepted over the last second; `ceiling` the caller's cap.
+    pub(super) fn refused(&mut self, now_ms: f64, epoch: u64, totals: Totals, accepted_rate: f64) {
+        self.closed_since_ms.get_or_insert(now_ms);
+        if epoch == self.epoch {
+            self.refused_now += 1;
+            if self.phase == Phase::Measuring && self.lower_bound && self.refused_now == 1 {
+                // A step above an unrefused rate was too far. Just above the
+                // held limit, that rate was a token bucket's burst: the limit
+                // stands. Far above it, the limit grew: measure just above that rate.
+                if self.confirming && self.limit <= self.held * (1.0 + SAME_LIMIT) {
+                    let held = self.held;
+                    self.measured(now_ms, totals, held, true);
+                } else {
+                    self.lower_bound = false;
+                    self.base_rate = (self.limit * MEASURE_ABOVE).max(MIN_RATE);
+                    self.enter(Phase::Measuring, now_ms, totals);
+                }
+                return;
+            }
+            if let (Phase::Measuring, Some((start_ms, at))) = (self.phase, self.cycle_start) {
+                // Most of a cycle refused: far above the limit, where what is
+                // accepted is the limit. Measure again just above that.
+                let accepted = totals.accepted.saturating_sub(at);
+                if self.refused_now >= FAR_ABOVE_REFUSED
+                    && self.refused_now > accepted
+                    && now_ms - start_ms >= 250.0
+                {
+                    let rate = accepted as f64 * 1000.0 / (now_ms - start_ms);
+                    self.base_rate = (rate * MEASURE_ABOVE).clamp(MIN_RATE, self.base_rate);
+                    self.enter(Phase::Measuring, now_ms, totals);
+                    return;
+                }
+            }
+        }
+        self.advance(now_ms, totals);
+        if matches!(self.phase, Phase::Announced | Phase::Measuring) {
+            // An announced quota rules (the schedule waits for its reset); a
+            // measurement counts refusals as they come.
+            return;
+        }
+        if epoch != self.epoch {
+            return;
+        }
+        let nominal = self.rate(now_ms, f64::INFINITY).unwrap_or(f64::INFINITY);
+        match self.phase {
+            Phase::Open => {
+                self.base_rate = accepted_rate.max(MIN_RATE);
+                self.enter(Phase::Searching, now_ms, totals);
+            }
+            Phase::Searching => {
+                self.base_rate = nominal.min(accepted_rate.max(self.base_rate)) * MEASURE_ABOVE;
+                self.enter(Phase::Measuring, now_ms, totals);
+            }
+            Phase::Holding => {
+                // The limit moved down under the held rate (or others of the
+                // account took more): measure it again.
+                self.confirming = false;
+                self.base_rate = (self.limit * MEASURE_ABOVE).max(MIN_RATE);
+                self.enter(Phase::Measuring, now_ms, totals);
+            }
+            Phase::Measuring | Phase::Announced => {}
+        }
+    }
+
+    /// The gateway announced a quota of `limit` calls per second (its quota over
+    /// its window of `window_s` seconds).
+    pub(super) fn announced(&mut self, now_ms: f64, limit: f64, window_s: f64, totals: Totals) {
+        let changed = self.phase != Phase::Announced || (limit - self.limit).abs() > 1e-9 * limit;
+        self.limit = limit.max(MIN_RATE);
+        self.window_s = window_s;
+        self.lower_bound = false;
+        if changed {
+            self.enter(Phase::Announced, now_ms, totals);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn totals(sent: u64, accepted: u64, refused: u64) -> Totals {
+        Totals { sent, accepted, refused }
+    }
+
+    #[test]
+    fn open_until_a_refusal_then_a_search_from_what_was_accepted() {
+        let mut e = Estimate::default();
+        assert_eq!(e.rate(0.0, 100.0), None);
+        e.refused(1000.0, 0, totals(100, 99, 1), 40.0);
+        assert_eq!(e.phase, Phase::Searching);
+        assert_eq!(e.rate(1000.0, 100.0), Some(40.0));
+        assert!((e.rate(3000.0, 100.0).unwrap() - 90.0).abs() < 1e-9, "grows by half a second");
+        assert_eq!(e.rate(3000.0, 10.0), Some(40.0), "not past twice the demand");
+    }
+
+    #[test]
+    fn a_measurement_counts_from_one_reopening_to_the_next() {
+        let mut e = Estimate::default();
+        e.refused(0.0, 0, totals(10, 9, 1), 20.0);
+        let epoch = e.epoch;
+        e.refused(2000.0, epoch, totals(80, 70, 2), 40.0);
+        assert_eq!(e.phase, Phase::Measuring);
+        assert_eq!(e.rate(2000.0, 100.0), Some(40.0 * MEASURE_ABOVE), "what was accepted, a little above");
+        // The first call accepted after the refusal starts the cycle...
+        e.accepted(2100.0, 2100.0 - 10.0, totals(81, 71, 2));
+        assert_eq!(e.cycle_start, Some((2100.0, 70)));
+        // ...acceptances without a refusal between change nothing...
+        e.accepted(2500.0, 2500.0 - 10.0, totals(100, 90, 2));
+        e.refused(2900.0, e.epoch, totals(125, 115, 3), 40.0);
+        e.accepted(2950.0, 2950.0 - 10.0, totals(126, 116, 3));
+        assert_eq!(e.phase, Phase::Measuring, "a reopening before the shortest length goes on");
+        e.refused(3050.0, e.epoch, totals(130, 120, 4), 40.0);
+        // ...and the reopening a second on closes it: 50 accepted in 1 s.
+        e.accepted(3100.0, 3100.0 - 10.0, totals(131, 121, 4));
+        assert_eq!(e.phase, Phase::Holding);
+        assert!((e.limit - 50.0).abs() < 1e-9, "{}", e.limit);
+        assert_eq!(e.rate(3100.0, 100.0), Some(50.0 * MARGIN));
+        e.advance(3100.0 + 1000.0 * MIN_HOLD_S - 1.0, totals(131, 121, 4));
+        assert_eq!(e.phase, Phase::Holding);
+        // After the hold, a measurement just above the limit looks for more.
+        e.advance(3100.0 + 1000.0 * MIN_HOLD_S, totals(131, 121, 4));
+        assert_eq!(e.phase, Phase::Measuring);
+        assert!((e.rate(3100.0 + 1000.0 * MIN_HOLD_S, 100.0).unwrap() - 50.0 * CONFIRM_ABOVE).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_long_window_is_measured_over_the_whole_window() {
+        // A window of 100 calls per 10 s, spent at once: closed for 9 s.
+        let mut e = Estimate { phase: Phase::Measuring, base_rate: 200.0, ..Estimate::default() };
+        e.refused(1000.0, e.epoch, totals(101, 100, 1), 100.0);
+        e.refused(3000.0, e.epoch, totals(102, 100, 2), 100.0);
+        e.advance(5000.0, totals(102, 100, 2));
+        assert_eq!(e.phase, Phase::Measuring, "closed is not unrefused");
+        e.accepted(10_000.0, 10_000.0 - 10.0, totals(103, 101, 2));
+        assert!((e.closed_for_s - 8.99).abs() < 1e-9, "{}", e.closed_for_s);
+        e.refused(10_600.0, e.epoch, totals(300, 200, 3), 100.0);
+        e.accepted(20_000.0, 20_000.0 - 10.0, totals(301, 201, 3));
+        assert_eq!(e.phase, Phase::Holding);
+        assert!((e.limit - 10.0).abs() < 1e-9, "{}", e.limit);
+    }
+
+    #[test]
+    fn probes_that_find_the_same_limit_hold_longer() {
+        let mut e =
+            Estimate { phase: Phase::Holding, limit: 100.0, hold_s: MIN_HOLD_S, ..Estimate::default() };
+        let first_hold = e.hold_s;
+        let probe_at = 1000.0 * (MIN_HOLD_S + 0.5);
+        e.refused(probe_at, e.epoch, totals(0, 0, 1), 99.0);
+        assert_eq!(e.phase, Phase::Measuring);
+        e.accepted(probe_at + 10.0, probe_at + 10.0 - 10.0, totals(1, 1, 1));
+        e.refused(probe_at + 900.0, e.epoch, totals(100, 90, 2), 99.0);
+        e.accepted(probe_at + 1010.0, probe_at + 1010.0 - 10.0, totals(102, 101, 2));
+        assert!((e.limit - 100.0).abs() < 1.0, "{}", e.limit);
+        assert!(e.hold_s > first_hold);
+    }
+
+    #[test]
+    fn an_unrefused_measurement_is_a_lower_bound() {
+        let mut e = Estimate { phase: Phase::Measuring, base_rate: 80.0, ..Estimate::default() };
+        e.advance(MEASURE_MS, totals(80, 80, 0));
+        assert!(e.lower_bound);
+        assert_eq!(e.limit, 80.0);
+        assert_eq!(e.hold_s, MIN_HOLD_S);
+    }
+
+    #[test]
+    fn a_measurement_that_sends_too_little_keeps_the_last_good_rate() {
+        let mut e = Estimate { phase: Phase::Measuring, base_rate: 103.0, ..Estimate::default() };
+        e.advance(2000.0, totals(5, 5, 0));
+        assert_eq!(e.phase, Phase::Measuring);
+        e.advance(MEASURE_GIVE_UP * MEASURE_MS, totals(5, 5, 0));
+        assert_eq!(e.phase, Phase::Holding);
+        assert!((e.limit - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_stale_refusal_changes_nothing() {
+        let mut e = Estimate { phase: Phase::Holding, limit: 100.0, epoch: 3, ..Estimate::default() };
+        e.refused(100.0, 2, totals(0, 0, 1), 50.0);
+        assert_eq!(e.phase, Phase::Holding);
+    }
+
+    #[test]
+    fn an_announced_quota_is_held_without_probing() {
+        let mut e = Estimate::default();
+        e.announced(0.0, 10.0, 60.0, Totals::default());
+        assert_eq!(e.rate(600_000.0, 100.0), Some(10.0 * MARGIN));
+        e.refused(1.0, e.epoch, totals(1, 0, 1), 0.0);
+        assert_eq!(e.phase, Phase::Announced);
+    }
+
+    #[test]
+    fn a_ceiling_holds_at_itself() {
+        let mut e = Estimate::at_ceiling(25.0);
+        e.advance(1e9, Totals::default());
+        assert_eq!(e.phase, Phase::Holding, "never measured above");
+        assert!((e.rate(1e9, 1e9).unwrap() - 25.0).abs() < 1e-9);
+    }
+}
