@@ -125,6 +125,14 @@ export interface PacingState {
   rate: number | null;
   /** The configured ceiling (`rateLimit` a number), or null. */
   ceiling: number | null;
+  /** What the pacer believes the account accepts, calls per second; null while unknown. */
+  limit: number | null;
+  /** The window of the quota the gateway announced, in seconds; null when none was. */
+  window: number | null;
+  /** Where the pacer stands. */
+  model: 'unpaced' | 'searching' | 'measuring' | 'holding' | 'announced' | 'ceiling';
+  /** Whether the limit comes from the gateway's rate-limit headers. */
+  fromHeaders: boolean;
   /** Attempts sent (first attempts and retries). */
   sent: number;
   /** Of those, retries. */
@@ -133,7 +141,7 @@ export interface PacingState {
   throttled: number;
   /** Attempts answered with a result: the calls billed. */
   succeeded: number;
-  /** Whether a Retry-After holds every call of the client back now. */
+  /** Whether a pause (refusals in a row, or an announced quota spent) holds every call back now. */
   paused: boolean;
 }
 

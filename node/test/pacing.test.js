@@ -136,6 +136,10 @@ test('pacing() state shape; a fixed client rate limit is the ceiling', async (t)
   assert.deepEqual(vision.pacing(), {
     rate: null,
     ceiling: null,
+    limit: null,
+    window: null,
+    model: 'unpaced',
+    fromHeaders: false,
     sent: 0,
     retries: 0,
     throttled: 0,

@@ -145,8 +145,10 @@ class Verification:
 
 @final
 class PacingState:
-    """The client's pacer now: its rate (None while unlimited), ceiling, and the
-    attempts sent, retried, throttled (429) and answered so far."""
+    """The client's pacer now: its rate (None while unlimited), ceiling, the
+    limit it believes the account has and how it knows it (`model`,
+    `from_headers`, `window`), and the attempts sent, retried, throttled (429)
+    and answered so far."""
 
     def __new__(
         cls,
@@ -157,6 +159,10 @@ class PacingState:
         throttled: int,
         succeeded: int,
         paused: bool,
+        limit: Optional[float] = None,
+        window: Optional[float] = None,
+        model: str = "unpaced",
+        from_headers: bool = False,
     ) -> "PacingState": ...
     @property
     def rate(self) -> Optional[float]: ...
@@ -172,6 +178,14 @@ class PacingState:
     def succeeded(self) -> int: ...
     @property
     def paused(self) -> bool: ...
+    @property
+    def limit(self) -> Optional[float]: ...
+    @property
+    def window(self) -> Optional[float]: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def from_headers(self) -> bool: ...
     def to_dict(self) -> Dict[str, Any]: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...

@@ -178,9 +178,14 @@ def test_pacing_state_shape(sandbox: Sandbox) -> None:
         "throttled": 0,
         "succeeded": 0,
         "paused": False,
+        "limit": None,
+        "window": None,
+        "model": "unpaced",
+        "from_headers": False,
     }
     assert repr(state) == (
-        "PacingState(rate=None, ceiling=None, sent=0, retries=0, throttled=0, succeeded=0, paused=False)"
+        "PacingState(model='unpaced', rate=None, limit=None, ceiling=None, sent=0, retries=0, throttled=0, "
+        "succeeded=0, paused=False)"
     )
     with pytest.raises(AttributeError):
         state.sent = 5  # type: ignore[misc]

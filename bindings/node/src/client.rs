@@ -161,13 +161,17 @@ impl NativeVision {
     }
 
     /// The pacer's state now (shared by every call of this client), as JSON:
-    /// `{rate, ceiling, sent, retries, throttled, succeeded, paused}`.
+    /// `{rate, ceiling, limit, window, model, fromHeaders, sent, retries, throttled, succeeded, paused}`.
     #[napi(catch_unwind)]
     pub fn pacing(&self) -> String {
         let p = self.inner.pacing();
         json!({
             "rate": p.rate,
             "ceiling": p.ceiling,
+            "limit": p.limit,
+            "window": p.window.map(|w| w.as_secs_f64()),
+            "model": p.model.as_str(),
+            "fromHeaders": p.from_headers,
             "sent": p.sent,
             "retries": p.retries,
             "throttled": p.throttled,

@@ -338,8 +338,16 @@ pub struct PyPacingState {
     pub throttled: u64,
     /// Attempts answered with a verification (the calls billed).
     pub succeeded: u64,
-    /// Whether a `Retry-After` holds every call of the client back now.
+    /// Whether a pause (refusals in a row, or an announced quota spent) holds every call back now.
     pub paused: bool,
+    /// What the pacer believes the account accepts, calls per second (None while unknown).
+    pub limit: Option<f64>,
+    /// The window of the quota the gateway announced, in seconds (None: none announced).
+    pub window: Option<f64>,
+    /// Where the pacer stands: "unpaced", "searching", "measuring", "holding", "announced", "ceiling".
+    pub model: String,
+    /// Whether the limit comes from the gateway's rate-limit headers.
+    pub from_headers: bool,
 }
 
 impl From<PacingSnapshot> for PyPacingState {
@@ -352,6 +360,10 @@ impl From<PacingSnapshot> for PyPacingState {
             throttled: s.throttled,
             succeeded: s.succeeded,
             paused: s.paused,
+            limit: s.limit,
+            window: s.window.map(|w| w.as_secs_f64()),
+            model: s.model.as_str().to_owned(),
+            from_headers: s.from_headers,
         }
     }
 }
@@ -359,7 +371,8 @@ impl From<PacingSnapshot> for PyPacingState {
 #[pymethods]
 impl PyPacingState {
     #[new]
-    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused))]
+    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused, limit=None, window=None, model="unpaced".to_owned(), from_headers=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         rate: Option<f64>,
         ceiling: Option<f64>,
@@ -368,11 +381,28 @@ impl PyPacingState {
         throttled: u64,
         succeeded: u64,
         paused: bool,
+        limit: Option<f64>,
+        window: Option<f64>,
+        model: String,
+        from_headers: bool,
     ) -> Self {
-        PyPacingState { rate, ceiling, sent, retries, throttled, succeeded, paused }
+        PyPacingState {
+            rate,
+            ceiling,
+            sent,
+            retries,
+            throttled,
+            succeeded,
+            paused,
+            limit,
+            window,
+            model,
+            from_headers,
+        }
     }
 
-    /// `{"rate", "ceiling", "sent", "retries", "throttled", "succeeded", "paused"}`.
+    /// `{"rate", "ceiling", "sent", "retries", "throttled", "succeeded", "paused",
+    /// "limit", "window", "model", "from_headers"}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("rate", self.rate)?;
@@ -382,14 +412,20 @@ impl PyPacingState {
         d.set_item("throttled", self.throttled)?;
         d.set_item("succeeded", self.succeeded)?;
         d.set_item("paused", self.paused)?;
+        d.set_item("limit", self.limit)?;
+        d.set_item("window", self.window)?;
+        d.set_item("model", &self.model)?;
+        d.set_item("from_headers", self.from_headers)?;
         Ok(d)
     }
 
     fn __repr__(&self) -> String {
         let rate = |r: Option<f64>| r.map_or_else(|| "None".to_owned(), |r| format!("{r:.1}"));
         format!(
-            "PacingState(rate={}, ceiling={}, sent={}, retries={}, throttled={}, succeeded={}, paused={})",
+            "PacingState(model='{}', rate={}, limit={}, ceiling={}, sent={}, retries={}, throttled={}, succeeded={}, paused={})",
+            self.model,
             rate(self.rate),
+            rate(self.limit),
             rate(self.ceiling),
             self.sent,
             self.retries,
@@ -401,7 +437,19 @@ impl PyPacingState {
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let s = slf.get();
-        let args = (s.rate, s.ceiling, s.sent, s.retries, s.throttled, s.succeeded, s.paused)
+        let args = (
+            s.rate,
+            s.ceiling,
+            s.sent,
+            s.retries,
+            s.throttled,
+            s.succeeded,
+            s.paused,
+            s.limit,
+            s.window,
+            s.model.clone(),
+            s.from_headers,
+        )
             .into_pyobject(slf.py())?;
         Ok((slf.get_type().into_any(), args))
     }

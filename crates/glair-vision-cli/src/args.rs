@@ -265,6 +265,13 @@ pub struct SandboxArgs {
     /// Requests an idle API key may send at once before --rate-limit applies, 1 to 1000000
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_burst)]
     pub burst: u32,
+    /// The gateway in front of the endpoint instead of --rate-limit's token bucket,
+    /// as comma-separated key=value: model=token-bucket (rate, burst), fixed-window
+    /// or sliding-window (limit, window such as 1s or 1m), leaky-queue (rate, depth);
+    /// retry-after=exact|absent|date|SECONDS; headers=none|x-ratelimit|kong|ietf;
+    /// change=AT:FACTOR (repeatable). E.g. model=fixed-window,limit=100,window=1s,headers=kong
+    #[arg(long, value_name = "SPEC", value_parser = parse_gateway, conflicts_with = "rate_limit")]
+    pub gateway: Option<glair_vision_sandbox::gateway::GatewayConfig>,
     /// Share of answers that are 503 (0.0-1.0)
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_fraction)]
     pub failure_rate: f64,
@@ -438,6 +445,11 @@ fn parse_rate_or_zero(s: &str) -> Result<f64, String> {
 fn parse_synthetic(s: &str) -> Result<usize, String> {
     let range = Count { setting: "synthetic", min: 0, max: glair_vision_sandbox::MAX_SYNTHETIC as u64 };
     count_in(&range, s).map(|n| n as usize)
+}
+
+/// `--gateway`: the sandbox's own parser says what is wrong.
+fn parse_gateway(s: &str) -> Result<glair_vision_sandbox::gateway::GatewayConfig, String> {
+    s.parse()
 }
 
 /// `--burst`: 1 to the sandbox's maximum.

@@ -109,6 +109,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
         latency_spread: Duration::from_millis(args.latency_spread_ms),
         rate_limit: args.rate_limit,
         burst: args.burst,
+        gateway: args.gateway,
         failure_rate: args.failure_rate,
         slow_delay: Duration::from_millis(args.slow_delay_ms),
         // Settings added later keep their defaults.
@@ -136,6 +137,8 @@ pub async fn run(args: SandboxArgs) -> u8 {
         args.synthetic,
         loaded_count
     ));
+    let gateway = sandbox.gateway().map_or_else(|| "no rate limit".to_owned(), |g| g.to_string());
+    out.push_str(&format!("gateway:  {gateway}\n"));
     out.push_str("fixture NIKs:\n");
     for r in fixtures {
         out.push_str(&format!(

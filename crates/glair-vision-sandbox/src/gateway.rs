@@ -189,6 +189,128 @@ impl fmt::Display for GatewayConfig {
     }
 }
 
+impl std::str::FromStr for GatewayConfig {
+    type Err = String;
+
+    /// A gateway written out, as `--gateway` and the `Sandbox` options of
+    /// Python and Node take it: comma-separated `key=value`, the model first.
+    ///
+    /// - `model=token-bucket,rate=50,burst=100`
+    /// - `model=fixed-window,limit=100,window=1s` (or `window=1m`, `500ms`)
+    /// - `model=sliding-window,limit=6000,window=60s`
+    /// - `model=leaky-queue,rate=20,depth=40`
+    ///
+    /// then, optionally: `retry-after=exact` (the seconds left, the default),
+    /// `absent`, `date` or a fixed number of seconds; `headers=none` (the
+    /// default), `x-ratelimit`, `kong` or `ietf`; and any number of
+    /// `change=<at>:<factor>` (`change=30s:0.5`: half the limit from 30 s on).
+    fn from_str(spec: &str) -> Result<GatewayConfig, String> {
+        let mut model = None;
+        let (mut rate, mut burst, mut limit, mut window, mut depth) = (None, None, None, None, None);
+        let mut config = GatewayConfig::token_bucket(1.0, 1);
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) =
+                part.split_once('=').ok_or_else(|| format!("gateway: `{part}` is not key=value"))?;
+            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+            let number = |what: &str| {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n > 0.0)
+                    .ok_or_else(|| format!("gateway: {what} must be a number above 0, not `{value}`"))
+            };
+            let count =
+                |what: &str| {
+                    value.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        format!("gateway: {what} must be a whole number from 1, not `{value}`")
+                    })
+                };
+            match key.as_str() {
+                "model" => model = Some(value.to_ascii_lowercase()),
+                "rate" => rate = Some(number("rate")?),
+                "burst" => burst = Some(count("burst")?),
+                "limit" => limit = Some(count("limit")?),
+                "depth" => depth = Some(count("depth")?),
+                "window" => window = Some(duration(value).ok_or_else(|| format!("gateway: window `{value}` is not a length such as 1s, 500ms or 1m"))?),
+                "retry-after" => {
+                    config.retry_after = match value.to_ascii_lowercase().as_str() {
+                        "exact" => RetryAfter::Exact,
+                        "absent" | "none" => RetryAfter::Absent,
+                        "date" | "http-date" => RetryAfter::HttpDate,
+                        n => RetryAfter::Seconds(n.parse().map_err(|_| {
+                            format!("gateway: retry-after must be exact, absent, date or whole seconds, not `{value}`")
+                        })?),
+                    }
+                }
+                "headers" => {
+                    config.headers = match value.to_ascii_lowercase().as_str() {
+                        "none" => RateLimitHeaders::None,
+                        "x-ratelimit" => RateLimitHeaders::XRateLimit,
+                        "kong" => RateLimitHeaders::Kong,
+                        "ietf" => RateLimitHeaders::Ietf,
+                        _ => return Err(format!("gateway: headers must be none, x-ratelimit, kong or ietf, not `{value}`")),
+                    }
+                }
+                "change" => {
+                    let bad = || format!("gateway: change must be <at>:<factor> such as 30s:0.5, not `{value}`");
+                    let (at, factor) = value.split_once(':').ok_or_else(bad)?;
+                    let at = duration(at.trim()).ok_or_else(bad)?;
+                    let factor = factor.trim().trim_start_matches('x').parse::<f64>().map_err(|_| bad())?;
+                    config.schedule.push(LimitChange { at, factor });
+                }
+                _ => return Err(format!("gateway: unknown setting `{key}` (model, rate, burst, limit, window, depth, retry-after, headers, change)")),
+            }
+        }
+        let missing = |what: &str, m: &str| format!("gateway: model={m} needs {what}");
+        config.algorithm = match model.as_deref() {
+            Some("token-bucket") => Algorithm::TokenBucket {
+                rate: rate.ok_or_else(|| missing("rate", "token-bucket"))?,
+                burst: burst.unwrap_or(1),
+            },
+            Some(m @ ("fixed-window" | "sliding-window")) => {
+                let limit = limit.ok_or_else(|| missing("limit", m))?;
+                let window = window.unwrap_or(Duration::from_secs(1));
+                if m == "fixed-window" {
+                    Algorithm::FixedWindow { limit, window }
+                } else {
+                    Algorithm::SlidingWindow { limit, window }
+                }
+            }
+            Some("leaky-queue") => Algorithm::LeakyQueue {
+                rate: rate.ok_or_else(|| missing("rate", "leaky-queue"))?,
+                depth: depth.unwrap_or(1),
+            },
+            Some(m) => return Err(format!(
+                "gateway: model must be token-bucket, fixed-window, sliding-window or leaky-queue, not `{m}`"
+            )),
+            None => return Err(
+                "gateway: model=... comes first (token-bucket, fixed-window, sliding-window, leaky-queue)"
+                    .into(),
+            ),
+        };
+        config.schedule.sort_by_key(|c| c.at);
+        config.validate().map_err(|e| format!("gateway: {e}"))?;
+        Ok(config)
+    }
+}
+
+/// `1s`, `500ms`, `1m`, `1h`, or plain seconds.
+fn duration(text: &str) -> Option<Duration> {
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: f64 = number.trim().parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let seconds = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (seconds <= 86_400.0 * 366.0).then(|| Duration::from_secs_f64(seconds))
+}
+
 /// The gateway's answer to one call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Admission {
@@ -631,6 +753,43 @@ mod tests {
         assert_eq!(g.allowed_rate(Duration::from_secs(15)), 50.0);
         assert_eq!(g.allowed_rate(Duration::from_secs(25)), 200.0);
         assert!(g.describe().contains("x0.5 from 10 s"));
+    }
+
+    #[test]
+    fn a_gateway_is_written_as_key_values() {
+        let g: GatewayConfig = "model=fixed-window, limit=100, window=1m, retry-after=date, headers=kong, change=30s:0.5, change=10s:x2"
+            .parse()
+            .unwrap();
+        assert_eq!(g.algorithm, Algorithm::FixedWindow { limit: 100, window: Duration::from_secs(60) });
+        assert_eq!((g.retry_after, g.headers), (RetryAfter::HttpDate, RateLimitHeaders::Kong));
+        assert_eq!(
+            g.schedule,
+            vec![
+                LimitChange { at: Duration::from_secs(10), factor: 2.0 },
+                LimitChange { at: Duration::from_secs(30), factor: 0.5 },
+            ]
+        );
+        let tb: GatewayConfig = "model=token-bucket,rate=2.5,burst=2,retry-after=1".parse().unwrap();
+        assert_eq!(
+            (tb.algorithm, tb.retry_after),
+            (Algorithm::TokenBucket { rate: 2.5, burst: 2 }, RetryAfter::Seconds(1))
+        );
+        let q: GatewayConfig = "model=leaky-queue,rate=20,depth=40,retry-after=absent".parse().unwrap();
+        assert_eq!(q.algorithm, Algorithm::LeakyQueue { rate: 20.0, depth: 40 });
+        for (bad, says) in [
+            ("rate=5", "model=... comes first"),
+            ("model=token-bucket", "needs rate"),
+            ("model=fixed-window,limit=0", "whole number from 1"),
+            ("model=fixed-window,limit=5,window=soon", "is not a length"),
+            ("model=gcra,rate=5", "model must be"),
+            ("model=token-bucket,rate=5,headers=github", "headers must be"),
+            ("model=token-bucket,rate=5,colour=blue", "unknown setting"),
+            ("model=token-bucket,rate=5,change=30s", "change must be"),
+            ("model=token-bucket,rate=5,change=30s:-1", "factor above 0"),
+        ] {
+            let err = bad.parse::<GatewayConfig>().unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub struct SandboxConfig {
     /// Requests an idle API key may send at once before `rate_limit` applies: 1
     /// to [`MAX_BURST`]. Default 20.
     pub burst: u32,
+    /// The gateway in front of the endpoint, when it is not `rate_limit`'s token
+    /// bucket: fixed and sliding windows, a leaky queue, how a refusal says when
+    /// to come back, which rate-limit headers every answer carries, and limits
+    /// that move on a schedule ([`gateway::GatewayConfig`], also written as
+    /// text: `"model=fixed-window,limit=100,window=1s,headers=kong"`). Either
+    /// this or `rate_limit`, not both. Default none.
+    pub gateway: Option<gateway::GatewayConfig>,
     /// Share (0-1) of requests answered 503, at random. Default 0.
     pub failure_rate: f64,
     /// How long NIKs ending in 9408 wait before answering. Default 3 s.
@@ -122,6 +129,16 @@ pub struct SandboxConfig {
     pub idle_timeout: Duration,
 }
 
+impl SandboxConfig {
+    /// The gateway the sandbox applies: `gateway`, or `rate_limit`'s token
+    /// bucket (`Retry-After` in whole seconds), or none.
+    pub fn gateway(&self) -> Option<gateway::GatewayConfig> {
+        self.gateway.clone().or_else(|| {
+            (self.rate_limit > 0.0).then(|| gateway::GatewayConfig::token_bucket(self.rate_limit, self.burst))
+        })
+    }
+}
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
@@ -140,6 +157,7 @@ impl Default for SandboxConfig {
             latency_spread: Duration::ZERO,
             rate_limit: 0.0,
             burst: 20,
+            gateway: None,
             failure_rate: 0.0,
             slow_delay: Duration::from_secs(3),
             request_log_bytes: DEFAULT_REQUEST_LOG_BYTES,
@@ -238,6 +256,11 @@ impl Sandbox {
 
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// The gateway this sandbox applies to the endpoint, if any.
+    pub fn gateway(&self) -> Option<gateway::GatewayConfig> {
+        self.state.config().gateway()
     }
 
     /// A client builder aimed at this sandbox, ignoring the GLAIR_* environment.
@@ -357,6 +380,12 @@ fn check(config: &SandboxConfig) -> Result<(), SandboxError> {
     }
     if !(1..=MAX_BURST).contains(&config.burst) {
         return bad("burst must be from 1 to 1000000 requests");
+    }
+    if let Some(gateway) = &config.gateway {
+        if config.rate_limit > 0.0 {
+            return bad("set either rate_limit (a token bucket) or gateway, not both");
+        }
+        gateway.validate().map_err(|e| SandboxError::Config(format!("gateway: {e}")))?;
     }
     if !(MIN_REQUEST_LOG_BYTES..=MAX_REQUEST_LOG_BYTES).contains(&config.request_log_bytes) {
         return bad("request_log_bytes must be from 1 MiB to 1 GiB");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::{to_bytes, Body, HttpBody as _};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::body::{self, BodyError};
 use crate::faults::{fault_for, Fault};
+use crate::gateway::Admission;
 use crate::headers::header_str;
 use crate::hold::Hold;
 use crate::latency::Latency;
@@ -61,7 +62,7 @@ impl AppState {
         );
         let rng = Mutex::new(fastrand::Rng::with_seed(config.seed));
         let latency = Latency::new(config.latency, config.latency_spread, config.seed);
-        let limits = RateLimits::new(config.rate_limit, config.burst);
+        let limits = config.gateway().map(RateLimits::new);
         AppState {
             latency,
             limits,
@@ -75,6 +76,10 @@ impl AppState {
             hold: Hold::default(),
             in_flight: AtomicUsize::new(0),
         }
+    }
+
+    pub(crate) fn config(&self) -> &SandboxConfig {
+        &self.config
     }
 
     pub(crate) fn hold(&self) -> &Hold {
@@ -182,10 +187,17 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let request_id = new_request_id();
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    // The account's rate limit is a gateway's: a refused request waits for nothing.
-    let throttled = throttle(&state, headers);
-    if throttled.is_none() && !state.latency.is_zero() {
-        tokio::time::sleep(state.latency.sample()).await;
+    // The account's rate limit is a gateway's: a refused request waits for
+    // nothing; a queue (a leaky one) holds an accepted one back first.
+    let admission = admit(&state, headers);
+    let throttled = admission.as_ref().and_then(too_many);
+    if throttled.is_none() {
+        let queued = admission.as_ref().map_or(std::time::Duration::ZERO, |a| a.delay);
+        let latency =
+            if state.latency.is_zero() { std::time::Duration::ZERO } else { state.latency.sample() };
+        if !(queued + latency).is_zero() {
+            tokio::time::sleep(queued + latency).await;
+        }
     }
     let content_type = headers.get(header::CONTENT_TYPE);
     // Credentials come first: a caller that fails them is answered without a byte
@@ -197,7 +209,10 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
             Ok(bytes) => (answer(&state, header_str(content_type), &bytes).await, Some(bytes)),
         },
     };
-    let response = with_request_id(response, request_id.clone());
+    let mut response = with_request_id(response, request_id.clone());
+    if let Some(a) = admission.as_ref().filter(|a| a.accepted) {
+        announce(&mut response, &a.headers);
+    }
     state.log.push(Entry::new(
         received.as_deref().unwrap_or_default(),
         content_type,
@@ -232,18 +247,33 @@ async fn hold(State(state): State<Arc<AppState>>, Query(q): Query<HoldQuery>) ->
     StatusCode::NO_CONTENT
 }
 
-/// The 429 of the account's rate limit, for a known API key whose bucket is empty.
-fn throttle(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+/// The gateway's verdict on a request of the known API key (unknown keys are
+/// answered 403 by `refusal` and counted nowhere).
+fn admit(state: &AppState, headers: &HeaderMap) -> Option<Admission> {
     let limits = state.limits.as_ref()?;
     let key = headers.get("x-api-key")?.as_bytes();
-    if key != state.config.credentials.api_key.as_bytes() {
-        return None; // answered 403 by `refusal`; unknown keys get no bucket
+    (key == state.config.credentials.api_key.as_bytes()).then(|| limits.admit(key))
+}
+
+/// The 429 of a refusal: a JSON body, the gateway's rate-limit headers and its `Retry-After`.
+fn too_many(admission: &Admission) -> Option<Response> {
+    if admission.accepted {
+        return None;
     }
-    let wait = limits.take(key).err()?;
     let mut r = (StatusCode::TOO_MANY_REQUESTS, Json(serde_json::json!({"message": "Too Many Requests"})))
         .into_response();
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    announce(&mut r, &admission.headers);
     Some(r)
+}
+
+fn announce(response: &mut Response, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str()))
+        {
+            response.headers_mut().append(name, value);
+        }
+    }
 }
 
 /// The gateway's answer when the API key or Basic auth is wrong; `None` when both are right.
