@@ -145,6 +145,19 @@ export interface PacingState {
   paused: boolean;
 }
 
+/** A gateway for the sandbox, setting by setting (see `SandboxOptions.gateway`). */
+export interface GatewaySettings {
+  model: 'token-bucket' | 'fixed-window' | 'sliding-window' | 'leaky-queue';
+  rate?: number;
+  burst?: number;
+  limit?: number;
+  window?: string | number;
+  depth?: number;
+  retryAfter?: 'exact' | 'absent' | 'date' | number;
+  headers?: 'none' | 'x-ratelimit' | 'kong' | 'ietf';
+  changes?: Array<[number, number]>;
+}
+
 /** Per-call overrides (the second argument of `verification`, as in `@glair/vision`). */
 export interface RequestOverrides {
   apiKey?: string;
@@ -264,6 +277,16 @@ export interface SandboxOptions {
   rateLimit?: number;
   /** Requests an idle API key may send at once before `rateLimit` applies (default 20). */
   burst?: number;
+  /**
+   * Another gateway instead of `rateLimit`'s token bucket, as text
+   * (`'model=fixed-window,limit=100,window=1s,headers=kong'`) or settings:
+   * the model (`token-bucket` with `rate`, `burst`; `fixed-window` or
+   * `sliding-window` with `limit`, `window` such as `'1s'` or `'1m'`;
+   * `leaky-queue` with `rate`, `depth`), `retryAfter` (`'exact'`, `'absent'`,
+   * `'date'` or whole seconds), `headers` (`'none'`, `'x-ratelimit'`, `'kong'`,
+   * `'ietf'`) and `changes` (`[[seconds, factor], ...]`: the limit moving).
+   */
+  gateway?: string | GatewaySettings;
   /** Share of answers that are 503, 0..1 (default 0). */
   failureRate?: number;
   /** How long NIKs ending 9408 wait, in milliseconds (default 3000). */

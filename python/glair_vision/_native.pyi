@@ -316,6 +316,7 @@ class SandboxServer:
         latency_spread: Optional[float] = None,
         rate_limit: Optional[float] = None,
         burst: Optional[int] = None,
+        gateway: Optional[str] = None,
         failure_rate: Optional[float] = None,
         slow_delay: Optional[float] = None,
         match_threshold: Optional[float] = None,

@@ -54,7 +54,16 @@ class Sandbox:
     - ``rate_limit`` (requests per second allowed per API key, as a gateway's
       token bucket; past it the answer is 429 with ``Retry-After``; default 0,
       no limit) and ``burst`` (requests an idle key may send at once, default 20).
-      :attr:`throttled` counts the 429s it sent.
+      :attr:`throttled` counts the 429s it sent;
+    - ``gateway``: another gateway instead of that token bucket, as text
+      (``"model=fixed-window,limit=100,window=1s,headers=kong"``) or a dict
+      (``{"model": "sliding-window", "limit": 600, "window": "60s",
+      "retry_after": "absent", "changes": [(30, 0.5)]}``): the model
+      (``token-bucket`` with ``rate``, ``burst``; ``fixed-window`` or
+      ``sliding-window`` with ``limit``, ``window``; ``leaky-queue`` with
+      ``rate``, ``depth``), ``retry_after`` (``exact``, ``absent``, ``date`` or
+      whole seconds), ``headers`` (``none``, ``x-ratelimit``, ``kong``,
+      ``ietf``) and ``changes`` (limit factors from a time on, in seconds).
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class Sandbox:
         latency_spread: Optional[Seconds] = None,
         rate_limit: Optional[float] = None,
         burst: Optional[int] = None,
+        gateway: Union[str, Mapping[str, Any], None] = None,
         failure_rate: Optional[float] = None,
         slow_delay: Optional[Seconds] = None,
         match_threshold: Optional[float] = None,
@@ -100,6 +110,7 @@ class Sandbox:
             latency_spread=_seconds(latency_spread),
             rate_limit=rate_limit,
             burst=burst,
+            gateway=_gateway_spec(gateway),
             failure_rate=failure_rate,
             slow_delay=_seconds(slow_delay),
             match_threshold=match_threshold,
@@ -203,3 +214,34 @@ class Sandbox:
         if self.running:
             return f"Sandbox(url={self.url!r})"
         return "Sandbox(stopped)"
+
+
+def _gateway_spec(gateway: Union[str, Mapping[str, Any], None]) -> Optional[str]:
+    """The gateway as the sandbox's text form (the core parses and checks it)."""
+    if gateway is None or isinstance(gateway, str):
+        return gateway
+    if not isinstance(gateway, Mapping):
+        raise TypeError(f"gateway must be a str or a dict, not {type(gateway).__name__}")
+    parts = []
+    for key, value in gateway.items():
+        if not isinstance(key, str):
+            raise TypeError("gateway keys must be str")
+        name = key.replace("_", "-")
+        if name in ("changes", "change", "schedule"):
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError("gateway changes must be a list of (seconds, factor) pairs")
+            for change in value:
+                if isinstance(change, (str, bytes)) or not isinstance(change, Sequence) or len(change) != 2:
+                    raise TypeError("gateway changes must be a list of (seconds, factor) pairs")
+                at, factor = change
+                for number in (at, factor):
+                    if isinstance(number, bool) or not isinstance(number, (int, float)):
+                        raise TypeError("gateway changes must be a list of (seconds, factor) pairs")
+                parts.append(f"change={float(at)}s:{float(factor)}")
+        elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError(f"gateway {key} must be a str or a number, not {type(value).__name__}")
+        else:
+            if isinstance(value, str) and "," in value:
+                raise ValueError(f"gateway {key} must not contain a comma")
+            parts.append(f"{name}={value}")
+    return ",".join(parts)

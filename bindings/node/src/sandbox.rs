@@ -11,7 +11,7 @@ use crate::convert::{opt_count, opt_duration_ms, opt_number, opt_string, options
 use crate::errors::{config_error, to_napi};
 use crate::runtime::init_logging;
 
-const SANDBOX_KEYS: [&str; 16] = [
+const SANDBOX_KEYS: [&str; 17] = [
     "records",
     "recordsPath",
     "synthetic",
@@ -23,6 +23,7 @@ const SANDBOX_KEYS: [&str; 16] = [
     "latencySpreadMs",
     "rateLimit",
     "burst",
+    "gateway",
     "failureRate",
     "slowDelayMs",
     "matchThreshold",
@@ -78,6 +79,9 @@ fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
             return Err(config_error("option `burst` must be at least 1"));
         }
         config.burst = u32::try_from(n).map_err(|_| config_error("option `burst` is too large"))?;
+    }
+    if let Some(v) = obj.get("gateway").filter(|v| !v.is_null()) {
+        config.gateway = Some(gateway_spec(v)?.parse().map_err(config_error)?);
     }
     if let Some(d) = opt_duration_ms(&obj, "slowDelayMs")? {
         config.slow_delay = d;
@@ -196,4 +200,46 @@ impl NativeSandbox {
         }
         Ok(())
     }
+}
+
+/// The `gateway` option as the sandbox's text form: a string as it is, or an
+/// object (`{model, rate, burst, limit, window, depth, retryAfter, headers,
+/// changes: [[seconds, factor], ...]}`) written out key by key.
+fn gateway_spec(value: &serde_json::Value) -> Result<String, Error> {
+    let bad = || config_error("option `gateway` must be a string or an object of settings");
+    let object = match value {
+        serde_json::Value::String(s) => return Ok(s.clone()),
+        serde_json::Value::Object(o) => o,
+        _ => return Err(bad()),
+    };
+    let mut parts = Vec::new();
+    for (key, v) in object {
+        let name = match key.as_str() {
+            "retryAfter" => "retry-after",
+            "changes" => {
+                let pairs = v.as_array().ok_or_else(bad)?;
+                for pair in pairs {
+                    match pair.as_array().map(Vec::as_slice) {
+                        Some([at, factor]) if at.is_number() && factor.is_number() => {
+                            parts.push(format!("change={at}s:{factor}"));
+                        }
+                        _ => {
+                            return Err(config_error(
+                                "option `gateway.changes` must be [seconds, factor] pairs",
+                            ))
+                        }
+                    }
+                }
+                continue;
+            }
+            other => other,
+        };
+        let text = match v {
+            serde_json::Value::String(s) if !s.contains(',') => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return Err(config_error(format!("option `gateway.{key}` must be a string or a number"))),
+        };
+        parts.push(format!("{name}={text}"));
+    }
+    Ok(parts.join(","))
 }

@@ -44,7 +44,7 @@ impl PySandbox {
     #[new]
     #[pyo3(signature = (*, records_json=None, records_path=None, synthetic=None, seed=None, api_key=None,
         username=None, password=None, latency=None, latency_spread=None, rate_limit=None, burst=None,
-        failure_rate=None, slow_delay=None, match_threshold=None, host=None, port=0))]
+        gateway=None, failure_rate=None, slow_delay=None, match_threshold=None, host=None, port=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -59,6 +59,7 @@ impl PySandbox {
         latency_spread: Option<&Bound<'_, PyAny>>,
         rate_limit: Option<f64>,
         burst: Option<u32>,
+        gateway: Option<&str>,
         failure_rate: Option<f64>,
         slow_delay: Option<&Bound<'_, PyAny>>,
         match_threshold: Option<f64>,
@@ -111,6 +112,9 @@ impl PySandbox {
                     return Err(PyValueError::new_err("burst must be at least 1"));
                 }
                 config.burst = b;
+            }
+            if let Some(spec) = gateway {
+                config.gateway = Some(spec.parse().map_err(PyValueError::new_err)?);
             }
             if let Some(v) = slow_delay.filter(|v| !v.is_none()) {
                 config.slow_delay = zero_or_seconds("slow_delay", v)?;

@@ -148,3 +148,75 @@ fn a_fixed_rate_limit_is_a_ceiling_and_nonsense_is_refused() {
         assert!(stderr(&out).contains("auto"), "{}", stderr(&out));
     }
 }
+
+/// One batch, no rate given, against a sandbox whose gateway is `spec`: every
+/// row done, and the summary's share of 429s and what it says of the account.
+fn batch_against_gateway(name: &str, spec: &str, rows: usize) -> (String, f64) {
+    let sandbox =
+        SandboxProcess::start(&["--gateway", spec, "--latency-ms", "20", "--latency-spread-ms", "5"]);
+    let dir = scratch(name);
+    let input = dir.join("in.csv");
+    write_rows(&input, rows);
+    let output = dir.join("out.jsonl");
+    let out = cli()
+        .args(["batch", "--quiet", "--concurrency", "32", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(sandbox.flags())
+        // A state of its own: no other test's account.
+        .env("GLAIR_VISION_PACING_DIR", dir.join("pacing-state"))
+        .output()
+        .unwrap();
+    let summary = stderr(&out);
+    assert_eq!(code(&out), 0, "{spec}: {summary}");
+    let lines = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(lines.lines().count(), rows, "{spec}: every row has its line");
+    assert!(lines.lines().all(|l| !l.contains("\"error\"")), "{spec}: no failed row");
+    let share = figure(&summary, "429s seen") as f64 / figure(&summary, "attempts") as f64;
+    (summary, share)
+}
+
+#[test]
+fn every_gateway_model_is_paced_with_no_failed_rows() {
+    // Small limits, so the pacer meets each model's refusals within seconds.
+    for (name, spec) in [
+        ("gw-fixed", "model=fixed-window,limit=40,window=1s"),
+        ("gw-sliding", "model=sliding-window,limit=40,window=1s,retry-after=absent"),
+        ("gw-queue", "model=leaky-queue,rate=40,depth=10"),
+        ("gw-bucket-date", "model=token-bucket,rate=40,burst=10,retry-after=date"),
+    ] {
+        let (summary, share) = batch_against_gateway(name, spec, 240);
+        assert!(share < 0.2, "{spec}: {share:.3} of attempts throttled\n{summary}");
+        assert!(summary.contains("account"), "{summary}");
+    }
+}
+
+#[test]
+fn with_rate_limit_headers_the_pacer_paces_from_them() {
+    for headers in ["x-ratelimit", "kong", "ietf"] {
+        let spec = format!("model=fixed-window,limit=40,window=1s,headers={headers}");
+        let (summary, _) = batch_against_gateway(&format!("gw-headers-{headers}"), &spec, 160);
+        assert!(summary.contains("from the gateway's rate-limit headers"), "{headers}: {summary}");
+        // Paced from the first answer: at most the first second's calls are refused.
+        assert!(figure(&summary, "429s seen") <= 40, "{headers}: {summary}");
+    }
+}
+
+#[test]
+fn a_gateway_spec_that_makes_no_sense_is_refused_with_its_reason() {
+    for (bad, says) in [
+        ("model=gcra,rate=5", "model must be"),
+        ("model=fixed-window", "needs limit"),
+        ("model=token-bucket,rate=5,headers=github", "headers must be"),
+    ] {
+        let out = cli().args(["sandbox", "--gateway", bad]).output().unwrap();
+        assert_eq!(code(&out), 2, "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{bad}: {}", stderr(&out));
+    }
+    let out = cli()
+        .args(["sandbox", "--gateway", "model=token-bucket,rate=5", "--rate-limit", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}

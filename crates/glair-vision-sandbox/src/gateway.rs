@@ -280,9 +280,11 @@ impl std::str::FromStr for GatewayConfig {
                 rate: rate.ok_or_else(|| missing("rate", "leaky-queue"))?,
                 depth: depth.unwrap_or(1),
             },
-            Some(m) => return Err(format!(
+            Some(m) => {
+                return Err(format!(
                 "gateway: model must be token-bucket, fixed-window, sliding-window or leaky-queue, not `{m}`"
-            )),
+            ))
+            }
             None => return Err(
                 "gateway: model=... comes first (token-bucket, fixed-window, sliding-window, leaky-queue)"
                     .into(),
