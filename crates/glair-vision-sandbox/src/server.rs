@@ -133,6 +133,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 Json(stats)
             }),
         )
+        .route("/_sandbox/gateway", get(gateway_timeline))
         .route("/_sandbox/hold", post(hold))
         .route(
             "/_sandbox/release",
@@ -229,6 +230,12 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
         })
         .await;
     response
+}
+
+/// `GET /_sandbox/gateway`: the gateway applied, what it allowed (calls per
+/// second) and what it accepted and refused in each second since the start.
+async fn gateway_timeline(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(state.limits.as_ref().map_or(serde_json::json!({"gateway": null}), RateLimits::timeline))
 }
 
 #[derive(serde::Deserialize)]
