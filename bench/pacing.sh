@@ -8,6 +8,8 @@
 #   bash bench/pacing.sh                      # 20,000 rows each (~2 min per contender)
 #   bash bench/pacing.sh --rows 5000 --only cli,rust,python
 #   BENCH_SKIP_BUILD=1 bash bench/pacing.sh   # reuse the last builds
+#   bash bench/pacing.sh --gateways [--seconds 25 --only cli,python,node,oracle]
+#                                             # the gateways matrix (bench/gateways.py)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,5 +20,9 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     cargo build --release -q -p glair-vision-cli -p glair-vision-bench --bin glair-vision --bin bench-rust
     bench_wheel
     bench_node_pkg --no-js
+fi
+if [ "${1:-}" = "--gateways" ]; then
+    shift
+    exec "$PY" bench/gateways.py "$@"
 fi
 exec "$PY" bench/pacing.py "$@"

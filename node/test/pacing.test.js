@@ -192,3 +192,36 @@ test('Sandbox rate limit options', async (t) => {
   assert.equal(sb.throttled, 1);
   assert.equal(vision.pacing().throttled, 1);
 });
+
+const GATEWAYS = [
+  'model=fixed-window,limit=50,window=1s',
+  'model=sliding-window,limit=50,window=1s,retry-after=absent',
+  { model: 'leaky-queue', rate: 50, depth: 10 },
+  { model: 'token-bucket', rate: 50, burst: 5, retryAfter: 'date' },
+];
+
+test('each gateway model is paced with no failed rows', async (t) => {
+  for (const gateway of GATEWAYS) {
+    const sb = await limited(t, { gateway, latencyMs: 5 });
+    const vision = sb.vision();
+    const outcomes = await vision.identity.verificationBatch(await rows(sb, 200), { concurrency: 32 });
+    assert.deepEqual(outcomes.filter((o) => o.status !== 'fulfilled'), [], JSON.stringify(gateway));
+    const pacing = vision.pacing();
+    assert.equal(pacing.succeeded, 200);
+    assert.equal(pacing.throttled, sb.throttled);
+    assert.ok(['searching', 'measuring', 'holding'].includes(pacing.model), JSON.stringify(pacing));
+  }
+});
+
+test('with rate-limit headers the pacer paces from them; bad gateways are refused', async (t) => {
+  const sb = await limited(t, { gateway: { model: 'fixed-window', limit: 50, window: '1s', headers: 'kong' }, latencyMs: 5 });
+  const vision = sb.vision();
+  const outcomes = await vision.identity.verificationBatch(await rows(sb, 150), { concurrency: 32 });
+  assert.deepEqual(outcomes.filter((o) => o.status !== 'fulfilled'), []);
+  const p = vision.pacing();
+  assert.deepEqual([p.model, p.fromHeaders, p.limit, p.window], ['announced', true, 50, 1]);
+  for (const gateway of ['model=gcra,rate=5', { model: 'fixed-window' }, { model: 'token-bucket', rate: [5] }, 5, { model: 'token-bucket', rate: 5, changes: [[1]] }]) {
+    await assert.rejects(glair.Sandbox.start({ gateway }), glair.ConfigurationError, JSON.stringify(gateway));
+  }
+  await assert.rejects(glair.Sandbox.start({ gateway: 'model=token-bucket,rate=5', rateLimit: 5 }), /not both/);
+});

@@ -161,7 +161,7 @@ class PacingState:
         paused: bool,
         limit: Optional[float] = None,
         window: Optional[float] = None,
-        model: str = "unpaced",
+        model: Optional[str] = None,
         from_headers: bool = False,
     ) -> "PacingState": ...
     @property

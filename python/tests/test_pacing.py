@@ -256,3 +256,51 @@ def test_sandbox_rate_limit_options(sandbox: Sandbox) -> None:
         assert raised.value.retry_after == 1.0
         assert sb.throttled == 1
         assert vision.pacing().throttled == 1
+
+
+GATEWAYS = [
+    "model=fixed-window,limit=50,window=1s",
+    "model=sliding-window,limit=50,window=1s,retry-after=absent",
+    "model=leaky-queue,rate=50,depth=10",
+    {"model": "token-bucket", "rate": 50, "burst": 5, "retry_after": "date"},
+]
+
+
+@pytest.mark.parametrize("gateway", GATEWAYS, ids=["fixed", "sliding", "queue", "bucket"])
+def test_each_gateway_model_is_paced_with_no_failed_rows(gateway: Any) -> None:
+    with Sandbox(gateway=gateway, latency=0.005) as sb:
+        vision = sb.vision()
+        outcomes = vision.identity.verification_batch(rows(sb, 200), concurrency=32)
+        assert failed(outcomes) == []
+        pacing = vision.pacing()
+        assert pacing.succeeded == 200
+        assert pacing.throttled == sb.throttled
+        assert pacing.model in ("searching", "measuring", "holding"), pacing
+        assert pacing.limit is None or pacing.limit > 0
+
+
+def test_with_rate_limit_headers_the_pacer_paces_from_them() -> None:
+    gateway = {"model": "fixed-window", "limit": 50, "window": "1s", "headers": "ietf"}
+    with Sandbox(gateway=gateway, latency=0.005) as sb:
+        vision = sb.vision()
+        assert failed(vision.identity.verification_batch(rows(sb, 150), concurrency=32)) == []
+        pacing = vision.pacing()
+        assert (pacing.model, pacing.from_headers, pacing.limit, pacing.window) == ("announced", True, 50.0, 1.0)
+        assert pacing.to_dict()["model"] == "announced"
+
+
+def test_a_moving_limit_and_bad_gateways() -> None:
+    # A schedule is accepted in both forms; nonsense is refused before a server starts.
+    with Sandbox(gateway={"model": "token-bucket", "rate": 100, "changes": [(0.5, 0.5)]}) as sb:
+        assert failed(sb.vision().identity.verification_batch(rows(sb, 50))) == []
+    for bad, exc in [
+        ("model=gcra,rate=5", ValueError),
+        ({"model": "fixed-window"}, ValueError),
+        ({"model": "token-bucket", "rate": [5]}, TypeError),
+        ({"model": "token-bucket", "rate": 5, "changes": [(1, "half")]}, TypeError),
+        (5, TypeError),
+    ]:
+        with pytest.raises(exc):
+            Sandbox(gateway=bad).start()
+    with pytest.raises(ValueError, match="not both"):
+        Sandbox(gateway="model=token-bucket,rate=5", rate_limit=5).start()

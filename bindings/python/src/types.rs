@@ -371,7 +371,7 @@ impl From<PacingSnapshot> for PyPacingState {
 #[pymethods]
 impl PyPacingState {
     #[new]
-    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused, limit=None, window=None, model="unpaced".to_owned(), from_headers=false))]
+    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused, limit=None, window=None, model=None, from_headers=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         rate: Option<f64>,
@@ -383,9 +383,10 @@ impl PyPacingState {
         paused: bool,
         limit: Option<f64>,
         window: Option<f64>,
-        model: String,
+        model: Option<String>,
         from_headers: bool,
     ) -> Self {
+        let model = model.unwrap_or_else(|| "unpaced".to_owned());
         PyPacingState {
             rate,
             ceiling,

@@ -264,7 +264,8 @@ impl Estimate {
             let above = (self.base_rate / self.limit - 1.0).max(0.01);
             ((2.0 / above).max(20.0), 2.0 * MEASURE_MS)
         } else {
-            (5.0, MEASURE_MS)
+            // At a rate too low to send 5 calls in 2 s, what 2 s allow.
+            ((2.0 * self.base_rate).clamp(1.0, 5.0), MEASURE_MS)
         };
         // Time enough to send those calls, too.
         let unrefused_ms = unrefused_ms.max(1100.0 * unrefused_calls / self.base_rate.max(MIN_RATE));
@@ -272,7 +273,15 @@ impl Estimate {
         if self.refused_now == 0 && elapsed >= unrefused_ms && accepted >= unrefused_calls && sent_at_rate {
             // All of it accepted: the limit is higher. Measure again, above,
             // by more each time in a row.
-            let step = if self.lower_bound { MEASURE_STEPS.1 } else { MEASURE_STEPS.0 };
+            // Never measured yet (a first search from almost nothing, say):
+            // double; else step up, by more each time in a row.
+            let step = if !self.held.is_finite() && !known {
+                2.0
+            } else if self.lower_bound {
+                MEASURE_STEPS.1
+            } else {
+                MEASURE_STEPS.0
+            };
             self.limit = (accepted * 1000.0 / elapsed).max(self.base_rate);
             self.lower_bound = true;
             self.base_rate = self.limit * step;

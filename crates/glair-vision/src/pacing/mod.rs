@@ -549,6 +549,14 @@ impl Pacer {
             }
             st.totals.refused += 1;
             let before = (st.estimate.phase, st.estimate.limit);
+            // The first 429 can come before the answers (a burst of one): the
+            // search then starts from half of what was being sent.
+            let answered = self.succeeded.load(Ordering::Relaxed);
+            let accepted_rate = if st.estimate.phase == Phase::Open && answered < FEW_ANSWERS {
+                accepted_rate.max(0.5 * self.sent_meter.peak(clock.millis(clock.now)))
+            } else {
+                accepted_rate
+            };
             st.estimate.refused(now_ms, epoch, st.totals, accepted_rate);
             let rate = self.rate(st, now_ms);
             let ra_ms = retry_after.map(|d| d.as_secs_f64() * 1000.0);
@@ -651,6 +659,9 @@ fn model_of(e: &Estimate, ceiling: Option<f64>) -> PacingModel {
         Phase::Holding => PacingModel::Holding,
     }
 }
+
+/// Answers too few to say what the account accepted, at the first 429.
+const FEW_ANSWERS: u64 = 4;
 
 #[cfg(test)]
 mod simulation;
