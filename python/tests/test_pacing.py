@@ -203,7 +203,7 @@ def test_a_fixed_client_rate_limit_is_the_ceiling(sandbox: Sandbox) -> None:
     assert vision.rate_limit == 250.0
     state = vision.pacing()
     assert (state.rate, state.ceiling) == (250.0, 250.0)
-    assert "rate=250.0, ceiling=250.0" in repr(state)
+    assert "rate=250.0, limit=None, ceiling=250.0" in repr(state)
     # It survives pickling (by configuration).
     assert pickle.loads(pickle.dumps(vision)).pacing().ceiling == 250.0
 

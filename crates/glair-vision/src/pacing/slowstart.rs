@@ -3,11 +3,16 @@
 //! it doubles every round trip), as TCP's slow start does. A job of 64 calls at
 //! once against a trial account of a few calls a second would otherwise have
 //! 60 of its first 64 refused; an account with room reaches the caller's
-//! concurrency within a handful of round trips. Once the window is wide open,
-//! or the pacer engages (a refusal, an announced quota), it costs one atomic load.
+//! concurrency within a handful of round trips. It also doubles every
+//! [`GROWTH_MS`] whatever the answers: an API that answers slowly (or a test
+//! holding every answer) still gets the caller's concurrency within a second,
+//! and a refusal comes back within a round trip anyway. Once the window is wide
+//! open, or the pacer engages (a refusal, an announced quota), it costs one atomic load.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -15,17 +20,23 @@ use tokio::time::Instant;
 /// Calls the window lets through at first, and the width at which it opens for good.
 const INITIAL: u32 = 2;
 const OPEN_AT: u32 = 512;
+/// The window doubles at least this often, from the first call.
+const GROWTH_MS: u64 = 100;
 
 pub(super) struct SlowStart {
     open: AtomicBool,
-    /// Calls in flight under the window, and its width.
-    counts: Mutex<(u32, u32)>,
+    /// Calls in flight under the window, its width (grown by answers), and when the first call entered.
+    counts: Mutex<(u32, u32, Option<Instant>)>,
     freed: Notify,
 }
 
 impl Default for SlowStart {
     fn default() -> Self {
-        SlowStart { open: AtomicBool::new(false), counts: Mutex::new((0, INITIAL)), freed: Notify::new() }
+        SlowStart {
+            open: AtomicBool::new(false),
+            counts: Mutex::new((0, INITIAL, None)),
+            freed: Notify::new(),
+        }
     }
 }
 
@@ -46,15 +57,25 @@ impl SlowStart {
             tokio::pin!(freed);
             // Registered before the check, so a place freed after it wakes us.
             freed.as_mut().enable();
-            {
+            let next_growth = {
                 let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-                if counts.0 < counts.1 {
+                let now = Instant::now();
+                let started = *counts.2.get_or_insert(now);
+                let doublings = (now - started).as_millis() as u64 / GROWTH_MS;
+                let by_time = INITIAL.checked_shl(doublings.min(16) as u32).unwrap_or(OPEN_AT);
+                if by_time >= OPEN_AT {
+                    self.open.store(true, Ordering::Release);
+                    return Ok(false);
+                }
+                if counts.0 < counts.1.max(by_time) {
                     counts.0 += 1;
                     return Ok(true);
                 }
-            }
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return Err(());
+                started + Duration::from_millis(GROWTH_MS * (doublings + 1))
+            };
+            match tokio::time::timeout_at(deadline.min(next_growth), freed).await {
+                Err(_) if deadline <= next_growth => return Err(()),
+                _ => {}
             }
         }
     }
@@ -113,6 +134,21 @@ mod tests {
         }
         assert!(w.is_open());
         assert_eq!(w.enter(far).await, Ok(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_answer_at_all_the_window_still_doubles_with_time() {
+        let w = SlowStart::default();
+        let start = Instant::now();
+        let far = start + Duration::from_secs(3600);
+        for _ in 0..200 {
+            assert_eq!(w.enter(far).await, Ok(true));
+        }
+        // 2, 4, ... 256 by the eighth 100 ms: about 0.7 s for 200 in flight.
+        let waited = Instant::now() - start;
+        assert!(waited >= Duration::from_millis(700) && waited < Duration::from_millis(800), "{waited:?}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(w.enter(far).await, Ok(false), "open for good at 512");
     }
 
     #[tokio::test(start_paused = true)]
