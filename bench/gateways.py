@@ -77,8 +77,9 @@ def rows_for(spec, allowed, seconds):
     if window and "limit=" in spec:
         rate /= float(window.group(1))
     if m:
+        # At least 10 s past the change, so the run sees the limit move.
         at, factor = float(m.group(1)), float(m.group(2))
-        return int(rate * at + rate * factor * max(0.0, seconds - at))
+        return int(rate * at + rate * factor * max(10.0, seconds - at))
     return max(100, int(rate * seconds))
 
 
