@@ -13,9 +13,13 @@ async fn sandbox(spec: &str) -> Sandbox {
 }
 
 async fn call(sb: &Sandbox) -> reqwest::Response {
-    let c = sb.credentials();
+    post(sb.url().to_owned(), sb.credentials().clone()).await
+}
+
+/// One verification with the sandbox's credentials; owned, so it can run in a task of its own.
+async fn post(url: String, c: glair_vision::Credentials) -> reqwest::Response {
     reqwest::Client::new()
-        .post(format!("{}/identity/v1/verification", sb.url()))
+        .post(format!("{url}/identity/v1/verification"))
         .header("x-api-key", &c.api_key)
         .basic_auth(&c.username, Some(&c.password))
         .form(&[("nik", "3171014508900001")])
@@ -84,20 +88,8 @@ async fn a_leaky_queue_answers_late_then_refuses() {
     let started = Instant::now();
     let calls: Vec<_> = (0..4)
         .map(|_| {
-            let sb_url = sb.url().to_owned();
-            let c = sb.credentials().clone();
-            tokio::spawn(async move {
-                reqwest::Client::new()
-                    .post(format!("{sb_url}/identity/v1/verification"))
-                    .header("x-api-key", &c.api_key)
-                    .basic_auth(&c.username, Some(&c.password))
-                    .form(&[("nik", "3171014508900001")])
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
+            let call = post(sb.url().to_owned(), sb.credentials().clone());
+            tokio::spawn(async move { call.await.status().as_u16() })
         })
         .collect();
     let mut statuses = Vec::new();
