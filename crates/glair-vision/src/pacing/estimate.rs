@@ -305,6 +305,16 @@ impl Estimate {
         self.closed_since_ms.get_or_insert(now_ms);
         if epoch == self.epoch {
             self.refused_now += 1;
+            if self.phase == Phase::Measuring && self.confirming && !self.lower_bound && self.refused_now == 1
+            {
+                // A check just above the held limit was refused: the limit has
+                // not grown by more than the check's step, so it stands, and the
+                // check ends here (a whole cycle above it would cost a refusal
+                // per window for nothing).
+                let held = self.held;
+                self.measured(now_ms, totals, held, true);
+                return;
+            }
             if self.phase == Phase::Measuring && self.lower_bound && self.refused_now == 1 {
                 // A step above an unrefused rate was too far. Just above the
                 // held limit, that rate was a token bucket's burst: the limit
@@ -313,6 +323,8 @@ impl Estimate {
                     let held = self.held;
                     self.measured(now_ms, totals, held, true);
                 } else {
+                    // No longer a check of the held limit: a measurement of a new one.
+                    self.confirming = false;
                     self.lower_bound = false;
                     self.base_rate = (self.limit * MEASURE_ABOVE).max(MIN_RATE);
                     self.enter(Phase::Measuring, now_ms, totals);
@@ -455,6 +467,37 @@ mod tests {
         e.accepted(probe_at + 1010.0, probe_at + 1010.0 - 10.0, totals(102, 101, 2));
         assert!((e.limit - 100.0).abs() < 1.0, "{}", e.limit);
         assert!(e.hold_s > first_hold);
+    }
+
+    #[test]
+    fn a_check_above_the_held_limit_ends_at_its_first_refusal() {
+        let mut e =
+            Estimate { phase: Phase::Holding, limit: 100.0, hold_s: MIN_HOLD_S, ..Estimate::default() };
+        let check_at = 1000.0 * MIN_HOLD_S;
+        e.advance(check_at, totals(0, 0, 0));
+        assert!(e.phase == Phase::Measuring && e.confirming);
+        e.refused(check_at + 300.0, e.epoch, totals(30, 29, 1), 100.0);
+        assert_eq!(e.phase, Phase::Holding, "one refusal: the limit has not grown");
+        assert_eq!(e.limit, 100.0);
+        assert!(e.hold_s > MIN_HOLD_S, "the same limit again: a longer hold");
+    }
+
+    #[test]
+    fn a_check_that_climbs_past_the_held_limit_measures_the_new_one() {
+        let mut e = Estimate {
+            phase: Phase::Measuring,
+            confirming: true,
+            held: 100.0,
+            limit: 300.0,
+            lower_bound: true,
+            base_rate: 345.0,
+            ..Estimate::default()
+        };
+        e.refused(1000.0, e.epoch, totals(300, 299, 1), 300.0);
+        assert_eq!(e.phase, Phase::Measuring);
+        assert!(!e.confirming, "a new limit, no longer a check of the held one");
+        e.refused(1500.0, e.epoch, totals(450, 448, 2), 300.0);
+        assert_eq!(e.phase, Phase::Measuring, "its refusals are its measurement");
     }
 
     #[test]
