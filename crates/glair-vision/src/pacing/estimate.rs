@@ -15,8 +15,11 @@
 //! window: a window of 10 s is measured over 10 s, a token bucket over about a
 //! second. The client then sends at [`MARGIN`] of it, holds, and probes above
 //! it now and then (gently, so a probe costs a refusal or two), to find out
-//! whether the limit grew. Quotas that the gateway announces in rate-limit
-//! headers replace the measurement (see `headers.rs`).
+//! whether the limit grew. A rate sent without a refusal for two of the longest
+//! closings seen (a window's quota may last a whole window) is a lower bound;
+//! steps up from it stop halfway (geometrically) to the lowest rate refused
+//! since, so a search overshoots a limit by less each time. Quotas that the
+//! gateway announces in rate-limit headers replace the measurement (see `headers.rs`).
 
 /// The share of the estimated limit sent at while holding.
 pub(super) const MARGIN: f64 = 0.97;
@@ -111,6 +114,9 @@ pub(super) struct Estimate {
     pub confirming: bool,
     /// The limit held before the confirming measurement began.
     pub held: f64,
+    /// The lowest rate refused since the limit was last measured (infinite:
+    /// none): steps up from a lower bound stop short of it.
+    pub above: f64,
 }
 
 impl Default for Estimate {
@@ -131,6 +137,7 @@ impl Default for Estimate {
             refused_now: 0,
             confirming: false,
             held: f64::INFINITY,
+            above: f64::INFINITY,
         }
     }
 }
@@ -223,6 +230,7 @@ impl Estimate {
             self.limit = before;
         }
         self.confirming = false;
+        self.above = f64::INFINITY;
         self.hold_s = if refused && same {
             let max = (HOLD_CALLS / self.limit).clamp(MAX_HOLD_S, LONGEST_HOLD_S);
             (self.hold_s * 2.0).clamp(MIN_HOLD_S, max)
@@ -230,6 +238,27 @@ impl Estimate {
             MIN_HOLD_S
         };
         self.enter(Phase::Holding, now_ms, totals);
+    }
+
+    /// The next rate to measure at, up from the lower bound `limit` by `step`:
+    /// no further than halfway (geometrically) to a rate already refused, and
+    /// close under that rate, the rate itself (refused, it measures the limit).
+    fn step_up(&mut self, step: f64) {
+        self.lower_bound = true;
+        self.base_rate = self.limit * step;
+        if self.above <= self.limit {
+            // Refused once, accepted since: it was no bound.
+            self.above = f64::INFINITY;
+        }
+        if self.above.is_finite() {
+            if self.above <= self.limit * (1.0 + SAME_LIMIT) {
+                self.lower_bound = false;
+                self.base_rate = self.above;
+            } else {
+                self.base_rate = self.base_rate.min((self.limit * self.above).sqrt());
+            }
+        }
+        self.base_rate = self.base_rate.max(MIN_RATE);
     }
 
     /// Moves on with time: a measurement the account took whole (since it
@@ -267,8 +296,12 @@ impl Estimate {
             // At a rate too low to send 5 calls in 2 s, what 2 s allow.
             ((2.0 * self.base_rate).clamp(1.0, 5.0), MEASURE_MS)
         };
-        // Time enough to send those calls, too.
-        let unrefused_ms = unrefused_ms.max(1100.0 * unrefused_calls / self.base_rate.max(MIN_RATE));
+        // Time enough to send those calls, too, and two of the gateway's
+        // windows: a rate above a window's quota is refused only once the
+        // quota is spent, which a measurement begun mid-window may not reach in one.
+        let unrefused_ms = unrefused_ms
+            .max(1100.0 * unrefused_calls / self.base_rate.max(MIN_RATE))
+            .max(2000.0 * self.closed_for_s.max(1.0));
         let sent_at_rate = accepted * 1000.0 >= 0.5 * elapsed * self.base_rate;
         if self.refused_now == 0 && elapsed >= unrefused_ms && accepted >= unrefused_calls && sent_at_rate {
             // All of it accepted: the limit is higher. Measure again, above,
@@ -283,8 +316,7 @@ impl Estimate {
                 MEASURE_STEPS.0
             };
             self.limit = (accepted * 1000.0 / elapsed).max(self.base_rate);
-            self.lower_bound = true;
-            self.base_rate = self.limit * step;
+            self.step_up(step);
             self.enter(Phase::Measuring, now_ms, totals);
             return;
         }
@@ -302,6 +334,9 @@ impl Estimate {
     /// An attempt sent under `epoch` was refused. `accepted_rate` is what the
     /// account accepted over the last second; `ceiling` the caller's cap.
     pub(super) fn refused(&mut self, now_ms: f64, epoch: u64, totals: Totals, accepted_rate: f64) {
+        // Refusals while the gateway stays closed from before this phase began
+        // (a window spent) are that closing's, whatever this phase sends at.
+        let closed_before = self.closed_since_ms.is_some_and(|since| since <= self.since_ms);
         self.closed_since_ms.get_or_insert(now_ms);
         if epoch == self.epoch {
             self.refused_now += 1;
@@ -315,6 +350,11 @@ impl Estimate {
                 self.measured(now_ms, totals, held, true);
                 return;
             }
+            if self.phase == Phase::Measuring && self.lower_bound && closed_before {
+                // The step's own rate has not been refused yet.
+                self.refused_now -= 1;
+                return;
+            }
             if self.phase == Phase::Measuring && self.lower_bound && self.refused_now == 1 {
                 // A step above an unrefused rate was too far. Just above the
                 // held limit, that rate was a token bucket's burst: the limit
@@ -323,10 +363,11 @@ impl Estimate {
                     let held = self.held;
                     self.measured(now_ms, totals, held, true);
                 } else {
-                    // No longer a check of the held limit: a measurement of a new one.
+                    // No longer a check of the held limit: a measurement of a
+                    // new one, which lies between the bound and this rate.
                     self.confirming = false;
-                    self.lower_bound = false;
-                    self.base_rate = (self.limit * MEASURE_ABOVE).max(MIN_RATE);
+                    self.above = self.above.min(self.base_rate);
+                    self.step_up(f64::INFINITY);
                     self.enter(Phase::Measuring, now_ms, totals);
                 }
                 return;
@@ -504,9 +545,66 @@ mod tests {
     fn an_unrefused_measurement_is_a_lower_bound() {
         let mut e = Estimate { phase: Phase::Measuring, base_rate: 80.0, ..Estimate::default() };
         e.advance(MEASURE_MS, totals(80, 80, 0));
+        assert!(!e.lower_bound, "one second may sit inside one window");
+        e.advance(2.0 * MEASURE_MS, totals(160, 160, 0));
         assert!(e.lower_bound);
         assert_eq!(e.limit, 80.0);
         assert_eq!(e.hold_s, MIN_HOLD_S);
+    }
+
+    #[test]
+    fn an_unrefused_measurement_lasts_two_of_the_longest_closings() {
+        // A window once stayed closed for 4 s: its quota may last 4 s at a rate above it.
+        let mut e =
+            Estimate { phase: Phase::Measuring, base_rate: 80.0, closed_for_s: 4.0, ..Estimate::default() };
+        e.advance(5000.0, totals(400, 400, 0));
+        assert!(!e.lower_bound);
+        e.advance(8000.0, totals(640, 640, 0));
+        assert!(e.lower_bound);
+    }
+
+    #[test]
+    fn a_refused_step_up_measures_between_the_bound_and_the_refused_rate() {
+        let mut e = Estimate {
+            phase: Phase::Measuring,
+            limit: 25.0,
+            lower_bound: true,
+            base_rate: 100.0,
+            ..Estimate::default()
+        };
+        e.refused(1000.0, e.epoch, totals(100, 99, 1), 90.0);
+        assert_eq!(e.phase, Phase::Measuring);
+        assert!(e.lower_bound, "still above a lower bound");
+        assert!((e.base_rate - 50.0).abs() < 1e-9, "halfway, geometrically: {}", e.base_rate);
+        assert_eq!(e.above, 100.0);
+        // Accepted at 50: the next step stops halfway to 100...
+        let epoch = e.epoch;
+        e.accepted(1100.0, 1050.0, totals(101, 100, 1));
+        e.advance(1100.0 + 2.0 * MEASURE_MS, totals(200, 199, 1));
+        assert!(e.epoch > epoch && e.lower_bound);
+        assert!((e.base_rate - (50.0f64 * 100.0).sqrt()).abs() < 1e-6, "{}", e.base_rate);
+        // ...and once close under the refused rate, measures at it.
+        e.refused(3500.0, e.epoch, totals(300, 298, 2), 70.0);
+        assert!((e.above - 70.71).abs() < 0.01);
+        e.limit = 66.0;
+        e.step_up(2.0);
+        assert!(!e.lower_bound && (e.base_rate - e.above).abs() < 1e-9, "{e:?}");
+    }
+
+    #[test]
+    fn refusals_of_a_window_closed_before_a_step_began_are_not_the_steps() {
+        let mut e = Estimate {
+            phase: Phase::Measuring,
+            limit: 40.0,
+            lower_bound: true,
+            base_rate: 46.0,
+            since_ms: 1000.0,
+            closed_since_ms: Some(990.0),
+            ..Estimate::default()
+        };
+        e.refused(1010.0, e.epoch, totals(50, 40, 3), 40.0);
+        assert_eq!((e.phase, e.base_rate, e.lower_bound), (Phase::Measuring, 46.0, true));
+        assert_eq!(e.refused_now, 0);
     }
 
     #[test]

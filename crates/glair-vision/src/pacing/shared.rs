@@ -38,8 +38,8 @@ pub(super) struct Record {
     pub accepted: [u64; 8],
 }
 
-const MAGIC: u64 = u64::from_le_bytes(*b"GLVPACE3");
-const WORDS: usize = 42;
+const MAGIC: u64 = u64::from_le_bytes(*b"GLVPACE4");
+const WORDS: usize = 43;
 const RECORD_BYTES: usize = WORDS * 8;
 /// State not written for this long belongs to processes gone (or idle): ignored.
 const STALE_MS: u64 = 60_000;
@@ -103,6 +103,7 @@ impl Record {
             cycle_ms.to_bits(),
             cycle_accepted,
             e.held.to_bits(),
+            e.above.to_bits(),
         ];
         words.extend_from_slice(&self.sent);
         words.extend_from_slice(&self.accepted);
@@ -137,6 +138,7 @@ impl Record {
             refused_now: w[20],
             confirming: w[2] & 16 != 0,
             held: f(25),
+            above: f(26),
             closed_since_ms: (w[2] & 4 != 0).then(|| f(21)),
             closed_for_s: f(22),
             cycle_start: (w[2] & 8 != 0).then(|| (f(23), w[24])),
@@ -152,8 +154,8 @@ impl Record {
             estimate,
             schedule,
             totals: Totals { sent: w[17], accepted: w[18], refused: w[19] },
-            sent: w[26..34].try_into().unwrap(),
-            accepted: w[34..42].try_into().unwrap(),
+            sent: w[27..35].try_into().unwrap(),
+            accepted: w[35..43].try_into().unwrap(),
         };
         let (e, s) = (&record.estimate, &record.schedule);
         let times = [
@@ -167,7 +169,7 @@ impl Record {
         ];
         // Rates are positive; infinite while unknown (a limit before the first
         // measurement, a hold at a ceiling).
-        let rates = [e.limit, e.base_rate, e.hold_s, e.held];
+        let rates = [e.limit, e.base_rate, e.hold_s, e.held, e.above];
         let ok =
             times.iter().all(|t| t.is_finite() && *t >= 0.0) && rates.iter().all(|r| !r.is_nan() && *r > 0.0);
         ok.then_some((record, w[1]))

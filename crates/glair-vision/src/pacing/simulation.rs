@@ -147,7 +147,9 @@ pub(super) async fn run(
     hosts: Hosts<'_>,
     seed: u64,
 ) -> Run {
-    fastrand::seed(seed);
+    // SIM_SEED_OFFSET runs the matrix on other draws (to tell a change from luck).
+    let offset = std::env::var("SIM_SEED_OFFSET").ok().and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
+    fastrand::seed(seed + offset);
     let start = Instant::now();
     let wall_start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let gateway = Arc::new(Mutex::new(Gateway::new(gateway, wall_start)));
