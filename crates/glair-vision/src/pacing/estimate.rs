@@ -47,7 +47,7 @@ const MIN_HOLD_S: f64 = 1.5;
 const MAX_HOLD_S: f64 = 5.0;
 /// Small accounts hold for at least this many calls, up to the longest hold.
 const HOLD_CALLS: f64 = 300.0;
-const LONGEST_HOLD_S: f64 = 8.0;
+const LONGEST_HOLD_S: f64 = 12.0;
 /// Probes that find a limit within this share of the estimate found the same one.
 const SAME_LIMIT: f64 = 0.08;
 /// Refusals in a cycle, more than it accepted, that mean the rate is far above the limit.
