@@ -240,6 +240,16 @@ impl Estimate {
         self.enter(Phase::Holding, now_ms, totals);
     }
 
+    /// Measures at `factor` above the held limit: `confirming` it (a check
+    /// after a hold), or anew (the limit moved down under it).
+    fn measure_above_held(&mut self, factor: f64, confirming: bool, now_ms: f64, totals: Totals) {
+        self.lower_bound = false;
+        self.confirming = confirming;
+        self.held = self.limit;
+        self.base_rate = (self.limit * factor).max(MIN_RATE);
+        self.enter(Phase::Measuring, now_ms, totals);
+    }
+
     /// The next rate to measure at, up from the lower bound `limit` by `step`:
     /// no further than halfway (geometrically) to a rate already refused, and
     /// close under that rate, the rate itself (refused, it measures the limit).
@@ -269,11 +279,7 @@ impl Estimate {
     pub(super) fn advance(&mut self, now_ms: f64, totals: Totals) {
         if self.phase == Phase::Holding && now_ms - self.since_ms >= 1000.0 * self.hold_s {
             // The hold is over: measure again, a little above, to see whether the limit grew.
-            self.lower_bound = false;
-            self.confirming = true;
-            self.held = self.limit;
-            self.base_rate = (self.limit * CONFIRM_ABOVE).max(MIN_RATE);
-            self.enter(Phase::Measuring, now_ms, totals);
+            self.measure_above_held(CONFIRM_ABOVE, true, now_ms, totals);
             return;
         }
         if self.phase != Phase::Measuring || self.closed_since_ms.is_some() {
@@ -340,36 +346,32 @@ impl Estimate {
         self.closed_since_ms.get_or_insert(now_ms);
         if epoch == self.epoch {
             self.refused_now += 1;
-            if self.phase == Phase::Measuring && self.confirming && !self.lower_bound && self.refused_now == 1
-            {
-                // A check just above the held limit was refused: the limit has
-                // not grown by more than the check's step, so it stands, and the
-                // check ends here (a whole cycle above it would cost a refusal
-                // per window for nothing).
-                let held = self.held;
-                self.measured(now_ms, totals, held, true);
-                return;
-            }
-            if self.phase == Phase::Measuring && self.lower_bound && closed_before {
+            let measuring = self.phase == Phase::Measuring;
+            if measuring && self.lower_bound && closed_before {
                 // The step's own rate has not been refused yet.
                 self.refused_now -= 1;
                 return;
             }
-            if self.phase == Phase::Measuring && self.lower_bound && self.refused_now == 1 {
-                // A step above an unrefused rate was too far. Just above the
-                // held limit, that rate was a token bucket's burst: the limit
-                // stands. Far above it, the limit grew: measure just above that rate.
-                if self.confirming && self.limit <= self.held * (1.0 + SAME_LIMIT) {
-                    let held = self.held;
-                    self.measured(now_ms, totals, held, true);
-                } else {
-                    // No longer a check of the held limit: a measurement of a
-                    // new one, which lies between the bound and this rate.
-                    self.confirming = false;
-                    self.above = self.above.min(self.base_rate);
-                    self.step_up(f64::INFINITY);
-                    self.enter(Phase::Measuring, now_ms, totals);
-                }
+            let first = measuring && self.refused_now == 1;
+            if first && self.confirming && (!self.lower_bound || self.limit <= self.held * (1.0 + SAME_LIMIT))
+            {
+                // A check just above the held limit was refused, at once or
+                // after steps up no further than a token bucket's saved burst
+                // explains: the limit has not grown by more than the step, so it
+                // stands, and the check ends here (a whole cycle above it would
+                // cost a refusal per window for nothing).
+                let held = self.held;
+                self.measured(now_ms, totals, held, true);
+                return;
+            }
+            if first && self.lower_bound {
+                // A step above an unrefused rate was too far: no longer a check
+                // of the held limit, a measurement of a new one, which lies
+                // between the bound and this rate.
+                self.confirming = false;
+                self.above = self.above.min(self.base_rate);
+                self.step_up(f64::INFINITY);
+                self.enter(Phase::Measuring, now_ms, totals);
                 return;
             }
             if let (Phase::Measuring, Some((start_ms, at))) = (self.phase, self.cycle_start) {
@@ -409,9 +411,7 @@ impl Estimate {
             Phase::Holding => {
                 // The limit moved down under the held rate (or others of the
                 // account took more): measure it again.
-                self.confirming = false;
-                self.base_rate = (self.limit * MEASURE_ABOVE).max(MIN_RATE);
-                self.enter(Phase::Measuring, now_ms, totals);
+                self.measure_above_held(MEASURE_ABOVE, false, now_ms, totals);
             }
             Phase::Measuring | Phase::Announced => {}
         }
