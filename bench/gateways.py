@@ -22,7 +22,6 @@ Needs what bash bench/pacing.sh prepares (bash bench/pacing.sh --gateways runs t
 
 import argparse
 import json
-import math
 import os
 import re
 import subprocess
@@ -65,8 +64,10 @@ def start_sandbox(spec):
 
 
 def timeline(url):
+    """Second by second of the wall clock, and the Unix second the first one began."""
     with urllib.request.urlopen(url + "/_sandbox/gateway") as r:
-        return json.load(r)["seconds"]
+        t = json.load(r)
+    return t["seconds"], t["start_unix_s"]
 
 
 def rows_for(spec, allowed, seconds):
@@ -76,6 +77,8 @@ def rows_for(spec, allowed, seconds):
     window = re.search(r"window=(\d+)s", spec)
     if window and "limit=" in spec:
         rate /= float(window.group(1))
+        # Two whole windows at least after the first 5 s, whatever their alignment.
+        seconds = max(seconds, 5 + 3 * float(window.group(1)))
     if m:
         # At least 10 s past the change, so the run sees the limit move.
         at, factor = float(m.group(1)), float(m.group(2))
@@ -91,11 +94,20 @@ def contender(name, url, rows, oracle_rate):
     return getattr(pacing, name)(url, rows, None)
 
 
-def measure(seconds_rows, window):
-    """Pace (accepted over allowed, from 5 s or the first window's end after it, to
-    the last whole second) and the share of attempts refused over the run."""
-    start = max(5, window * math.ceil(5 / window)) if window else 5
-    body = seconds_rows[start:-1] if len(seconds_rows) > start + 1 else seconds_rows[start:]
+def measure(seconds_rows, window, start_unix_s=0):
+    """Pace (accepted over allowed, from 5 s on, to the last whole second; for a
+    window, over the gateway's whole windows from the first that starts 5 s or
+    more into the run to the last that ends before the run's last second: a
+    window's quota is spent when the client likes within it) and the share of
+    attempts refused over the run."""
+    end = len(seconds_rows) - 1
+    if window:
+        # The gateway's windows start at multiples of their length from the epoch.
+        start = 5 + (-(start_unix_s + 5)) % window
+        end = start + window * max(0, (end - start) // window)
+    else:
+        start = 5
+    body = seconds_rows[start:end] if end > start else []
     allowed = sum(s[0] for s in body)
     accepted = sum(s[1] for s in body)
     total_acc = sum(s[1] for s in seconds_rows)
@@ -148,11 +160,11 @@ def main():
             sandbox, url = start_sandbox(spec)
             try:
                 report = contender(c, url, rows, round(0.97 * allowed, 2))
-                seconds = timeline(url)
+                seconds, start_unix_s = timeline(url)
             finally:
                 sandbox.terminate()
                 sandbox.wait()
-            pace, share = measure(seconds, window)
+            pace, share = measure(seconds, window, start_unix_s)
             results[(key, c)] = (pace, share, report.get("failed", 0))
             timelines[c].append((label, seconds))
             print(f"{label} / {c}: pace {pace and round(pace, 3)}, 429s {100 * share:.1f}%, "

@@ -393,9 +393,26 @@ impl Gateway {
         self.throttled
     }
 
-    /// Accepted and refused calls in each second since the start.
+    /// Accepted and refused calls in each second of the wall clock since the
+    /// start: second 0 is the whole second the gateway started in (at
+    /// [`Gateway::timeline_start_unix_s`]), so that a window of whole seconds,
+    /// which begins at a multiple of its length from the Unix epoch (as Kong's
+    /// do), begins at a second's start.
     pub fn timeline(&self) -> &[Second] {
         &self.timeline
+    }
+
+    /// The Unix time at which the timeline's second 0 begins.
+    pub fn timeline_start_unix_s(&self) -> u64 {
+        self.wall_start.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
+    /// Calls a second the gateway allowed in the timeline's second `i` (at its middle).
+    pub fn allowed_in_second(&self, i: usize) -> f64 {
+        let into_first =
+            self.wall_start.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+                - self.timeline_start_unix_s() as f64;
+        self.allowed_rate(Duration::from_secs_f64((i as f64 + 0.5 - into_first).max(0.0)))
     }
 
     pub fn describe(&self) -> String {
@@ -418,7 +435,7 @@ impl Gateway {
             }
         };
         let verdict = count(&algorithm, counter, now, wall_s);
-        let second = now.as_secs() as usize;
+        let second = (wall_s.floor() as u64).saturating_sub(self.timeline_start_unix_s()) as usize;
         if second < TIMELINE_SECONDS {
             if self.timeline.len() <= second {
                 self.timeline.resize(second + 1, Second::default());
@@ -661,6 +678,24 @@ mod tests {
         assert!(refusal.headers.contains(&("x-ratelimit-reset".into(), "4".into())));
         assert!(g.admit(b"k", ms(10_000)).accepted);
         assert_eq!(g.timeline()[10], Second { accepted: 1, refused: 0 });
+    }
+
+    #[test]
+    fn the_timeline_counts_whole_seconds_of_the_wall_clock() {
+        // Started 0.7 s into a second: 0.2 s later is the next second's.
+        let config = GatewayConfig {
+            algorithm: Algorithm::FixedWindow { limit: 10, window: Duration::from_secs(1) },
+            retry_after: RetryAfter::Exact,
+            headers: RateLimitHeaders::None,
+            schedule: Vec::new(),
+        };
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(WALL) + ms(700);
+        let mut g = Gateway::new(config, start);
+        assert_eq!(g.timeline_start_unix_s(), WALL);
+        g.admit(b"k", ms(100));
+        g.admit(b"k", ms(400));
+        assert_eq!(g.timeline(), &[Second { accepted: 1, refused: 0 }, Second { accepted: 1, refused: 0 }]);
+        assert_eq!(g.allowed_in_second(0), 10.0);
     }
 
     #[test]

@@ -24,20 +24,22 @@ impl RateLimits {
         gateway.admit(key, self.started.elapsed())
     }
 
-    /// The gateway, and second by second since the start: the rate it allowed,
-    /// the calls it accepted and those it refused (over every API key).
+    /// The gateway, and second by second of the wall clock since the start
+    /// (from `start_unix_s`): the rate it allowed, the calls it accepted and
+    /// those it refused (over every API key).
     pub(crate) fn timeline(&self) -> serde_json::Value {
         let gateway = self.gateway.lock().unwrap_or_else(|e| e.into_inner());
         let seconds: Vec<_> = gateway
             .timeline()
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                let allowed = gateway.allowed_rate(std::time::Duration::from_secs_f64(i as f64 + 0.5));
-                serde_json::json!([allowed, s.accepted, s.refused])
-            })
+            .map(|(i, s)| serde_json::json!([gateway.allowed_in_second(i), s.accepted, s.refused]))
             .collect();
-        serde_json::json!({"gateway": gateway.describe(), "seconds": seconds})
+        serde_json::json!({
+            "gateway": gateway.describe(),
+            "start_unix_s": gateway.timeline_start_unix_s(),
+            "seconds": seconds,
+        })
     }
 
     /// Requests answered 429 by this limit so far.
