@@ -409,9 +409,7 @@ impl Gateway {
 
     /// Calls a second the gateway allowed in the timeline's second `i` (at its middle).
     pub fn allowed_in_second(&self, i: usize) -> f64 {
-        let into_first =
-            self.wall_start.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-                - self.timeline_start_unix_s() as f64;
+        let into_first = self.wall_s(Duration::ZERO) - self.timeline_start_unix_s() as f64;
         self.allowed_rate(Duration::from_secs_f64((i as f64 + 0.5 - into_first).max(0.0)))
     }
 

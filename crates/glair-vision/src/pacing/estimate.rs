@@ -345,13 +345,12 @@ impl Estimate {
         let closed_before = self.closed_since_ms.is_some_and(|since| since <= self.since_ms);
         self.closed_since_ms.get_or_insert(now_ms);
         if epoch == self.epoch {
-            self.refused_now += 1;
             let measuring = self.phase == Phase::Measuring;
             if measuring && self.lower_bound && closed_before {
                 // The step's own rate has not been refused yet.
-                self.refused_now -= 1;
                 return;
             }
+            self.refused_now += 1;
             let first = measuring && self.refused_now == 1;
             if first && self.confirming && (!self.lower_bound || self.limit <= self.held * (1.0 + SAME_LIMIT))
             {
