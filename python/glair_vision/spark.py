@@ -11,6 +11,10 @@
                      rate_limit=50)
     results.write.parquet("s3://bucket/verified/")   # one action: each action calls again
 
+Works on classic sessions and on Spark Connect sessions alike (Databricks
+serverless and shared-access compute, ``SparkSession.builder.remote(...)``): it
+uses only what both offer (the DataFrame API, ``mapInArrow``, ``spark.conf``).
+
 Needs ``glair-vision[spark]`` (pyspark, pyarrow). Keep speculative execution off
 (``spark.speculation=false``, the default): a speculative copy of a task calls
 its rows a second time.
@@ -19,16 +23,18 @@ its rows a second time.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
 
 from . import _partition
 from ._client import Vision
+from .errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["verify"]
+__all__ = ["verify", "tasks_at_once"]
 
 
 def verify(
@@ -44,6 +50,7 @@ def verify(
     options: Optional[Mapping[str, Any]] = None,
     checkpoint: Union[str, "os.PathLike[str]", None] = None,
     checkpoint_rows: int = _partition.DEFAULT_CHECKPOINT_ROWS,
+    tasks_at_once: Optional[int] = None,
 ) -> "DataFrame":
     """A lazy Spark DataFrame of results, one row per input row: the ``keep``
     columns (types unchanged), then the result columns (``outcome``,
@@ -62,9 +69,10 @@ def verify(
 
     ``concurrency`` is per task (1 to 4,096). ``rate_limit`` is the account's
     limit (calls per second, for the whole cluster): each task gets
-    ``rate_limit`` divided by ``sparkContext.defaultParallelism`` (the tasks
-    that run at once). Without it, each worker's adaptive pacing slows down on
-    the API's 429s, which keeps the cluster under the account's limit.
+    ``rate_limit`` divided by the tasks that run at once, ``tasks_at_once`` when
+    given, else what the session's configuration says (see :func:`tasks_at_once`).
+    Without it, each worker's adaptive pacing slows down on the API's 429s, which
+    keeps the cluster under the account's limit.
 
     A task Spark retries calls its rows again, unless ``checkpoint`` names a
     directory every executor can read and write: each partition is then verified
@@ -79,6 +87,12 @@ def verify(
     from pyspark.sql.types import StructField, StructType
 
     spark = df.sparkSession
+    if tasks_at_once is not None:
+        tasks = _checked_tasks(tasks_at_once)
+    elif _partition.per_task_rate(rate_limit, 1) == "auto":
+        tasks = 1  # adaptive pacing: no share to compute
+    else:
+        tasks = _session_tasks(spark)
     try:
         input_schema = to_arrow_schema(df.schema, timezone="UTC")
     except TypeError:  # pyspark 3.5: no timezone argument
@@ -86,7 +100,7 @@ def verify(
     s, _ = _partition.settings(
         vision,
         input_schema,
-        tasks_at_once=spark.sparkContext.defaultParallelism,
+        tasks_at_once=tasks,
         columns=columns,
         keep=keep,
         request_id_column=request_id_column,
@@ -102,6 +116,69 @@ def verify(
     results = [StructField(f.name, _spark_type(f.type), nullable=True) for f in s.result_columns]
     schema = StructType(kept + results)
     return df.mapInArrow(_Partition(s), schema)
+
+
+def tasks_at_once(spark: "SparkSession") -> int:
+    """The tasks a session's cluster runs at once: a classic session's
+    ``sparkContext.defaultParallelism``; on Spark Connect (which has no
+    ``sparkContext``), what its configuration says: ``spark.default.parallelism``,
+    else executors times cores per executor (``spark.executor.instances``, or
+    ``spark.dynamicAllocation.maxExecutors`` with dynamic allocation, times
+    ``spark.executor.cores``), else a local master's threads (``local[4]``; ``*``:
+    this machine's CPUs). A ``ConfigurationError`` when nothing says (pass
+    ``tasks_at_once=`` to ``verify``): a guess too low would send the cluster past
+    its ``rate_limit``."""
+    return _session_tasks(spark)
+
+
+def _session_tasks(spark: "SparkSession") -> int:
+    # (`verify`'s argument of the same name hides `tasks_at_once` inside it.)
+    try:
+        return int(spark.sparkContext.defaultParallelism)
+    except Exception:  # Spark Connect: no sparkContext
+        pass
+    conf = spark.conf
+
+    def setting(key: str) -> Optional[str]:
+        try:
+            value = conf.get(key, None)
+        except Exception:  # a key the server does not expose to this client
+            return None
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    def whole(key: str) -> Optional[int]:
+        value = setting(key)
+        return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
+
+    parallelism = whole("spark.default.parallelism")
+    if parallelism is not None:
+        return parallelism
+    dynamic = (setting("spark.dynamicAllocation.enabled") or "").lower() == "true"
+    executors = whole("spark.dynamicAllocation.maxExecutors") if dynamic else whole("spark.executor.instances")
+    cores = whole("spark.executor.cores")
+    if executors is not None and cores is not None:
+        return executors * cores
+    local = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", setting("spark.master") or "")
+    if local is not None:
+        threads = local.group(1) or "1"
+        return (os.cpu_count() or 1) if threads == "*" else max(1, int(threads))
+    raise ConfigurationError(
+        "cannot tell how many Spark tasks run at once from this session's configuration (no "
+        "spark.default.parallelism, spark.executor.instances with spark.executor.cores, or local master): "
+        "pass tasks_at_once= to glair_vision.spark.verify, or leave rate_limit unset for adaptive pacing"
+    )
+
+
+def _checked_tasks(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"tasks_at_once must be an int, got {type(value).__name__}")
+    if not 1 <= value <= 1_000_000:
+        raise ValidationError(
+            f"invalid tasks_at_once: {value} (1 to 1,000,000 tasks)",
+            field="tasks_at_once",
+            detail="out of range: 1 to 1,000,000",
+        )
+    return value
 
 
 def _spark_type(arrow_type: "pa.DataType") -> Any:
