@@ -6,7 +6,9 @@ The work (validation, HTTP, retries, batching) happens in the Rust core through
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import os
 from typing import (
     Any,
     AsyncIterable,
@@ -365,6 +367,8 @@ class Identity:
         concurrency: int = _tables.DEFAULT_TABLE_CONCURRENCY,
         rate_limit: RateLimit = "auto",
         options: Optional[Mapping[str, Any]] = None,
+        checkpoint: Union[str, "os.PathLike[str]", None] = None,
+        checkpoint_rows: int = 1000,
     ) -> Any:
         """Verifies every row of a table and returns the same kind of table: the
         ``keep`` columns, then the result columns (``outcome``,
@@ -381,11 +385,42 @@ class Identity:
         unset fields; ``date_of_birth`` may be text or a date/timestamp. A bad
         row is an ``error`` row, never an exception; bad arguments raise
         ``TypeError`` or :class:`~glair_vision.errors.ConfigurationError` before
-        anything is sent. Runs in Rust with the GIL released."""
+        anything is sent. Runs in Rust with the GIL released.
+
+        ``checkpoint`` (a directory) makes the run resumable: the rows go
+        ``checkpoint_rows`` at a time (1 to 100,000; default 1,000) and each
+        chunk's results are written there before the next chunk starts, so a
+        run killed midway and started again over the same input calls only the
+        rows no earlier run finished (the chunk in flight when it was killed is
+        called again). A row is identified by its position; a chunk's results
+        are reused only if its rows and the settings are unchanged, so a changed
+        input costs calls, never a stale result. The files hold result columns
+        only, no input values. Use a new directory for a new job."""
+        if checkpoint is not None:
+            return _resume().verify_table(
+                self._vision,
+                data,
+                columns=columns,
+                keep=keep,
+                request_id_column=request_id_column,
+                ignore_unknown=ignore_unknown,
+                concurrency=concurrency,
+                rate_limit=rate_limit,
+                options=options,
+                checkpoint=checkpoint,
+                checkpoint_rows=checkpoint_rows,
+            )
         opts = _batch_options(self._vision, dict(options or {}))
         return _tables.verify_table(
             self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts
         )
+
+
+def _resume() -> Any:
+    # Imported when a checkpoint is given: it loads the Dask/Spark journal.
+    from . import _resume as module
+
+    return module
 
 
 def _unsent(error: ValidationError) -> ValidationError:
@@ -510,9 +545,29 @@ class AsyncIdentity:
         concurrency: int = _tables.DEFAULT_TABLE_CONCURRENCY,
         rate_limit: RateLimit = "auto",
         options: Optional[Mapping[str, Any]] = None,
+        checkpoint: Union[str, "os.PathLike[str]", None] = None,
+        checkpoint_rows: int = 1000,
     ) -> Any:
         """Like :meth:`Identity.verify_table`, awaitable (a ``RecordBatchReader``
-        still comes back as a lazy reader, read by its consumer)."""
+        still comes back as a lazy reader, read by its consumer). With a
+        ``checkpoint``, the chunks run one after another on a worker thread."""
+        if checkpoint is not None:
+            # The same client (pool, pacing), driven chunk by chunk from a thread.
+            vision = Vision._wrap(self._vision._client, dict(self._vision._overrides))
+            return await asyncio.to_thread(
+                _resume().verify_table,
+                vision,
+                data,
+                columns=columns,
+                keep=keep,
+                request_id_column=request_id_column,
+                ignore_unknown=ignore_unknown,
+                concurrency=concurrency,
+                rate_limit=rate_limit,
+                options=options,
+                checkpoint=checkpoint,
+                checkpoint_rows=checkpoint_rows,
+            )
         opts = _batch_options(self._vision, dict(options or {}))
         return await _tables.verify_table_async(
             self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts

@@ -331,13 +331,12 @@ class _Journal:
         return pa.RecordBatch.from_arrays(arrays, names=names)
 
     def _hash(self, chunk: "pa.RecordBatch") -> str:
-        import pyarrow as pa
-
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, chunk.schema) as writer:
-            writer.write_batch(chunk)
+        # Of the values, not of their Arrow buffers: the same rows batched
+        # another way (a slice, a concatenation, a bitmap present or not) must
+        # find the same entry. Names and types count; schema metadata does not.
         digest = hashlib.sha256(self.fingerprint)
-        digest.update(sink.getvalue())
+        for field, column in zip(chunk.schema, chunk.columns):
+            digest.update(json.dumps([field.name, str(field.type), column.to_pylist()], default=repr).encode())
         return digest.hexdigest()[:32]
 
     def _read(self, path: str) -> Optional["pa.Table"]:

@@ -1,0 +1,66 @@
+# mypy: disable-error-code="import-untyped, import-not-found"
+# (pyarrow ships no type information; it is an optional extra.)
+"""``verify_table(..., checkpoint=...)``: a table verified chunk by chunk, each
+chunk's results journaled before the next starts, so that a run killed midway
+and started again calls only the rows no earlier run finished.
+
+The journal is the one the Dask and Spark adapters keep for a task retry
+(``_partition._Journal``), as partition 0: the same files, the same rules. A row
+is identified by its position: chunk ``k`` holds rows ``k * checkpoint_rows`` on,
+and its results are reused only when the chunk's rows (every column, in order)
+and the settings are the same as when they were written. An input that changed
+never gets a stale result: a changed row calls its chunk again, and a row
+inserted or removed moves every later chunk, which are all called again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
+
+from . import _partition, _tables
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._client import Vision
+
+
+def verify_table(
+    vision: "Vision",
+    data: Any,
+    *,
+    columns: Optional[Mapping[str, str]],
+    keep: Iterable[str],
+    request_id_column: Optional[str],
+    ignore_unknown: bool,
+    concurrency: int,
+    rate_limit: _tables.RateLimit,
+    options: Optional[Mapping[str, Any]],
+    checkpoint: Union[str, "os.PathLike[str]"],
+    checkpoint_rows: int,
+) -> Any:
+    """The results of ``data`` as ``verify_table`` gives them (the same kind of
+    table; a reader stays lazy), journaled in ``checkpoint``. Arguments are
+    checked, and the result schema found, before any row is read or sent."""
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a directory path (str or os.PathLike), not {type(checkpoint).__name__}")
+    # verify_table's own checks first (a keep of one str is refused, as there).
+    args = _tables._Arguments(columns, keep, request_id_column, ignore_unknown, rate_limit)
+    given = _tables._input(data)
+    pa = _tables._pyarrow("verify_table with a checkpoint")
+    reader = pa.RecordBatchReader.from_stream(given.stream)
+    s, schema = _partition.settings(
+        vision,
+        reader.schema,
+        tasks_at_once=1,
+        columns=columns,
+        keep=args.keep,
+        request_id_column=request_id_column,
+        ignore_unknown=ignore_unknown,
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        options=options,
+        checkpoint=checkpoint,
+        checkpoint_rows=checkpoint_rows,
+    )
+    batches = _partition.verify_batches(s, reader.schema, reader, 0)
+    return given.finish(pa.RecordBatchReader.from_batches(schema, batches))
