@@ -25,13 +25,13 @@ echo "==> installing build and test tools"
 "$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10" "hypothesis>=6.100" \
     "${TEST_EXTRAS[@]}"
 
-# The extras `dask`, `spark` and `spark-connect` of pyproject.toml (the cluster
-# tests, marked `cluster`): dask[dataframe], distributed, pyspark (a ~456 MB
-# source archive built once, then from pip's cache) and the Spark Connect
-# client's gRPC libraries.
-echo "==> installing the Dask and Spark test dependencies (extras dask, spark, spark-connect)"
-mapfile -t cluster_deps < <("$PY" -c 'import sys, tomllib; x = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]; print("\n".join(sorted(set(x["dask"] + x["spark"] + x["spark-connect"]))))' "$ROOT/python/pyproject.toml")
-"$PY" -m pip install --quiet --disable-pip-version-check "${cluster_deps[@]}"
+# The extras `dask` and `spark` of pyproject.toml (the cluster tests, marked
+# `cluster`): dask[dataframe], distributed, and the Spark the `spark` extra leaves
+# to its user: pyspark with its Connect client's gRPC libraries (pyspark is a
+# ~456 MB source archive built once, then from pip's cache).
+echo "==> installing the Dask and Spark test dependencies (extras dask, spark; pyspark[connect])"
+mapfile -t cluster_deps < <("$PY" -c 'import sys, tomllib; x = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]; print("\n".join(sorted(set(x["dask"] + x["spark"]))))' "$ROOT/python/pyproject.toml")
+"$PY" -m pip install --quiet --disable-pip-version-check "${cluster_deps[@]}" "pyspark[connect]>=3.5"
 
 shopt -s nullglob
 if [ -n "${GLAIR_VISION_WHEEL:-}" ]; then

@@ -15,7 +15,10 @@ Works on classic sessions and on Spark Connect sessions alike (Databricks
 serverless and shared-access compute, ``SparkSession.builder.remote(...)``): it
 uses only what both offer (the DataFrame API, ``mapInArrow``, ``spark.conf``).
 
-Needs ``glair-vision[spark]`` (pyspark, pyarrow). Keep speculative execution off
+Needs ``glair-vision[spark]`` (pyarrow, pandas) and the Spark you run: the
+extra brings no pyspark, so a Databricks runtime's own (or databricks-connect)
+is never shadowed; elsewhere ``pip install pyspark`` (``pyspark[connect]`` for
+Spark Connect). Keep speculative execution off
 (``spark.speculation=false``, the default): a speculative copy of a task calls
 its rows a second time.
 """
@@ -83,8 +86,14 @@ def verify(
     only. Use a new directory per job: a later run over the same rows reuses the
     results.
     """
-    from pyspark.sql.pandas.types import to_arrow_schema
-    from pyspark.sql.types import StructField, StructType
+    try:
+        from pyspark.sql.pandas.types import to_arrow_schema
+        from pyspark.sql.types import StructField, StructType
+    except ImportError as e:  # pragma: no cover - the test venv has pyspark
+        raise ImportError(
+            "glair_vision.spark needs pyspark, which glair-vision[spark] leaves to you so that a "
+            "Databricks runtime's own is not replaced: pip install pyspark (pyspark[connect] for Spark Connect)"
+        ) from e
 
     spark = df.sparkSession
     if tasks_at_once is not None:

@@ -34,7 +34,7 @@ ROWS = 1500
 
 @pytest.fixture(scope="module")
 def connect() -> Iterator["SparkSession"]:
-    pytest.importorskip("pyspark.sql.connect.session")  # the pyspark[connect] extra: grpcio and friends
+    import pyspark.sql.connect.session  # noqa: F401 (pyspark[connect]: grpcio and friends; python/test.sh installs it)
     from pyspark.sql import SparkSession
 
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
