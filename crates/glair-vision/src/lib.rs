@@ -57,6 +57,7 @@ pub mod panics;
 mod request;
 mod response;
 mod retry;
+pub mod survey;
 pub mod tables;
 mod wire;
 

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::batch::survey::Survey;
+use glair_vision::survey::Survey;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -27,9 +27,8 @@ struct Invalid<'a> {
 }
 
 pub fn report(s: &Survey, already_done: u64, dedupe: bool) {
-    let mut invalid_by: Vec<Invalid<'_>> =
-        s.invalid.iter().map(|((field, reason), rows)| Invalid { field, reason, rows: *rows }).collect();
-    invalid_by.sort_by(|a, b| b.rows.cmp(&a.rows).then(a.field.cmp(b.field)));
+    let invalid_by: Vec<Invalid<'_>> =
+        s.invalid_by().into_iter().map(|(field, reason, rows)| Invalid { field, reason, rows }).collect();
     let report = Report {
         rows: s.rows,
         valid: s.valid,

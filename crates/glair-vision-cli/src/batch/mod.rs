@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
+use glair_vision::survey::Duplicates;
 use glair_vision::tables::Outcome;
 use glair_vision::{BatchOptions, BatchRequest, Error, RequestOptions, VerificationRequest};
 use serde_json::Value;
@@ -321,20 +322,20 @@ pub async fn run(args: BatchArgs) -> u8 {
         (existing.done.clone(), lines_path.clone())
     };
     let mut dedupe = None;
-    let mut duplicate_of = survey::Duplicates::default();
+    let mut duplicate_of = Duplicates::default();
     if args.dedupe {
-        let plan = match open(&columns).and_then(|r| survey::survey(r, |_| true, true, true)) {
+        let (plan, pairs) = match open(&columns).and_then(|r| survey::survey(r, |_| true, true, true)) {
             Ok(s) => s,
             Err(e) => return usage_error(&e),
         };
-        match prepare_dedupe(&plan.duplicate_of, &skip, &lines_path, &layout, args.retry_errors) {
+        match prepare_dedupe(&pairs, &skip, &lines_path, &layout, args.retry_errors) {
             Ok(d) => dedupe = Some(d),
             Err(e) => return usage_error(&e),
         }
         if plan.duplicates > 0 {
             say!("dedupe: {} rows repeat an earlier record; they are not sent", plan.duplicates);
         }
-        duplicate_of = plan.duplicate_of;
+        duplicate_of = pairs;
     }
     let sink = match Sink::open(&sink_path, &layout) {
         Ok(s) => s,
@@ -563,7 +564,7 @@ fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) 
         None => RowSet::default(),
     };
     match survey::survey(reader, |row| done.contains(row), args.dedupe, false) {
-        Ok(s) => {
+        Ok((s, _)) => {
             dryrun::report(&s, done.len(), args.dedupe);
             EXIT_OK
         }
@@ -575,7 +576,7 @@ fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) 
 /// the results of first rows that are not called again but have such duplicates,
 /// read back from the output (and, with `--retry-errors`, the journal).
 fn prepare_dedupe(
-    duplicate_of: &survey::Duplicates,
+    duplicate_of: &Duplicates,
     skip: &RowSet,
     output: &Path,
     layout: &Layout,
