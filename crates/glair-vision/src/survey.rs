@@ -167,7 +167,8 @@ impl Surveyor {
                 false
             }
         };
-        if !skipped && !(self.dedupe && duplicate) {
+        let copied = self.dedupe && duplicate;
+        if !skipped && !copied {
             s.to_send += 1;
         }
     }
