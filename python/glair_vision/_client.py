@@ -369,6 +369,7 @@ class Identity:
         options: Optional[Mapping[str, Any]] = None,
         checkpoint: Union[str, "os.PathLike[str]", None] = None,
         checkpoint_rows: int = 1000,
+        dry_run: bool = False,
     ) -> Any:
         """Verifies every row of a table and returns the same kind of table: the
         ``keep`` columns, then the result columns (``outcome``,
@@ -395,7 +396,21 @@ class Identity:
         called again). A row is identified by its position; a chunk's results
         are reused only if its rows and the settings are unchanged, so a changed
         input costs calls, never a stale result. The files hold result columns
-        only, no input values. Use a new directory for a new job."""
+        only, no input values. Use a new directory for a new job.
+
+        ``dry_run=True`` sends nothing and returns a dict instead of results
+        (the CLI's ``--dry-run`` report): ``rows``, ``valid``, ``invalid``,
+        ``invalid_by`` (``{field, reason, rows}``, the most frequent first; never
+        a value), ``duplicate_rows`` (valid rows repeating an earlier record),
+        ``already_done`` (rows journaled in ``checkpoint``) and ``calls`` (what
+        the run would make; each answered with a verification is billed)."""
+        if not isinstance(dry_run, bool):
+            raise TypeError(f"dry_run must be a bool, not {type(dry_run).__name__}")
+        if dry_run:
+            return _dry_run(
+                self._vision, data, columns, keep, request_id_column, ignore_unknown, rate_limit, options,
+                checkpoint, checkpoint_rows,
+            )
         if checkpoint is not None:
             return _resume().verify_table(
                 self._vision,
@@ -414,6 +429,34 @@ class Identity:
         return _tables.verify_table(
             self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts
         )
+
+
+def _dry_run(
+    vision: "Vision",
+    data: Any,
+    columns: Optional[Mapping[str, str]],
+    keep: Iterable[str],
+    request_id_column: Optional[str],
+    ignore_unknown: bool,
+    rate_limit: RateLimit,
+    options: Optional[Mapping[str, Any]],
+    checkpoint: Union[str, "os.PathLike[str]", None],
+    checkpoint_rows: int,
+) -> Dict[str, Any]:
+    if checkpoint is None:
+        return _tables.survey_table(data, columns, keep, request_id_column, ignore_unknown, rate_limit)
+    return _resume().dry_run(
+        vision,
+        data,
+        columns=columns,
+        keep=keep,
+        request_id_column=request_id_column,
+        ignore_unknown=ignore_unknown,
+        rate_limit=rate_limit,
+        options=options,
+        checkpoint=checkpoint,
+        checkpoint_rows=checkpoint_rows,
+    )
 
 
 def _resume() -> Any:
@@ -547,10 +590,20 @@ class AsyncIdentity:
         options: Optional[Mapping[str, Any]] = None,
         checkpoint: Union[str, "os.PathLike[str]", None] = None,
         checkpoint_rows: int = 1000,
+        dry_run: bool = False,
     ) -> Any:
         """Like :meth:`Identity.verify_table`, awaitable (a ``RecordBatchReader``
         still comes back as a lazy reader, read by its consumer). With a
-        ``checkpoint``, the chunks run one after another on a worker thread."""
+        ``checkpoint``, the chunks run one after another on a worker thread
+        (and a ``dry_run`` reads its rows there)."""
+        if not isinstance(dry_run, bool):
+            raise TypeError(f"dry_run must be a bool, not {type(dry_run).__name__}")
+        if dry_run:
+            vision = Vision._wrap(self._vision._client, dict(self._vision._overrides))
+            return await asyncio.to_thread(
+                _dry_run, vision, data, columns, keep, request_id_column, ignore_unknown, rate_limit, options,
+                checkpoint, checkpoint_rows,
+            )
         if checkpoint is not None:
             # The same client (pool, pacing), driven chunk by chunk from a thread.
             vision = Vision._wrap(self._vision._client, dict(self._vision._overrides))

@@ -16,6 +16,7 @@ __all__ = [
     "ArrowResults",
     "verify_arrow",
     "verify_arrow_async",
+    "survey_arrow",
     "Client",
     "SandboxServer",
     "FieldResults",
@@ -297,6 +298,15 @@ def verify_arrow_async(
     rate_limit: Optional[float] = None,
     options: Optional[Dict[str, Any]] = None,
 ) -> Awaitable[ArrowResults]: ...
+def survey_arrow(
+    data: Any,
+    columns: List[Tuple[str, str]],
+    keep: List[str],
+    request_id_column: Optional[str] = None,
+    ignore_unknown: bool = False,
+    skip: List[Tuple[int, int]] = ...,
+    dedupe: bool = False,
+) -> Dict[str, Any]: ...
 
 @final
 class SandboxServer:

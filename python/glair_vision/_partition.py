@@ -306,11 +306,12 @@ class _Journal:
     others; different rows never reuse a result. Only result columns are written:
     no input value (NIK, name) lands on the shared filesystem."""
 
-    def __init__(self, s: Settings, partition: int) -> None:
+    def __init__(self, s: Settings, partition: int, create: bool = True) -> None:
         self.s = s
         self.partition = partition
         self.directory = os.path.join(s.checkpoint or "", f"part-{partition:05d}")
-        os.makedirs(self.directory, exist_ok=True)
+        if create:  # (a dry run only looks)
+            os.makedirs(self.directory, exist_ok=True)
         self.fingerprint = s.fingerprint().encode()
         self.index = 0
 
@@ -329,6 +330,15 @@ class _Journal:
         arrays = kept + [results.column(i).combine_chunks() for i in range(results.num_columns)]
         names = list(self.s.keep) + list(results.schema.names)
         return pa.RecordBatch.from_arrays(arrays, names=names)
+
+    def done(self, chunk: "pa.RecordBatch") -> bool:
+        """Whether the next chunk, ``chunk``, has its results journaled (and moves on)."""
+        path = os.path.join(self.directory, f"{self.index:06d}-{self._hash(chunk)}.arrow")
+        self.index += 1
+        try:
+            return self._read(path) is not None
+        except OSError:
+            return False
 
     def _hash(self, chunk: "pa.RecordBatch") -> str:
         # Of the values, not of their Arrow buffers: the same rows batched
@@ -386,6 +396,19 @@ def _fault_after_journal(path: str, chunks_done: int) -> None:
     except FileExistsError:
         return
     raise RuntimeError(f"injected fault after chunk {chunks_done} of {partition} ({_FAULT_VARIABLE})")
+
+
+def journaled_rows(s: Settings, schema: "pa.Schema", batches: Iterable["pa.RecordBatch"]) -> List[Tuple[int, int]]:
+    """The rows (ranges from 1, end exclusive) of one partition whose chunks are
+    journaled in ``s.checkpoint``, found without writing anything."""
+    journal = _Journal(s, 0, create=False)
+    ranges: List[Tuple[int, int]] = []
+    start = 1
+    for chunk in _chunks((normalize_batch(b) for b in batches), s.checkpoint_rows):
+        if journal.done(chunk):
+            ranges.append((start, start + chunk.num_rows))
+        start += chunk.num_rows
+    return ranges
 
 
 __all__ = [

@@ -64,3 +64,53 @@ def verify_table(
     )
     batches = _partition.verify_batches(s, reader.schema, reader, 0)
     return given.finish(pa.RecordBatchReader.from_batches(schema, batches))
+
+
+def dry_run(
+    vision: "Vision",
+    data: Any,
+    *,
+    columns: Optional[Mapping[str, str]],
+    keep: Iterable[str],
+    request_id_column: Optional[str],
+    ignore_unknown: bool,
+    rate_limit: _tables.RateLimit,
+    options: Optional[Mapping[str, Any]],
+    checkpoint: Union[str, "os.PathLike[str]"],
+    checkpoint_rows: int,
+) -> Any:
+    """The dry run of a checkpointed ``verify_table``: the rows of chunks already
+    journaled count as done (``already_done``), not as calls. Nothing is sent or
+    written. The input is read twice (the journal, then the rows), so it must be
+    a table, not a one-shot reader."""
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a directory path (str or os.PathLike), not {type(checkpoint).__name__}")
+    args = _tables._Arguments(columns, keep, request_id_column, ignore_unknown, rate_limit)
+    pa = _tables._pyarrow("verify_table with a checkpoint")
+    if isinstance(data, pa.RecordBatchReader):
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(
+            "a dry run over a checkpoint reads the input twice (the journal, then the rows): "
+            "give a table or a DataFrame, not a RecordBatchReader"
+        )
+    given = _tables._input(data)
+    schema = pa.RecordBatchReader.from_stream(given.stream).schema
+    s, _ = _partition.settings(
+        vision,
+        schema,
+        tasks_at_once=1,
+        columns=columns,
+        keep=args.keep,
+        request_id_column=request_id_column,
+        ignore_unknown=ignore_unknown,
+        concurrency=1,
+        rate_limit=rate_limit,
+        options=options,
+        checkpoint=checkpoint,
+        checkpoint_rows=checkpoint_rows,
+    )
+    done = _partition.journaled_rows(s, schema, pa.RecordBatchReader.from_stream(given.stream))
+    return _tables.survey_table(
+        pa.RecordBatchReader.from_stream(given.stream), columns, args.keep, request_id_column, ignore_unknown, rate_limit, done
+    )

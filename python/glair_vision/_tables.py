@@ -180,6 +180,36 @@ def verify_table(
     return given.finish(results)
 
 
+def survey_table(
+    data: Any,
+    columns: Optional[Mapping[str, str]],
+    keep: Iterable[str],
+    request_id_column: Optional[str],
+    ignore_unknown: bool,
+    rate_limit: RateLimit,
+    skip: Optional[List[Tuple[int, int]]] = None,
+) -> Dict[str, Any]:
+    """``verify_table(dry_run=True)``: every row read and checked offline,
+    nothing sent; the report (the CLI's ``--dry-run`` JSON) says what a run
+    would do. ``skip``: ranges of rows a run would not send (journaled)."""
+    args = _Arguments(columns, keep, request_id_column, ignore_unknown, rate_limit)
+    _native.check_rate_limit(rate_limit)  # a dry run refuses what the run would
+    given = _input(data)
+    report = _native.survey_arrow(
+        given.stream, args.columns, args.keep, args.request_id_column, args.ignore_unknown, skip or []
+    )
+    already_done = sum(end - start for start, end in skip or [])
+    return {
+        "rows": report["rows"],
+        "valid": report["valid"],
+        "invalid": report["invalid"],
+        "invalid_by": report["invalid_by"],
+        "duplicate_rows": report["duplicate_rows"],
+        "already_done": already_done,
+        "calls": report["calls"],
+    }
+
+
 async def verify_table_async(
     client: _native.Client,
     data: Any,

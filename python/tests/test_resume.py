@@ -1,8 +1,9 @@
 """verify_table(..., checkpoint=...) against the sandbox, the sandbox counting
 calls: a run killed midway (SIGKILL, in a child process) and run again calls
 only the rows no earlier run finished; a second run over the same input calls
-nobody; a changed row calls its own chunk again and no other; bad arguments
-raise with nothing sent."""
+nobody; a changed row calls its own chunk again and no other; a dry run counts
+what a run would call (and what the checkpoint already holds) and sends
+nothing; bad arguments raise with nothing sent."""
 
 from __future__ import annotations
 
@@ -182,4 +183,45 @@ def test_bad_checkpoint_arguments_raise_before_anything_is_sent(
         vision.identity.verify_table(table, columns=VERIFY["columns"], keep="customer_id", checkpoint=tmp_path / "c")
     with pytest.raises(TypeError, match="verify_table takes"):
         vision.identity.verify_table([{"nik": "1"}], checkpoint=tmp_path / "d")
+    assert len(sandbox.requests()) == 0
+
+
+def test_a_dry_run_counts_rows_calls_and_duplicates_and_sends_nothing(
+    sandbox: Sandbox, vision: Vision, tmp_path: pathlib.Path
+) -> None:
+    rows = people(sandbox, 170)
+    rows[10] = dict(rows[0], customer_id=5000, ref="copy-of-0")  # the same record again
+    frame = pd.DataFrame(rows)
+    sandbox.clear_requests()
+    report = vision.identity.verify_table(frame, **VERIFY, dry_run=True)
+    assert len(sandbox.requests()) == 0
+    # Invalid: NIK "12345" (i % 17 == 3) and no NIK (i % 17 == 5); never the value.
+    invalid = sum(1 for r in rows if r["nik"] in (None, "12345"))
+    assert report["rows"] == 170 and report["invalid"] == invalid and report["valid"] == 170 - invalid
+    assert sum(x["rows"] for x in report["invalid_by"]) == invalid and len(report["invalid_by"]) == 2
+    assert all(x["field"] == "nik" and "12345" not in x["reason"] for x in report["invalid_by"])
+    assert report["duplicate_rows"] >= 1 and report["already_done"] == 0
+    assert report["calls"] == len(sendable(rows))  # duplicates are called too (no dedupe)
+    # The calls it announced are the calls a run makes.
+    vision.identity.verify_table(frame, **VERIFY)
+    assert sum(calls_by_row(sandbox).values()) == report["calls"]
+
+    # Over a checkpoint: the journaled chunks are done, not calls; nothing written.
+    checkpoint = tmp_path / "job"
+    vision.identity.verify_table(frame.iloc[:100], **VERIFY, checkpoint=checkpoint, checkpoint_rows=CHUNK)
+    files = journal_files(checkpoint)
+    sandbox.clear_requests()
+    report = vision.identity.verify_table(frame, **VERIFY, checkpoint=checkpoint, checkpoint_rows=CHUNK, dry_run=True)
+    assert len(sandbox.requests()) == 0 and journal_files(checkpoint) == files
+    assert report["already_done"] == 100
+    assert report["calls"] == len(sendable(rows[100:]))
+    # The async client's dry run says the same.
+    async_report = asyncio.run(
+        sandbox.async_vision().identity.verify_table(
+            frame, **VERIFY, checkpoint=checkpoint, checkpoint_rows=CHUNK, dry_run=True
+        )
+    )
+    assert async_report == report
+    with pytest.raises(TypeError, match="dry_run"):
+        vision.identity.verify_table(frame, **VERIFY, dry_run="yes")  # type: ignore[arg-type]
     assert len(sandbox.requests()) == 0

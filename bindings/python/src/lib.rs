@@ -27,7 +27,7 @@ mod _native {
     #[pymodule_export]
     use super::sandbox::PySandbox;
     #[pymodule_export]
-    use super::tables::{verify_arrow, verify_arrow_async, PyArrowResults};
+    use super::tables::{survey_arrow, verify_arrow, verify_arrow_async, PyArrowResults};
     #[pymodule_export]
     use super::types::{PyFieldResults, PyPacingState, PyVerification};
 

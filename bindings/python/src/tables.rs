@@ -16,12 +16,12 @@ use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use glair_vision::tables::arrow::{resolve_schema, result_schema, verify_reader};
+use glair_vision::tables::arrow::{resolve_schema, result_schema, survey_reader, verify_reader};
 use glair_vision::tables::ColumnMapping;
 use glair_vision::{BatchOptions, Error};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict};
+use pyo3::types::{PyCapsule, PyDict, PyList};
 
 use crate::client::PyClient;
 use crate::convert::{concurrency as concurrency_arg, rate_limit as rate_limit_arg, request_options};
@@ -296,5 +296,50 @@ pub fn verify_arrow_async<'py>(
             });
             Ok(Collected(collected))
         })
+    })
+}
+
+/// Reads every row of an Arrow C stream offline and counts what a run would do
+/// (`verify_table(dry_run=True)`): a dict of `rows`, `valid`, `invalid`,
+/// `invalid_by` (a list of `{field, reason, rows}`, the most frequent first),
+/// `duplicate_rows` and `calls`. `skip` lists ranges of rows (from 1,
+/// inclusive, exclusive) a run would not send. Nothing is sent; the mapping and
+/// the schema are refused as a run refuses them.
+#[pyfunction]
+#[pyo3(signature = (data, columns, keep, request_id_column=None, ignore_unknown=false, skip=Vec::new(), dedupe=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn survey_arrow<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    columns: Vec<(String, String)>,
+    keep: Vec<String>,
+    request_id_column: Option<String>,
+    ignore_unknown: bool,
+    skip: Vec<(u64, u64)>,
+    dedupe: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    guard(|| {
+        let mapping = mapping(columns, keep, request_id_column, ignore_unknown).map_err(|e| to_pyerr(py, &e))?;
+        let reader = import_stream(py, data)?;
+        let resolved = resolve_schema(&mapping, &reader.schema()).map_err(|e| to_pyerr(py, &e))?;
+        let skipped = |row: u64| skip.iter().any(|&(from, to)| (from..to).contains(&row));
+        // A Python-backed stream takes the GIL itself as it is read.
+        let survey = py.detach(|| survey_reader(reader, &resolved, skipped, dedupe)).map_err(|e| to_pyerr(py, &e))?;
+        let report = PyDict::new(py);
+        report.set_item("rows", survey.rows)?;
+        report.set_item("valid", survey.valid)?;
+        report.set_item("invalid", survey.invalid_count())?;
+        let by = PyList::empty(py);
+        for (field, reason, rows) in survey.invalid_by() {
+            let entry = PyDict::new(py);
+            entry.set_item("field", field)?;
+            entry.set_item("reason", reason)?;
+            entry.set_item("rows", rows)?;
+            by.append(entry)?;
+        }
+        report.set_item("invalid_by", by)?;
+        report.set_item("duplicate_rows", survey.duplicates)?;
+        report.set_item("calls", survey.to_send)?;
+        Ok(report)
     })
 }

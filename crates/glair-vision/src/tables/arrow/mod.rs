@@ -32,11 +32,15 @@
 //! [`verify_batches`] runs batches through the client's batch machinery
 //! ([`crate::Identity::verification_stream`]: bounded concurrency, adaptive pacing,
 //! retries) and yields result batches in input order, one per input batch.
+//! [`survey_reader`] reads the same rows offline and counts what a run would
+//! send ([`crate::survey`]).
 
 mod read;
 mod stream;
+mod survey;
 mod write;
 
 pub use read::{check_schema, requests_from_batch, resolve_schema, RowRequest};
 pub use stream::{verify_batches, verify_reader};
+pub use survey::survey_reader;
 pub use write::{result_schema, results_to_batch};
