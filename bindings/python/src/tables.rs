@@ -319,12 +319,14 @@ pub fn survey_arrow<'py>(
     dedupe: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     guard(|| {
-        let mapping = mapping(columns, keep, request_id_column, ignore_unknown).map_err(|e| to_pyerr(py, &e))?;
+        let mapping =
+            mapping(columns, keep, request_id_column, ignore_unknown).map_err(|e| to_pyerr(py, &e))?;
         let reader = import_stream(py, data)?;
         let resolved = resolve_schema(&mapping, &reader.schema()).map_err(|e| to_pyerr(py, &e))?;
         let skipped = |row: u64| skip.iter().any(|&(from, to)| (from..to).contains(&row));
         // A Python-backed stream takes the GIL itself as it is read.
-        let survey = py.detach(|| survey_reader(reader, &resolved, skipped, dedupe)).map_err(|e| to_pyerr(py, &e))?;
+        let survey =
+            py.detach(|| survey_reader(reader, &resolved, skipped, dedupe)).map_err(|e| to_pyerr(py, &e))?;
         let report = PyDict::new(py);
         report.set_item("rows", survey.rows)?;
         report.set_item("valid", survey.valid)?;

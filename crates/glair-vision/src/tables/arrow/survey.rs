@@ -25,7 +25,8 @@ where
     let mut surveyor = Surveyor::new(dedupe, false);
     let mut row = 0;
     for batch in reader {
-        let batch = batch.map_err(|e| Error::Configuration(format!("reading the input table failed: {e}")))?;
+        let batch =
+            batch.map_err(|e| Error::Configuration(format!("reading the input table failed: {e}")))?;
         for (request, id) in requests_from_batch(&batch, resolved)? {
             row += 1;
             surveyor.add(row, check(request.as_ref(), id.as_deref()), skip(row));
@@ -52,10 +53,14 @@ mod tests {
             ArrowField::new("nama", DataType::Utf8, true),
         ]));
         let column = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v)) as ArrayRef;
-        let batch = |niks, names| RecordBatch::try_new(schema.clone(), vec![column(niks), column(names)]).unwrap();
+        let batch =
+            |niks, names| RecordBatch::try_new(schema.clone(), vec![column(niks), column(names)]).unwrap();
         let batches = vec![
             batch(vec![Some("3171014508900001"), Some("12345")], vec![Some("Siti"), None]),
-            batch(vec![Some("3171 0145 0890 0001"), None, Some("3171014508900002")], vec![Some(" Siti"), None, None]),
+            batch(
+                vec![Some("3171 0145 0890 0001"), None, Some("3171014508900002")],
+                vec![Some(" Siti"), None, None],
+            ),
         ];
         let mapping = ColumnMapping::new().map_named("nama", "name").unwrap();
         let resolved = resolve_schema(&mapping, &schema).unwrap();
