@@ -370,6 +370,7 @@ class Identity:
         checkpoint: Union[str, "os.PathLike[str]", None] = None,
         checkpoint_rows: int = 1000,
         dry_run: bool = False,
+        dedupe: bool = False,
     ) -> Any:
         """Verifies every row of a table and returns the same kind of table: the
         ``keep`` columns, then the result columns (``outcome``,
@@ -403,67 +404,44 @@ class Identity:
         ``invalid_by`` (``{field, reason, rows}``, the most frequent first; never
         a value), ``duplicate_rows`` (valid rows repeating an earlier record),
         ``already_done`` (rows journaled in ``checkpoint``) and ``calls`` (what
-        the run would make; each answered with a verification is billed)."""
-        if not isinstance(dry_run, bool):
-            raise TypeError(f"dry_run must be a bool, not {type(dry_run).__name__}")
-        if dry_run:
-            return _dry_run(
-                self._vision, data, columns, keep, request_id_column, ignore_unknown, rate_limit, options,
-                checkpoint, checkpoint_rows,
+        the run would make; each answered with a verification is billed).
+
+        ``dedupe=True`` calls each distinct record once (the normalised fields,
+        as the CLI's ``--dedupe``): a row repeating an earlier one gets that
+        row's results, and a ``duplicate_of`` column after the kept ones holds
+        the first row's position (from 0; null for rows called). It reads the
+        input twice, so it takes a table or DataFrame, not a reader."""
+        _check_switches(dry_run=dry_run, dedupe=dedupe)
+        if dry_run or dedupe or checkpoint is not None:
+            job = _tables.TableJob(
+                columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, options, checkpoint,
+                checkpoint_rows,
             )
-        if checkpoint is not None:
-            return _resume().verify_table(
-                self._vision,
-                data,
-                columns=columns,
-                keep=keep,
-                request_id_column=request_id_column,
-                ignore_unknown=ignore_unknown,
-                concurrency=concurrency,
-                rate_limit=rate_limit,
-                options=options,
-                checkpoint=checkpoint,
-                checkpoint_rows=checkpoint_rows,
-            )
+            return _table_job(self._vision, data, job, dry_run=dry_run, dedupe=dedupe)
         opts = _batch_options(self._vision, dict(options or {}))
         return _tables.verify_table(
             self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts
         )
 
 
-def _dry_run(
-    vision: "Vision",
-    data: Any,
-    columns: Optional[Mapping[str, str]],
-    keep: Iterable[str],
-    request_id_column: Optional[str],
-    ignore_unknown: bool,
-    rate_limit: RateLimit,
-    options: Optional[Mapping[str, Any]],
-    checkpoint: Union[str, "os.PathLike[str]", None],
-    checkpoint_rows: int,
-) -> Dict[str, Any]:
-    if checkpoint is None:
-        return _tables.survey_table(data, columns, keep, request_id_column, ignore_unknown, rate_limit)
-    return _resume().dry_run(
-        vision,
-        data,
-        columns=columns,
-        keep=keep,
-        request_id_column=request_id_column,
-        ignore_unknown=ignore_unknown,
-        rate_limit=rate_limit,
-        options=options,
-        checkpoint=checkpoint,
-        checkpoint_rows=checkpoint_rows,
-    )
+def _table_job(vision: "Vision", data: Any, job: _tables.TableJob, *, dry_run: bool, dedupe: bool) -> Any:
+    """``verify_table`` with a checkpoint, a dry run or dedupe (modules loaded
+    only then: the journal and the dedupe pass)."""
+    from . import _dedupe, _resume
+
+    if dry_run and dedupe:
+        return _dedupe.dry_run(vision, data, job)
+    if dry_run:
+        return _resume.dry_run(vision, data, job) if job.checkpoint is not None else _tables.survey_table(data, job)
+    if dedupe:
+        return _dedupe.verify_table(vision, data, job)
+    return _resume.verify_table(vision, data, job)
 
 
-def _resume() -> Any:
-    # Imported when a checkpoint is given: it loads the Dask/Spark journal.
-    from . import _resume as module
-
-    return module
+def _check_switches(**switches: Any) -> None:
+    for name, value in switches.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
 
 
 def _unsent(error: ValidationError) -> ValidationError:
@@ -591,36 +569,21 @@ class AsyncIdentity:
         checkpoint: Union[str, "os.PathLike[str]", None] = None,
         checkpoint_rows: int = 1000,
         dry_run: bool = False,
+        dedupe: bool = False,
     ) -> Any:
         """Like :meth:`Identity.verify_table`, awaitable (a ``RecordBatchReader``
         still comes back as a lazy reader, read by its consumer). With a
         ``checkpoint``, the chunks run one after another on a worker thread
-        (and a ``dry_run`` reads its rows there)."""
-        if not isinstance(dry_run, bool):
-            raise TypeError(f"dry_run must be a bool, not {type(dry_run).__name__}")
-        if dry_run:
-            vision = Vision._wrap(self._vision._client, dict(self._vision._overrides))
-            return await asyncio.to_thread(
-                _dry_run, vision, data, columns, keep, request_id_column, ignore_unknown, rate_limit, options,
-                checkpoint, checkpoint_rows,
+        (and a ``dry_run`` reads its rows there, as ``dedupe`` its two passes)."""
+        _check_switches(dry_run=dry_run, dedupe=dedupe)
+        if dry_run or dedupe or checkpoint is not None:
+            job = _tables.TableJob(
+                columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, options, checkpoint,
+                checkpoint_rows,
             )
-        if checkpoint is not None:
             # The same client (pool, pacing), driven chunk by chunk from a thread.
             vision = Vision._wrap(self._vision._client, dict(self._vision._overrides))
-            return await asyncio.to_thread(
-                _resume().verify_table,
-                vision,
-                data,
-                columns=columns,
-                keep=keep,
-                request_id_column=request_id_column,
-                ignore_unknown=ignore_unknown,
-                concurrency=concurrency,
-                rate_limit=rate_limit,
-                options=options,
-                checkpoint=checkpoint,
-                checkpoint_rows=checkpoint_rows,
-            )
+            return await asyncio.to_thread(_table_job, vision, data, job, dry_run=dry_run, dedupe=dedupe)
         opts = _batch_options(self._vision, dict(options or {}))
         return await _tables.verify_table_async(
             self._vision._client, data, columns, keep, request_id_column, ignore_unknown, concurrency, rate_limit, opts

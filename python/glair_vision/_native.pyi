@@ -306,6 +306,7 @@ def survey_arrow(
     ignore_unknown: bool = False,
     skip: List[Tuple[int, int]] = ...,
     dedupe: bool = False,
+    pairs: bool = False,
 ) -> Dict[str, Any]: ...
 
 @final

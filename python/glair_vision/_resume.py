@@ -16,7 +16,7 @@ inserted or removed moves every later chunk, which are all called again.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _partition, _tables
 
@@ -24,93 +24,39 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._client import Vision
 
 
-def verify_table(
-    vision: "Vision",
-    data: Any,
-    *,
-    columns: Optional[Mapping[str, str]],
-    keep: Iterable[str],
-    request_id_column: Optional[str],
-    ignore_unknown: bool,
-    concurrency: int,
-    rate_limit: _tables.RateLimit,
-    options: Optional[Mapping[str, Any]],
-    checkpoint: Union[str, "os.PathLike[str]"],
-    checkpoint_rows: int,
-) -> Any:
+def _checkpoint_path(job: _tables.TableJob) -> None:
+    if not isinstance(job.checkpoint, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint must be a directory path (str or os.PathLike), not {type(job.checkpoint).__name__}"
+        )
+
+
+def verify_table(vision: "Vision", data: Any, job: _tables.TableJob) -> Any:
     """The results of ``data`` as ``verify_table`` gives them (the same kind of
-    table; a reader stays lazy), journaled in ``checkpoint``. Arguments are
+    table; a reader stays lazy), journaled in ``job.checkpoint``. Arguments are
     checked, and the result schema found, before any row is read or sent."""
-    if not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a directory path (str or os.PathLike), not {type(checkpoint).__name__}")
+    _checkpoint_path(job)
     # verify_table's own checks first (a keep of one str is refused, as there).
-    args = _tables._Arguments(columns, keep, request_id_column, ignore_unknown, rate_limit)
+    job.arguments()
     given = _tables._input(data)
     pa = _tables._pyarrow("verify_table with a checkpoint")
     reader = pa.RecordBatchReader.from_stream(given.stream)
-    s, schema = _partition.settings(
-        vision,
-        reader.schema,
-        tasks_at_once=1,
-        columns=columns,
-        keep=args.keep,
-        request_id_column=request_id_column,
-        ignore_unknown=ignore_unknown,
-        concurrency=concurrency,
-        rate_limit=rate_limit,
-        options=options,
-        checkpoint=checkpoint,
-        checkpoint_rows=checkpoint_rows,
-    )
+    s, schema = job.settings(vision, reader.schema)
     batches = _partition.verify_batches(s, reader.schema, reader, 0)
     return given.finish(pa.RecordBatchReader.from_batches(schema, batches))
 
 
-def dry_run(
-    vision: "Vision",
-    data: Any,
-    *,
-    columns: Optional[Mapping[str, str]],
-    keep: Iterable[str],
-    request_id_column: Optional[str],
-    ignore_unknown: bool,
-    rate_limit: _tables.RateLimit,
-    options: Optional[Mapping[str, Any]],
-    checkpoint: Union[str, "os.PathLike[str]"],
-    checkpoint_rows: int,
-) -> Any:
+def dry_run(vision: "Vision", data: Any, job: _tables.TableJob, dedupe: bool = False) -> Any:
     """The dry run of a checkpointed ``verify_table``: the rows of chunks already
     journaled count as done (``already_done``), not as calls. Nothing is sent or
     written. The input is read twice (the journal, then the rows), so it must be
     a table, not a one-shot reader."""
-    if not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a directory path (str or os.PathLike), not {type(checkpoint).__name__}")
-    args = _tables._Arguments(columns, keep, request_id_column, ignore_unknown, rate_limit)
+    _checkpoint_path(job)
+    job.arguments()
     pa = _tables._pyarrow("verify_table with a checkpoint")
-    if isinstance(data, pa.RecordBatchReader):
-        from .errors import ConfigurationError
-
-        raise ConfigurationError(
-            "a dry run over a checkpoint reads the input twice (the journal, then the rows): "
-            "give a table or a DataFrame, not a RecordBatchReader"
-        )
+    _tables.read_twice(data, "a dry run over a checkpoint (the journal, then the rows)")
     given = _tables._input(data)
     schema = pa.RecordBatchReader.from_stream(given.stream).schema
-    s, _ = _partition.settings(
-        vision,
-        schema,
-        tasks_at_once=1,
-        columns=columns,
-        keep=args.keep,
-        request_id_column=request_id_column,
-        ignore_unknown=ignore_unknown,
-        concurrency=1,
-        rate_limit=rate_limit,
-        options=options,
-        checkpoint=checkpoint,
-        checkpoint_rows=checkpoint_rows,
-    )
+    s, _ = job.settings(vision, schema)
     done = _partition.journaled_rows(s, schema, pa.RecordBatchReader.from_stream(given.stream))
-    return _tables.survey_table(
-        pa.RecordBatchReader.from_stream(given.stream), columns, args.keep, request_id_column, ignore_unknown, rate_limit, done
-    )
+    return _tables.survey_table(pa.RecordBatchReader.from_stream(given.stream), job, done, dedupe)

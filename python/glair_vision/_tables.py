@@ -11,12 +11,17 @@ until a table that needs them is given.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
 import sys
-from typing import Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Tuple, Union
 
 from . import _native
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._client import Vision
 
 #: How fast calls may start: ``"auto"`` (find the account's pace: unlimited until
 #: the first 429, then the adaptive rate of the client's pacer) or a number, a
@@ -88,6 +93,49 @@ class _Arguments:
         # "auto", None or a number: checked by the native layer, as for batches
         # (before the input is read).
         self.rate_limit = rate_limit
+
+
+@dataclasses.dataclass(frozen=True)
+class TableJob:
+    """``verify_table``'s arguments, as its resume, dry-run and dedupe paths
+    pass them on (each checks them before anything is read or sent)."""
+
+    columns: Optional[Mapping[str, str]]
+    keep: Iterable[str]
+    request_id_column: Optional[str]
+    ignore_unknown: bool
+    concurrency: int
+    rate_limit: RateLimit
+    options: Optional[Mapping[str, Any]]
+    checkpoint: Union[str, "os.PathLike[str]", None]
+    checkpoint_rows: int
+
+    def arguments(self) -> "_Arguments":
+        return _Arguments(self.columns, self.keep, self.request_id_column, self.ignore_unknown, self.rate_limit)
+
+    def run(self, vision: "Vision", data: Any, **changes: Any) -> Any:
+        """``vision.identity.verify_table`` over ``data`` with these arguments (and ``changes``)."""
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return vision.identity.verify_table(data, **dict(given, **changes))
+
+    def settings(self, vision: "Vision", schema: Any) -> Any:
+        """The journal's settings and the result schema (``_partition.settings``), one task."""
+        from . import _partition
+
+        return _partition.settings(
+            vision,
+            schema,
+            tasks_at_once=1,
+            columns=self.columns,
+            keep=self.arguments().keep,
+            request_id_column=self.request_id_column,
+            ignore_unknown=self.ignore_unknown,
+            concurrency=self.concurrency,
+            rate_limit=self.rate_limit,
+            options=self.options,
+            checkpoint=self.checkpoint,
+            checkpoint_rows=self.checkpoint_rows,
+        )
 
 
 class _Input:
@@ -180,23 +228,31 @@ def verify_table(
     return given.finish(results)
 
 
+def read_twice(data: Any, what: str) -> None:
+    """Refuses a one-shot reader where ``what`` (a dry run over a checkpoint,
+    dedupe) reads its input twice."""
+    pa = _loaded("pyarrow")
+    if pa is not None and isinstance(data, pa.RecordBatchReader):
+        raise ConfigurationError(
+            f"{what} reads the input twice: give a table or a DataFrame, not a RecordBatchReader"
+        )
+
+
 def survey_table(
     data: Any,
-    columns: Optional[Mapping[str, str]],
-    keep: Iterable[str],
-    request_id_column: Optional[str],
-    ignore_unknown: bool,
-    rate_limit: RateLimit,
+    job: TableJob,
     skip: Optional[List[Tuple[int, int]]] = None,
+    dedupe: bool = False,
 ) -> Dict[str, Any]:
     """``verify_table(dry_run=True)``: every row read and checked offline,
     nothing sent; the report (the CLI's ``--dry-run`` JSON) says what a run
-    would do. ``skip``: ranges of rows a run would not send (journaled)."""
-    args = _Arguments(columns, keep, request_id_column, ignore_unknown, rate_limit)
-    _native.check_rate_limit(rate_limit)  # a dry run refuses what the run would
+    would do. ``skip``: ranges of rows a run would not send (journaled);
+    ``dedupe``: a run would call each distinct record once."""
+    args = job.arguments()
+    _native.check_rate_limit(job.rate_limit)  # a dry run refuses what the run would
     given = _input(data)
     report = _native.survey_arrow(
-        given.stream, args.columns, args.keep, args.request_id_column, args.ignore_unknown, skip or []
+        given.stream, args.columns, args.keep, args.request_id_column, args.ignore_unknown, skip or [], dedupe
     )
     already_done = sum(end - start for start, end in skip or [])
     return {
@@ -206,6 +262,7 @@ def survey_table(
         "invalid_by": report["invalid_by"],
         "duplicate_rows": report["duplicate_rows"],
         "already_done": already_done,
+        "dedupe": dedupe,
         "calls": report["calls"],
     }
 

@@ -25,7 +25,7 @@ import pytest
 from conftest import SITI
 from test_tables import VERIFY, arrow_table, people, result_part
 
-from glair_vision import AsyncVision, Sandbox, ValidationError, Vision
+from glair_vision import AsyncVision, ConfigurationError, Sandbox, ValidationError, Vision
 
 CHUNK = 50
 
@@ -183,6 +183,10 @@ def test_bad_checkpoint_arguments_raise_before_anything_is_sent(
         vision.identity.verify_table(table, columns=VERIFY["columns"], keep="customer_id", checkpoint=tmp_path / "c")
     with pytest.raises(TypeError, match="verify_table takes"):
         vision.identity.verify_table([{"nik": "1"}], checkpoint=tmp_path / "d")
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+    with pytest.raises(ConfigurationError, match="reads the input twice"):
+        vision.identity.verify_table(reader, **VERIFY, checkpoint=tmp_path / "e", dry_run=True)
+    assert not (tmp_path / "e").exists(), "a dry run writes nothing"
     assert len(sandbox.requests()) == 0
 
 

@@ -302,11 +302,14 @@ pub fn verify_arrow_async<'py>(
 /// Reads every row of an Arrow C stream offline and counts what a run would do
 /// (`verify_table(dry_run=True)`): a dict of `rows`, `valid`, `invalid`,
 /// `invalid_by` (a list of `{field, reason, rows}`, the most frequent first),
-/// `duplicate_rows` and `calls`. `skip` lists ranges of rows (from 1,
-/// inclusive, exclusive) a run would not send. Nothing is sent; the mapping and
-/// the schema are refused as a run refuses them.
+/// `duplicate_rows` and `calls`, and with `pairs` `duplicate_of` (a list of
+/// (row, first row), from 1). `skip` lists ranges of rows (from 1, inclusive,
+/// exclusive) a run would not send; `dedupe`: a run would send each distinct
+/// record once. Nothing is sent; the mapping and the schema are refused as a
+/// run refuses them.
 #[pyfunction]
-#[pyo3(signature = (data, columns, keep, request_id_column=None, ignore_unknown=false, skip=Vec::new(), dedupe=false))]
+#[pyo3(signature = (data, columns, keep, request_id_column=None, ignore_unknown=false, skip=Vec::new(), dedupe=false,
+    pairs=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn survey_arrow<'py>(
     py: Python<'py>,
@@ -317,6 +320,7 @@ pub fn survey_arrow<'py>(
     ignore_unknown: bool,
     skip: Vec<(u64, u64)>,
     dedupe: bool,
+    pairs: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     guard(|| {
         let mapping =
@@ -325,8 +329,9 @@ pub fn survey_arrow<'py>(
         let resolved = resolve_schema(&mapping, &reader.schema()).map_err(|e| to_pyerr(py, &e))?;
         let skipped = |row: u64| skip.iter().any(|&(from, to)| (from..to).contains(&row));
         // A Python-backed stream takes the GIL itself as it is read.
-        let survey =
-            py.detach(|| survey_reader(reader, &resolved, skipped, dedupe)).map_err(|e| to_pyerr(py, &e))?;
+        let (survey, duplicates) = py
+            .detach(|| survey_reader(reader, &resolved, skipped, dedupe, pairs))
+            .map_err(|e| to_pyerr(py, &e))?;
         let report = PyDict::new(py);
         report.set_item("rows", survey.rows)?;
         report.set_item("valid", survey.valid)?;
@@ -342,6 +347,9 @@ pub fn survey_arrow<'py>(
         report.set_item("invalid_by", by)?;
         report.set_item("duplicate_rows", survey.duplicates)?;
         report.set_item("calls", survey.to_send)?;
+        if pairs {
+            report.set_item("duplicate_of", duplicates.iter().collect::<Vec<(u64, u64)>>())?;
+        }
         Ok(report)
     })
 }
