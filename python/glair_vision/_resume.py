@@ -46,7 +46,7 @@ def verify_table(vision: "Vision", data: Any, job: _tables.TableJob) -> Any:
     return given.finish(pa.RecordBatchReader.from_batches(schema, batches))
 
 
-def dry_run(vision: "Vision", data: Any, job: _tables.TableJob, dedupe: bool = False) -> Any:
+def dry_run(vision: "Vision", data: Any, job: _tables.TableJob) -> Any:
     """The dry run of a checkpointed ``verify_table``: the rows of chunks already
     journaled count as done (``already_done``), not as calls. Nothing is sent or
     written. The input is read twice (the journal, then the rows), so it must be
@@ -59,4 +59,4 @@ def dry_run(vision: "Vision", data: Any, job: _tables.TableJob, dedupe: bool = F
     schema = pa.RecordBatchReader.from_stream(given.stream).schema
     s, _ = job.settings(vision, schema)
     done = _partition.journaled_rows(s, schema, pa.RecordBatchReader.from_stream(given.stream))
-    return _tables.survey_table(pa.RecordBatchReader.from_stream(given.stream), job, done, dedupe)
+    return _tables.survey_table(pa.RecordBatchReader.from_stream(given.stream), job, done)

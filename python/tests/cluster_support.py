@@ -8,6 +8,7 @@ import collections
 import contextlib
 import os
 import pathlib
+import sys
 import tempfile
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
 
@@ -73,6 +74,22 @@ def injected_faults(prefix: str) -> Iterator[str]:
             yield markers
         finally:
             del os.environ[_partition._FAULT_VARIABLE]
+
+
+def local_spark(builder: Any, app: str) -> Any:
+    """A Spark session builder (classic or Connect) on loopback, running this
+    venv's Python, with no UI, no progress bars and no speculative execution."""
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    return (
+        builder.appName(app)
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.speculation", "false")
+    )
 
 
 def client(sandbox: Sandbox) -> Vision:

@@ -4,7 +4,6 @@ rate-limited sandbox (in this process) that every Python worker calls."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
@@ -40,20 +39,9 @@ def fault_markers() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def spark(fault_markers: str) -> Iterator["SparkSession"]:
     sql = pytest.importorskip("pyspark.sql")
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        sql.SparkSession.builder.master("local[2,4]")  # 2 task slots; a failed task is retried (up to 4 attempts)
-        .appName("glair-vision-tests")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.speculation", "false")
-        .getOrCreate()
-    )
+    # 2 task slots; a failed task is retried (up to 4 attempts).
+    builder = cs.local_spark(sql.SparkSession.builder.master("local[2,4]"), "glair-vision-tests")
+    session = builder.config("spark.sql.shuffle.partitions", "2").getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     try:
         yield session

@@ -7,16 +7,15 @@ process holds one Spark context."""
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 import pytest
 
 import cluster_support as cs
 from cluster_support import fresh, limited  # noqa: F401 (fixtures)
-from glair_vision import ConfigurationError, Sandbox, ValidationError, Vision
+from glair_vision import ConfigurationError, Sandbox, ValidationError
 from glair_vision.spark import tasks_at_once, verify
+from test_spark import collect, run
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -37,19 +36,7 @@ def connect() -> Iterator["SparkSession"]:
     import pyspark.sql.connect.session  # noqa: F401 (pyspark[connect]: grpcio and friends; python/test.sh installs it)
     from pyspark.sql import SparkSession
 
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        SparkSession.builder.remote("local[2]")
-        .appName("glair-vision-connect-tests")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.speculation", "false")
-        .getOrCreate()
-    )
+    session = cs.local_spark(SparkSession.builder.remote("local[2]"), "glair-vision-connect-tests").getOrCreate()
     assert type(session).__module__.startswith("pyspark.sql.connect"), type(session)
     try:
         yield session
@@ -63,14 +50,6 @@ def frame(spark: "SparkSession", inputs: List[Dict[str, Any]], partitions: int) 
     schema = "id string, nik string, nama string, tanggal_lahir string"
     df = spark.createDataFrame([tuple(x.values()) for x in inputs], schema)
     return df.repartition(partitions) if partitions > 1 else df
-
-
-def collect(df: "DataFrame") -> List[Dict[str, Any]]:
-    return [r.asDict() for r in df.collect()]  # one action
-
-
-def run(df: "DataFrame", vision: Vision, **kwargs: Any) -> "DataFrame":
-    return verify(df, vision, columns=cs.COLUMNS, keep=cs.KEEP, request_id_column="id", **kwargs)
 
 
 def test_a_connect_session_has_no_spark_context_and_says_its_tasks_from_its_configuration(
