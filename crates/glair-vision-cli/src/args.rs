@@ -299,18 +299,28 @@ pub enum OutputFormat {
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
-    /// Input file: CSV (a header row) or JSONL (one object per line). Columns (keys)
-    /// named like wire fields are read into them (any case); others need --map,
-    /// --keep or --ignore-unknown. Empty cells and nulls are unset
-    #[arg(long, value_name = "FILE")]
+    /// Input: CSV (a header row), JSONL (one object per line) or Parquet; a file, a
+    /// folder of part files (read in name order as one table; names starting with
+    /// `_` or `.` are skipped), or an s3://, gs://, az:// or abfss:// URL of an
+    /// object or of such a prefix. Columns (keys) named like wire fields are read
+    /// into them (any case); others need --map, --keep or --ignore-unknown. Empty
+    /// cells and nulls are unset
+    #[arg(long, value_name = "FILE|DIR|URL")]
     pub input: PathBuf,
     /// Input format [default: from the extension: .csv, .jsonl/.ndjson, .parquet]
     #[arg(long, value_enum)]
     pub format: Option<InputFormat>,
     /// Output file; appended to, so a re-run resumes where it stopped (optional with
-    /// --dry-run, which then only reads it to count the rows already done)
-    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    /// --dry-run, which then only reads it to count the rows already done). An
+    /// s3://, gs://, az:// or abfss:// URL is written whole when every row has an
+    /// outcome (one multipart upload); until then its lines are kept in --staging-dir
+    #[arg(long, value_name = "FILE|URL", required_unless_present = "dry_run")]
     pub output: Option<PathBuf>,
+    /// Where an object-store --output is built until complete (so that a re-run on
+    /// this machine resumes it), and an object-store --input is copied while read
+    /// [default: $XDG_STATE_HOME/glair-vision/staging, else ~/.local/state/glair-vision/staging]
+    #[arg(long, value_name = "DIR", env = "GLAIR_VISION_STAGING_DIR")]
+    pub staging_dir: Option<PathBuf>,
     /// Output format [default: csv for a .csv --output, parquet for .parquet, else jsonl]
     #[arg(long, value_enum)]
     pub output_format: Option<OutputFormat>,

@@ -94,6 +94,11 @@ impl ParquetRows {
         Ok(ParquetRows { reader, resolved, queue: VecDeque::new(), row: 0 })
     }
 
+    /// The rows read so far, queued ones included.
+    pub fn rows_read(&self) -> u64 {
+        self.row
+    }
+
     pub fn next(&mut self, skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
         loop {
             if let Some(row) = self.queue.pop_front() {

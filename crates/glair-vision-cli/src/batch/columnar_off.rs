@@ -23,6 +23,10 @@ impl ParquetRows {
         Err(UNSUPPORTED.to_owned())
     }
 
+    pub fn rows_read(&self) -> u64 {
+        match *self {}
+    }
+
     pub fn next(&mut self, _skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
         match *self {}
     }

@@ -1,8 +1,10 @@
-//! Reading the input file one row at a time (never whole), CSV or JSONL.
+//! Reading the input one row at a time (never whole), CSV, JSONL or Parquet: one
+//! file, or the part files of a folder (or of an object-store prefix, copied here
+//! by `stage`) read in name order as one table, rows numbered across them.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use glair_vision::tables::{ColumnMapping, ResolvedColumns};
 use glair_vision::{Field, VerificationRequest};
@@ -132,8 +134,20 @@ pub fn detect_format(path: &Path, given: Option<InputFormat>) -> Result<InputFor
     }
 }
 
-/// A streaming reader of data rows.
-pub enum RowReader {
+/// A streaming reader of data rows over the input's part files, in order: a part's
+/// rows are numbered after the rows of the parts before it.
+pub struct RowReader {
+    parts: Vec<PathBuf>,
+    format: InputFormat,
+    columns: Columns,
+    /// The part being read, and how many rows the parts before it held.
+    current: Option<FileRows>,
+    next_part: usize,
+    offset: u64,
+}
+
+/// A streaming reader of the data rows of one file.
+enum FileRows {
     Csv { reader: csv::Reader<File>, columns: ResolvedColumns, record: csv::ByteRecord, row: u64 },
     Parquet(Box<ParquetRows>),
     Jsonl { reader: BufReader<File>, buf: Vec<u8>, row: u64, columns: Columns, cache: KeyCache },
@@ -157,14 +171,71 @@ fn csv_reader(file: File) -> csv::Reader<File> {
 }
 
 impl RowReader {
-    /// Opens the input and resolves its columns: a CSV header, or the first JSONL
-    /// object's keys, that the mapping refuses is a usage error before anything is sent.
-    pub fn open(path: &Path, format: InputFormat, columns: &Columns) -> Result<RowReader, String> {
+    /// Opens the input's parts and resolves their columns: a CSV header, a Parquet
+    /// schema or a first JSONL object's keys that the mapping refuses, in any part,
+    /// is a usage error before anything is sent.
+    pub fn open(parts: &[PathBuf], format: InputFormat, columns: &Columns) -> Result<RowReader, String> {
+        // Every part but the first is checked here and opened again when reached:
+        // a header costs a few reads, and no part's rows are held open meanwhile.
+        for part in parts.iter().skip(1) {
+            FileRows::open(part, format, columns)?;
+        }
+        let current = match parts.first() {
+            Some(first) => Some(FileRows::open(first, format, columns)?),
+            None => None,
+        };
+        Ok(RowReader {
+            parts: parts.to_vec(),
+            format,
+            columns: columns.clone(),
+            current,
+            next_part: 1,
+            offset: 0,
+        })
+    }
+
+    /// The next row whose number `skip` does not claim (rows already done are not
+    /// even converted). `None` at the end; `Some(Err)` when the input cannot be read.
+    pub fn next(&mut self, skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
+        loop {
+            let rows = self.current.as_mut()?;
+            let offset = self.offset;
+            match rows.next(|row| skip(offset + row)) {
+                Some(Ok(mut row)) => {
+                    row.row += offset;
+                    return Some(Ok(row));
+                }
+                Some(Err(e)) => return Some(Err(self.in_part(e))),
+                None => {}
+            }
+            self.offset += rows.rows_read();
+            self.current = None;
+            let part = self.parts.get(self.next_part)?;
+            self.next_part += 1;
+            match FileRows::open(part, self.format, &self.columns) {
+                Ok(rows) => self.current = Some(rows),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// An error of a part names the part when there are several.
+    fn in_part(&self, e: String) -> String {
+        match self.parts.get(self.next_part - 1) {
+            Some(part) if self.parts.len() > 1 => format!("{}: {e}", part.display()),
+            _ => e,
+        }
+    }
+}
+
+impl FileRows {
+    /// Opens one file and resolves its columns.
+    fn open(path: &Path, format: InputFormat, columns: &Columns) -> Result<FileRows, String> {
         let file = open_file(path)?;
         match format {
             InputFormat::Jsonl => {
                 check_first_line(path, columns)?;
-                Ok(RowReader::Jsonl {
+                Ok(FileRows::Jsonl {
                     reader: BufReader::with_capacity(64 * 1024, file),
                     buf: Vec::new(),
                     row: 0,
@@ -172,7 +243,7 @@ impl RowReader {
                     cache: KeyCache::default(),
                 })
             }
-            InputFormat::Parquet => Ok(RowReader::Parquet(Box::new(ParquetRows::open(path, file, columns)?))),
+            InputFormat::Parquet => Ok(FileRows::Parquet(Box::new(ParquetRows::open(path, file, columns)?))),
             InputFormat::Csv => {
                 let mut reader = csv_reader(file);
                 let header = reader
@@ -182,17 +253,23 @@ impl RowReader {
                     header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let resolved = columns.resolve(&names).map_err(|e| format!("{}: {e}", path.display()))?;
-                Ok(RowReader::Csv { reader, columns: resolved, record: csv::ByteRecord::new(), row: 0 })
+                Ok(FileRows::Csv { reader, columns: resolved, record: csv::ByteRecord::new(), row: 0 })
             }
         }
     }
 
-    /// The next row whose number `skip` does not claim (rows already done are not
-    /// even converted). `None` at the end; `Some(Err)` when the file cannot be read.
-    pub fn next(&mut self, skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
+    /// The rows read so far (all of them once `next` has said `None`).
+    fn rows_read(&self) -> u64 {
         match self {
-            RowReader::Parquet(rows) => rows.next(skip),
-            RowReader::Csv { reader, columns, record, row } => loop {
+            FileRows::Parquet(rows) => rows.rows_read(),
+            FileRows::Csv { row, .. } | FileRows::Jsonl { row, .. } => *row,
+        }
+    }
+
+    fn next(&mut self, skip: impl Fn(u64) -> bool) -> Option<Result<InputRow, String>> {
+        match self {
+            FileRows::Parquet(rows) => rows.next(skip),
+            FileRows::Csv { reader, columns, record, row } => loop {
                 match reader.read_byte_record(record) {
                     Ok(false) => return None,
                     Err(e) => return Some(Err(format!("cannot read row {}: {e}", *row + 1))),
@@ -205,7 +282,7 @@ impl RowReader {
                     }
                 }
             },
-            RowReader::Jsonl { reader, buf, row, columns, cache } => loop {
+            FileRows::Jsonl { reader, buf, row, columns, cache } => loop {
                 buf.clear();
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
@@ -247,8 +324,12 @@ fn check_first_line(path: &Path, columns: &Columns) -> Result<(), String> {
     }
 }
 
-/// Counts the data rows (for progress and ETA), streaming.
-pub fn count_rows(path: &Path, format: InputFormat) -> Result<u64, String> {
+/// Counts the data rows of every part (for progress and ETA), streaming.
+pub fn count_rows(parts: &[PathBuf], format: InputFormat) -> Result<u64, String> {
+    parts.iter().try_fold(0u64, |n, part| Ok(n + count_file_rows(part, format)?))
+}
+
+fn count_file_rows(path: &Path, format: InputFormat) -> Result<u64, String> {
     let file = open_file(path)?;
     let mut n = 0u64;
     match format {

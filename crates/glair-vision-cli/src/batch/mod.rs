@@ -10,12 +10,17 @@
 mod columnar;
 mod dryrun;
 mod input;
+// Object stores for --input and --output (cargo feature `object-store`, on by
+// default); without it, such a URL is a usage error that says so.
+#[cfg_attr(not(feature = "object-store"), path = "objects_off.rs")]
+mod objects;
 mod pace;
 mod progress;
 mod record;
 mod resume;
 mod retry;
 mod sink;
+mod stage;
 mod survey;
 mod testpause;
 
@@ -178,14 +183,38 @@ impl Dedupe {
 
 pub async fn run(args: BatchArgs) -> u8 {
     // Signals first, so a Ctrl-C during setup is handled as a clean stop.
-    let mut shutdown = Shutdown::install();
+    let shutdown = Shutdown::install();
     if let Err(e) = testpause::init() {
         return usage_error(&e);
     }
-    let in_format = match input::detect_format(&args.input, args.format) {
-        Ok(f) => f,
+    // Where the rows come from and go to on this machine (object stores are staged).
+    let input = match stage::input(&args).await {
+        Ok(i) => i,
         Err(e) => return usage_error(&e),
     };
+    let output = match &args.output {
+        Some(path) => match stage::output(path, &args).await {
+            Ok(o) => Some(o),
+            Err(e) => return usage_error(&e),
+        },
+        None => None,
+    };
+    let dry_run = args.dry_run;
+    let code = run_staged(args, &input, output.as_ref(), shutdown).await;
+    match output {
+        Some(output) => output.finish(code, dry_run).await,
+        None => code,
+    }
+}
+
+/// The batch over local files: `input`'s parts into `output`'s local file.
+async fn run_staged(
+    args: BatchArgs,
+    input: &stage::Input,
+    output: Option<&stage::Output>,
+    mut shutdown: Shutdown,
+) -> u8 {
+    let in_format = input.format;
     let out_format = output_format(&args);
     let parquet = out_format == OutputFormat::Parquet;
     if parquet || in_format == crate::args::InputFormat::Parquet {
@@ -199,7 +228,7 @@ pub async fn run(args: BatchArgs) -> u8 {
             Err(e) => return usage_error(&e),
         };
     // The header is checked before anything else happens.
-    let open = |columns: &Columns| RowReader::open(&args.input, in_format, columns);
+    let open = |columns: &Columns| RowReader::open(&input.parts, in_format, columns);
     let reader = match open(&columns) {
         Ok(r) => r,
         Err(e) => return usage_error(&e),
@@ -217,10 +246,11 @@ pub async fn run(args: BatchArgs) -> u8 {
         );
     }
     if args.dry_run {
-        return dry_run(&args, reader, &layout, parquet);
+        return dry_run(input, output.map(|o| o.local.as_path()), reader, &layout, parquet, args.dedupe);
     }
-    let output_path = args.output.clone().expect("clap requires --output without --dry-run");
-    if same_file(&args.input, &output_path) {
+    let output = output.expect("clap requires --output without --dry-run");
+    let output_path = output.local.clone();
+    if input.parts.iter().any(|part| same_file(part, &output_path)) {
         return usage_error("--input and --output are the same file");
     }
     let client = match sandbox::client(&args.client).await {
@@ -234,7 +264,7 @@ pub async fn run(args: BatchArgs) -> u8 {
     if let Some(url) = client.sandbox_url() {
         say!("using the in-process sandbox at {url}");
     }
-    let total = match input::count_rows(&args.input, in_format) {
+    let total = match input::count_rows(&input.parts, in_format) {
         Ok(n) => n,
         Err(e) => return usage_error(&e),
     };
@@ -243,7 +273,7 @@ pub async fn run(args: BatchArgs) -> u8 {
     let parquet_schema = if parquet {
         let input_is_parquet = in_format == crate::args::InputFormat::Parquet;
         match columnar::prepare_output(
-            &args.input,
+            &input.parts[0],
             input_is_parquet,
             &columns.keep,
             args.dedupe,
@@ -252,10 +282,7 @@ pub async fn run(args: BatchArgs) -> u8 {
         ) {
             Ok(Some(schema)) => Some(schema),
             Ok(None) => {
-                say!(
-                    "{} is complete: all {total} rows have an outcome; nothing to do",
-                    output_path.display()
-                );
+                say!("{} is complete: all {total} rows have an outcome; nothing to do", output.name);
                 return EXIT_OK;
             }
             Err(e) => return usage_error(&e),
@@ -281,8 +308,8 @@ pub async fn run(args: BatchArgs) -> u8 {
     if extra > 0 {
         say!(
             "warning: {} holds {extra} rows beyond the {total} rows of {}: is it the output of another input?",
-            output_path.display(),
-            args.input.display()
+            output.name,
+            input.name
         );
     }
     // What to skip, and where new lines go: the output itself, or the journal.
@@ -517,13 +544,13 @@ pub async fn run(args: BatchArgs) -> u8 {
             return usage_error(&e);
         }
     }
-    print_summary(&output_path, total, with_outcome, &all, written, out.copies, elapsed);
+    print_summary(&output.name, total, with_outcome, &all, written, out.copies, elapsed);
     say!("{}", pace::summary(&pacing, args.rate_limit, elapsed));
     if let Some(e) = out.error {
         return usage_error(&e);
     }
     if let ReaderEnd::Failed(e) = reader_end {
-        return usage_error(&format!("{}: {e}", args.input.display()));
+        return usage_error(&format!("{}: {e}", input.name));
     }
     if complete {
         EXIT_OK
@@ -543,8 +570,15 @@ pub(crate) fn parquet_journal(output: &Path) -> PathBuf {
 }
 
 /// `--dry-run`: the survey and its report; the output, if any, is only read.
-fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) -> u8 {
-    let done = match &args.output {
+fn dry_run(
+    input: &stage::Input,
+    output: Option<&Path>,
+    reader: RowReader,
+    layout: &Layout,
+    parquet: bool,
+    dedupe: bool,
+) -> u8 {
+    let done = match output {
         // A complete Parquet output: every row is done.
         Some(path) if parquet && matches!(columnar::existing_rows(path), Ok(Some(_))) => {
             let mut all = RowSet::default();
@@ -555,7 +589,7 @@ fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) 
             all
         }
         Some(path) => {
-            let lines = if parquet { parquet_journal(path) } else { path.clone() };
+            let lines = if parquet { parquet_journal(path) } else { path.to_owned() };
             match resume::scan(&lines, layout, false, |_, _, _| {}) {
                 Ok(e) => e.done,
                 Err(e) => return usage_error(&e),
@@ -563,12 +597,12 @@ fn dry_run(args: &BatchArgs, reader: RowReader, layout: &Layout, parquet: bool) 
         }
         None => RowSet::default(),
     };
-    match survey::survey(reader, |row| done.contains(row), args.dedupe, false) {
+    match survey::survey(reader, |row| done.contains(row), dedupe, false) {
         Ok((s, _)) => {
-            dryrun::report(&s, done.len(), args.dedupe);
+            dryrun::report(&s, done.len(), dedupe);
             EXIT_OK
         }
-        Err(e) => usage_error(&format!("{}: {e}", args.input.display())),
+        Err(e) => usage_error(&format!("{}: {e}", input.name)),
     }
 }
 
@@ -633,7 +667,7 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 fn print_summary(
-    output: &Path,
+    output: &str,
     total: u64,
     with_outcome: u64,
     all: &Tally,
@@ -652,7 +686,7 @@ fn print_summary(
          errors        {}{errors}\n  \
          duplicates    {copies} rows copied from an identical earlier row this run (not sent)\n  \
          elapsed       {elapsed:.1}s ({rate:.1} rows/s this run)",
-        output.display(),
+        output,
         all.verified,
         all.not_verified,
         all.error_count(),
