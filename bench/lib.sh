@@ -21,8 +21,10 @@ bench_venv() {
         say "creating $VENV"
         python3 -m venv "$VENV"
     fi
-    local imports
-    imports="$(printf '%s, ' "$@")maturin"
+    # Import names: the requirements without extras or versions (moto[server] -> moto).
+    local imports="" req
+    for req in "$@"; do imports+="${req%%[\[<>=]*}, "; done
+    imports+="maturin"
     if ! "$PY" -c "import $imports" 2>/dev/null; then
         say "installing $imports"
         "$PY" -m pip install --quiet --disable-pip-version-check "$@" "maturin>=1.16,<1.17"

@@ -9,7 +9,10 @@ One `glair-vision sandbox` (release, no limit, 127.0.0.1, ephemeral port) serves
     `requests.Session` posting each row (results turned into a column);
   - threads-64: `ThreadPoolExecutor(64)` over the rows, one `requests.Session` per thread;
   - cli-parquet: `glair-vision batch` from the Parquet file to a Parquet file at 64,
-    keeping `id` (issue 11's CLI target: peak RSS under 96 MiB).
+    keeping `id` (issue 11's CLI target: peak RSS under 96 MiB);
+  - cli-parquet-s3: the same from an S3 object to an S3 object, on a local
+    S3-compatible server (moto, in this driver's process; issue 22's target: the
+    local run's, under 96 MiB).
 Each contender is its own process: rows/s and CPU (user+system, getrusage) over
 the measured phase, peak RSS over the whole process (wait4). The slow contenders
 run fewer rows (rates are compared). Every row is the same record (the fixture
@@ -17,7 +20,7 @@ person, as in bench/run.sh) with its own id.
 
 python3 bench/tables.py [--rows 1000000] [--slow-rows 3000] [--thread-rows 20000] [--only ...]
 Needs target/release/{glair-vision,bench-rust} and a Python with pyarrow, pandas,
-requests and the glair-vision wheel (bash bench/tables.sh sets all of it up).
+requests, moto[server], boto3 and the glair-vision wheel (bash bench/tables.sh sets all of it up).
 """
 
 from __future__ import annotations
@@ -183,29 +186,77 @@ def measured(argv: list) -> dict:
     return result
 
 
-def measured_cli(url: str, path: str, rows: int) -> dict:
-    """The CLI from Parquet to Parquet: elapsed, its CPU and peak RSS (wait4), and the
-    output's outcomes read back (by this driver, whose memory is not measured)."""
+class LocalS3:
+    """A moto S3 server on 127.0.0.1 (ephemeral port) in this driver, with one bucket."""
+
+    def __init__(self) -> None:
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        self.env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.server._server.server_port}",
+                    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+        self.client = boto3.client("s3", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                                   aws_access_key_id="bench", aws_secret_access_key="bench")
+        self.client.create_bucket(Bucket="bench")
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def measured_cli(url: str, path: str, rows: int, s3: "LocalS3 | None" = None) -> dict:
+    """The CLI from Parquet to Parquet (local files, or S3 objects when `s3` is
+    given): elapsed, its CPU and peak RSS (wait4), and the output's outcomes read
+    back (by this driver, whose memory is not measured)."""
+    import io
     import tempfile
 
     import pyarrow.parquet as pq
 
     with tempfile.TemporaryDirectory(prefix="tables-cli-") as work:
-        out = os.path.join(work, "out.parquet")
-        argv = [CLI, "batch", "--input", path, "--output", out, "--keep", "id", "--concurrency", str(CONCURRENCY),
+        source, out, env = path, os.path.join(work, "out.parquet"), None
+        if s3 is not None:
+            s3.client.upload_file(path, "bench", "in.parquet")
+            source, out, env = "s3://bench/in.parquet", "s3://bench/out.parquet", s3.env
+        argv = [CLI, "batch", "--input", source, "--output", out, "--keep", "id", "--concurrency", str(CONCURRENCY),
                 "--quiet", "--base-url", url, "--api-key", API_KEY, "--username", USERNAME,
-                "--password", PASSWORD]
-        started = time.monotonic()
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(p.pid, 0)
-        elapsed = time.monotonic() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"glair-vision batch exited {os.waitstatus_to_exitcode(status)}")
+                "--password", PASSWORD, "--staging-dir", os.path.join(work, "staging")]
+        usage = spawned(argv, env)
+        if usage["code"] != 0:
+            raise RuntimeError(f"glair-vision batch exited {usage['code']}")
+        if s3 is not None:
+            out = io.BytesIO(s3.client.get_object(Bucket="bench", Key="out.parquet")["Body"].read())
         outcomes = pq.read_table(out, columns=["outcome"]).column("outcome").to_pylist()
     if len(outcomes) != rows:
         raise RuntimeError(f"the CLI wrote {len(outcomes)} rows for {rows}")
-    return {"rows": rows, "errors": sum(o == "error" for o in outcomes), "elapsed_s": elapsed,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
+    return {"rows": rows, "errors": sum(o == "error" for o in outcomes), "elapsed_s": usage["elapsed_s"],
+            "cpu_s": usage["cpu_s"], "rss_mib": usage["rss_kib"] / 1024}
+
+
+# Forks and execs argv from a fresh, small interpreter and reports its rusage. A
+# process forked from this driver would start with the driver's peak RSS (Linux
+# keeps ru_maxrss across exec), and the driver holds pyarrow, boto3 and moto.
+_SPAWN = """
+import json, os, sys, time
+argv = json.loads(sys.argv[1])
+started = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.execv(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "elapsed_s": time.monotonic() - started,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss}))
+"""
+
+
+def spawned(argv: list, env) -> dict:
+    out = subprocess.run([sys.executable, "-c", _SPAWN, json.dumps(argv)], env=env, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout)
 
 
 def main() -> None:
@@ -213,7 +264,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows for verify_table and the Rust batch")
     ap.add_argument("--slow-rows", type=int, default=3000, help="rows for pandas apply")
     ap.add_argument("--thread-rows", type=int, default=20_000, help="rows for the thread pool")
-    ap.add_argument("--only", default="rust-batch,verify_table,pandas-apply,threads-64,cli-parquet")
+    ap.add_argument("--only", default="rust-batch,verify_table,pandas-apply,threads-64,cli-parquet,cli-parquet-s3")
     ap.add_argument("--worker")
     ap.add_argument("--url")
     ap.add_argument("--file")
@@ -236,12 +287,20 @@ def main() -> None:
         "threads-64": ("`ThreadPoolExecutor(64)` + `requests`", lambda url: [
             *me, "--worker", "threads-64", "--url", url, "--file", path, "--rows", str(args.thread_rows)]),
         "cli-parquet": ("CLI `batch` Parquet to Parquet @64, `--keep id`", None),
+        "cli-parquet-s3": ("CLI `batch` Parquet to Parquet @64, `--keep id`, S3 object to S3 object", None),
     }
     sandbox, url = start_sandbox()
+    s3 = None  # started when its contender comes: moto and boto3 would swell this driver
     results = {}
     try:
         for key in args.only.split(","):
-            r = measured_cli(url, path, args.rows) if key == "cli-parquet" else measured(plans[key][1](url))
+            if key == "cli-parquet":
+                r = measured_cli(url, path, args.rows)
+            elif key == "cli-parquet-s3":
+                s3 = s3 or LocalS3()
+                r = measured_cli(url, path, args.rows, s3)
+            else:
+                r = measured(plans[key][1](url))
             rows = r.get("rows", r.get("requests"))
             results[key] = {"rows": rows, "errors": r["errors"], "rate": rows / r["elapsed_s"],
                             "cpu_ms_per_1k": r["cpu_s"] * 1e6 / rows, "rss_mib": r["rss_mib"],
@@ -250,6 +309,8 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait()
+        if s3 is not None:
+            s3.stop()
 
     base = results.get("rust-batch", {}).get("rate")
     lines = []
@@ -266,6 +327,12 @@ def main() -> None:
     if cli:
         verdicts.append(f"- CLI Parquet to Parquet: peak RSS {cli['rss_mib']:.0f} MiB (target < 96 MiB)"
                         + (f", {cli['rate'] / base:.2f}x the Rust batch pace" if base else ""))
+    on_s3 = results.get("cli-parquet-s3")
+    if on_s3:
+        verdicts.append(f"- CLI Parquet on S3: peak RSS {on_s3['rss_mib']:.0f} MiB"
+                        + " (target < 96 MiB, as local)"
+                        + (f", {on_s3['rss_mib'] / cli['rss_mib']:.2f}x the local run's" if cli else "")
+                        + (f"; {on_s3['rate'] / cli['rate']:.2f}x its pace" if cli else ""))
     for peer in ("pandas-apply", "threads-64"):
         if vt and peer in results:
             p = results[peer]

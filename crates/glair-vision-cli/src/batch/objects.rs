@@ -27,8 +27,9 @@ use url::Url;
 
 use crate::batch::stage::Remote;
 
-/// Bytes per multipart part (S3 wants at least 5 MiB for all but the last).
-const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Bytes per multipart part: S3's least for all but the last part (5 MiB), so
+/// that an upload holds little memory (at most two parts in flight and one filling).
+const PART_SIZE: usize = 5 * 1024 * 1024;
 
 /// A store and the object (or prefix) a URL names in it.
 pub struct Object {
@@ -115,7 +116,7 @@ impl Object {
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut file =
             tokio::fs::File::open(from).await.map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-        let mut buf = vec![0u8; 1024 * 1024];
+        let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = match tokio::io::AsyncReadExt::read(&mut file, &mut buf).await {
                 Ok(n) => n,
