@@ -398,6 +398,9 @@ class Identity:
         are reused only if its rows and the settings are unchanged, so a changed
         input costs calls, never a stale result. The files hold result columns
         only, no input values. Use a new directory for a new job.
+        A directory may be an object-store URL (``s3://``, ``gs://``, ``az://``,
+        ``abfss://``; through fsspec: the ``s3``, ``gcs`` and ``azure`` extras),
+        with credentials from the filesystem's own chain and ``AWS_ENDPOINT_URL``.
 
         ``dry_run=True`` sends nothing and returns a dict instead of results
         (the CLI's ``--dry-run`` report): ``rows``, ``valid``, ``invalid``,

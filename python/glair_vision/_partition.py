@@ -16,11 +16,10 @@ import json
 import os
 import pickle
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from . import _native
+from . import _native, _storage
 from ._client import Vision
 from ._tables import RateLimit
 from .errors import ValidationError
@@ -213,6 +212,8 @@ def settings(
         checkpoint=os.fspath(checkpoint) if checkpoint is not None else None,
         checkpoint_rows=checkpoint_rows,
     )
+    if s.checkpoint is not None:
+        _storage.check(s.checkpoint)  # a URL nothing can open is refused before any task
     probe = s.verify(normalize_schema(input_schema).empty_table())
     schema = probe.schema
     import pyarrow as pa
@@ -309,23 +310,27 @@ class _Journal:
     def __init__(self, s: Settings, partition: int, create: bool = True) -> None:
         self.s = s
         self.partition = partition
-        self.directory = os.path.join(s.checkpoint or "", f"part-{partition:05d}")
+        self.directory = _storage.Directory(s.checkpoint or "").child(f"part-{partition:05d}")
         if create:  # (a dry run only looks)
-            os.makedirs(self.directory, exist_ok=True)
+            self.directory.make()
         self.fingerprint = s.fingerprint().encode()
         self.index = 0
+
+    def _name(self, chunk: "pa.RecordBatch") -> str:
+        name = f"{self.index:06d}-{self._hash(chunk)}.arrow"
+        self.index += 1
+        return name
 
     def verified(self, chunk: "pa.RecordBatch") -> "pa.RecordBatch":
         import pyarrow as pa
 
-        path = os.path.join(self.directory, f"{self.index:06d}-{self._hash(chunk)}.arrow")
-        self.index += 1
-        results = self._read(path)
+        name = self._name(chunk)
+        results = self._read(name)
         if results is None:
             verified = pa.table(self.s.verify(pa.Table.from_batches([chunk])))
             results = verified.select(list(self.s.result_names)).combine_chunks()
-            self._write(path, results)
-            _fault_after_journal(path, self.index)
+            self._write(name, results)
+            _fault_after_journal(self.directory.file(name), self.index)
         kept = [chunk.column(name) for name in self.s.keep]
         arrays = kept + [results.column(i).combine_chunks() for i in range(results.num_columns)]
         names = list(self.s.keep) + list(results.schema.names)
@@ -333,10 +338,8 @@ class _Journal:
 
     def done(self, chunk: "pa.RecordBatch") -> bool:
         """Whether the next chunk, ``chunk``, has its results journaled (and moves on)."""
-        path = os.path.join(self.directory, f"{self.index:06d}-{self._hash(chunk)}.arrow")
-        self.index += 1
         try:
-            return self._read(path) is not None
+            return self._read(self._name(chunk)) is not None
         except OSError:
             return False
 
@@ -349,29 +352,24 @@ class _Journal:
             digest.update(json.dumps([field.name, str(field.type), column.to_pylist()], default=repr).encode())
         return digest.hexdigest()[:32]
 
-    def _read(self, path: str) -> Optional["pa.Table"]:
+    def _read(self, name: str) -> Optional["pa.Table"]:
         import pyarrow as pa
 
-        try:
-            with pa.memory_map(path) as source:
-                table = pa.ipc.open_file(source).read_all()
-        except FileNotFoundError:
+        data = self.directory.read(name)
+        if data is None:
             return None
+        table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
         if tuple(table.schema.names) != self.s.result_names:
             return None
         return table
 
-    def _write(self, path: str, results: "pa.Table") -> None:
+    def _write(self, name: str, results: "pa.Table") -> None:
         import pyarrow as pa
 
-        temporary = os.path.join(self.directory, f".{uuid.uuid4().hex}.tmp")
-        try:
-            with pa.OSFile(temporary, "wb") as sink, pa.ipc.new_file(sink, results.schema) as writer:
-                writer.write_table(results)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, results.schema) as writer:
+            writer.write_table(results)
+        self.directory.write(name, sink.getvalue().to_pybytes())
 
 
 #: Test seam, read only when a checkpoint is used: "N:DIR" makes the first attempt

@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 def _checkpoint_path(job: _tables.TableJob) -> None:
     if not isinstance(job.checkpoint, (str, os.PathLike)):
         raise TypeError(
-            f"checkpoint must be a directory path (str or os.PathLike), not {type(job.checkpoint).__name__}"
+            "checkpoint must be a directory path or an object-store URL (str or os.PathLike), "
+            f"not {type(job.checkpoint).__name__}"
         )
 
 

@@ -71,6 +71,9 @@ def verify(
     finished (a task killed mid-chunk calls that chunk's rows again). The files
     hold result columns only. Use a new directory per job: a later run over the
     same rows reuses the results.
+    A directory may be an object-store URL (``s3://``, ``gs://``, ``az://``,
+    ``abfss://``; through fsspec: the ``s3``, ``gcs`` and ``azure`` extras),
+    with credentials from the filesystem's own chain and ``AWS_ENDPOINT_URL``.
     """
     import pyarrow as pa
 

@@ -85,6 +85,9 @@ def verify(
     mid-chunk calls that chunk's rows again). The files hold result columns
     only. Use a new directory per job: a later run over the same rows reuses the
     results.
+    A directory may be an object-store URL (``s3://``, ``gs://``, ``az://``,
+    ``abfss://``; through fsspec: the ``s3``, ``gcs`` and ``azure`` extras),
+    with credentials from the filesystem's own chain and ``AWS_ENDPOINT_URL``.
     """
     try:
         from pyspark.sql.pandas.types import to_arrow_schema
