@@ -98,7 +98,7 @@ pub async fn input(args: &BatchArgs) -> Result<Input, String> {
             walk(&path, &path, &mut found).map_err(|e| format!("cannot read {name}: {e}"))?;
             found.sort();
             let (format, parts) = choose_parts(&name, found, args.format)?;
-            let parts = parts.into_iter().map(|relative| path.join(relative)).collect();
+            let parts = parts.into_iter().map(|(_, file)| file).collect();
             Ok(Input { parts, name, format, _spool: None })
         }
         Location::Local(path) => {
@@ -118,12 +118,9 @@ pub async fn input(args: &BatchArgs) -> Result<Input, String> {
                 object.download(None, &local).await?;
                 return Ok(Input { parts: vec![local], name, format, _spool: Some(spool) });
             }
-            let listed = object.list().await?;
-            let (format, chosen) =
-                choose_parts(&name, listed.iter().map(|(r, _)| r.clone()).collect(), args.format)?;
+            let (format, chosen) = choose_parts(&name, object.list().await?, args.format)?;
             let mut parts = Vec::with_capacity(chosen.len());
-            for (i, relative) in chosen.iter().enumerate() {
-                let (_, path) = listed.iter().find(|(r, _)| r == relative).expect("chosen from the listing");
+            for (i, (relative, path)) in chosen.iter().enumerate() {
                 let local = spool_dir.join(format!("{i:05}-{}", file_name(relative)));
                 object.download(Some(path), &local).await?;
                 parts.push(local);
@@ -166,8 +163,8 @@ fn process_alive(_pid: u32) -> bool {
     true // never removes another run's spool where liveness cannot be told
 }
 
-/// The relative paths of the files under `dir`, skipping hidden and `_` entries.
-fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) -> std::io::Result<()> {
+/// The files under `dir` (relative path, path), skipping hidden and `_` entries.
+fn walk(root: &Path, dir: &Path, found: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -178,8 +175,8 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) -> std::io::Result<()>
         if path.is_dir() {
             walk(root, &path, found)?;
         } else {
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            found.push(relative.to_string_lossy().into_owned());
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+            found.push((relative, path));
         }
     }
     Ok(())
@@ -190,26 +187,27 @@ fn is_data(component: &str) -> bool {
     !component.is_empty() && !component.starts_with(['_', '.'])
 }
 
-/// The data parts among `relative` paths (sorted) and their format: with `--format`,
-/// every data file; else those named `.csv`, `.jsonl`/`.ndjson` or `.parquet`/`.pq`,
-/// which must all be of one format.
-fn choose_parts(
+/// The data parts among `listed` files (by relative path, sorted, each with what
+/// reads it) and their format: with `--format`, every data file; else those named
+/// `.csv`, `.jsonl`/`.ndjson` or `.parquet`/`.pq`, which must all be of one format.
+fn choose_parts<T>(
     name: &str,
-    relative: Vec<String>,
+    listed: Vec<(String, T)>,
     given: Option<InputFormat>,
-) -> Result<(InputFormat, Vec<String>), String> {
-    let data: Vec<String> = relative.into_iter().filter(|r| r.split('/').all(is_data)).collect();
+) -> Result<(InputFormat, Vec<(String, T)>), String> {
+    let data: Vec<(String, T)> = listed.into_iter().filter(|(r, _)| r.split('/').all(is_data)).collect();
     let (format, parts) = match given {
         Some(format) => (Some(format), data),
         None => {
             let mut format = None;
             let mut parts = Vec::new();
             for part in data {
-                let Ok(f) = input::detect_format(Path::new(&part), None) else { continue };
+                let Ok(f) = input::detect_format(Path::new(&part.0), None) else { continue };
                 if format.is_some_and(|seen| seen != f) {
                     return Err(format!(
-                        "{name}: holds part files of more than one format ({} and {part}); pass --format to read one",
-                        parts.first().map_or("", |p: &String| p.as_str())
+                        "{name}: holds part files of more than one format ({} and {}); pass --format to read one",
+                        parts.first().map_or("", |(p, _): &(String, T)| p.as_str()),
+                        part.0
                     ));
                 }
                 format = Some(f);
@@ -360,7 +358,7 @@ mod tests {
 
     #[test]
     fn parts_are_data_files_of_one_format_in_name_order() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let names = |v: &[&str]| v.iter().map(|s| (s.to_string(), ())).collect::<Vec<_>>();
         let listed = names(&[
             "_SUCCESS",
             "_delta_log/0.json",
@@ -371,7 +369,8 @@ mod tests {
         ]);
         let (format, parts) = choose_parts("in", listed.clone(), None).unwrap();
         assert_eq!(format, InputFormat::Parquet);
-        assert_eq!(parts, names(&["date=2024/part-0.parquet", "part-1.snappy.parquet"]));
+        let parts: Vec<String> = parts.into_iter().map(|(relative, ())| relative).collect();
+        assert_eq!(parts, ["date=2024/part-0.parquet", "part-1.snappy.parquet"]);
         let (_, all) = choose_parts("in", listed, Some(InputFormat::Parquet)).unwrap();
         assert_eq!(all.len(), 3, "with --format every data file is a part: {all:?}");
         let mixed = choose_parts("in", names(&["a.csv", "b.jsonl"]), None).unwrap_err();
