@@ -76,12 +76,18 @@ def injected_faults(prefix: str) -> Iterator[str]:
             del os.environ[_partition._FAULT_VARIABLE]
 
 
-def local_spark(builder: Any, app: str) -> Any:
+def local_spark(builder: Any, app: str, worker_env: Optional[Dict[str, str]] = None) -> Any:
     """A Spark session builder (classic or Connect) on loopback, running this
-    venv's Python, with no UI, no progress bars and no speculative execution."""
+    venv's Python, with no UI, no progress bars and no speculative execution.
+
+    ``worker_env`` reaches the Python workers as ``spark.executorEnv``: they do not
+    inherit this process's environment as it is now, because one JVM serves every
+    session of the test run and keeps the environment of the first."""
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    for name, value in (worker_env or {}).items():
+        builder = builder.config(f"spark.executorEnv.{name}", value)
     return (
         builder.appName(app)
         .config("spark.driver.host", "127.0.0.1")

@@ -159,10 +159,9 @@ def test_spark_retried_tasks_journal_to_s3(s3: Dict[str, str], fresh: Sandbox) -
     fs = bucket(s3, "spark")
     inputs = cs.rows(800, cs.people(fresh))
     with cs.injected_faults("glair-spark-s3-faults-") as markers:
-        builder = cs.local_spark(sql.SparkSession.builder.master("local[2,4]"), "glair-vision-s3")
-        for k, v in s3.items():  # what a cluster's executors are given
-            builder = builder.config(f"spark.executorEnv.{k}", v)
-        builder = builder.config(f"spark.executorEnv.{_FAULT_VARIABLE}", os.environ[_FAULT_VARIABLE])
+        # The store's settings as a cluster's executors are given them.
+        worker_env = {**s3, _FAULT_VARIABLE: os.environ[_FAULT_VARIABLE]}
+        builder = cs.local_spark(sql.SparkSession.builder.master("local[2,4]"), "glair-vision-s3", worker_env)
         spark = builder.getOrCreate()
         try:
             schema = "id string, nik string, nama string, tanggal_lahir string"

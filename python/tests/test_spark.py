@@ -10,7 +10,7 @@ import pytest
 
 import cluster_support as cs
 from cluster_support import fresh, limited  # noqa: F401 (fixtures)
-from glair_vision import ConfigurationError, Sandbox, Vision
+from glair_vision import ConfigurationError, Sandbox, Vision, _partition
 from glair_vision.spark import verify
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ ROWS = 3000
 
 @pytest.fixture(scope="module")
 def fault_markers() -> Iterator[str]:
-    # The checkpoint test's fault (see _partition._FAULT_VARIABLE): the JVM and
-    # its Python workers inherit it; only checkpointed runs read it.
+    # The checkpoint test's fault (see _partition._FAULT_VARIABLE); only
+    # checkpointed runs read it.
     with cs.injected_faults("glair-spark-faults-") as markers:
         yield markers
 
@@ -40,7 +40,8 @@ def fault_markers() -> Iterator[str]:
 def spark(fault_markers: str) -> Iterator["SparkSession"]:
     sql = pytest.importorskip("pyspark.sql")
     # 2 task slots; a failed task is retried (up to 4 attempts).
-    builder = cs.local_spark(sql.SparkSession.builder.master("local[2,4]"), "glair-vision-tests")
+    faults = {_partition._FAULT_VARIABLE: os.environ[_partition._FAULT_VARIABLE]}
+    builder = cs.local_spark(sql.SparkSession.builder.master("local[2,4]"), "glair-vision-tests", faults)
     session = builder.config("spark.sql.shuffle.partitions", "2").getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     try:
