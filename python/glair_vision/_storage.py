@@ -15,6 +15,7 @@ nothing of them travels to workers or shows in a plan.
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from typing import Any, Optional, Tuple
@@ -65,16 +66,17 @@ class Directory:
         if is_url(location):
             self._fs, self._path = _filesystem(location)
 
+    def _join(self, base: str, name: str) -> str:
+        return os.path.join(base, name) if self._fs is None else f"{base.rstrip('/')}/{name}"
+
     def child(self, name: str) -> "Directory":
-        if self._fs is None:
-            return Directory(os.path.join(self.location, name))
-        d = Directory.__new__(Directory)
-        d.location, d._fs, d._path = f"{self.location.rstrip('/')}/{name}", self._fs, f"{self._path.rstrip('/')}/{name}"
+        d = copy.copy(self)  # the same filesystem object: no second credential lookup
+        d.location, d._path = self._join(self.location, name), self._join(self._path, name)
         return d
 
     def file(self, name: str) -> str:
         """A file's location, for messages and the test seam."""
-        return os.path.join(self.location, name) if self._fs is None else f"{self.location.rstrip('/')}/{name}"
+        return self._join(self.location, name)
 
     def make(self) -> None:
         if self._fs is None:
@@ -85,13 +87,13 @@ class Directory:
 
     def read(self, name: str) -> Optional[bytes]:
         """A file's bytes, or None when it is not there."""
+        path = self._join(self._path, name)
         if self._fs is None:
             try:
-                with open(os.path.join(self._path, name), "rb") as f:
+                with open(path, "rb") as f:
                     return f.read()
             except FileNotFoundError:
                 return None
-        path = f"{self._path.rstrip('/')}/{name}"
         # Another process (a worker, an earlier run) may have written it since this
         # filesystem listed the directory: s3fs and gcsfs answer from that listing.
         self._fs.invalidate_cache(path)
@@ -104,13 +106,13 @@ class Directory:
     def write(self, name: str, data: bytes) -> None:
         """Writes the whole file so that no reader ever sees part of it."""
         if self._fs is not None:
-            self._fs.pipe_file(f"{self._path.rstrip('/')}/{name}", data)
+            self._fs.pipe_file(self._join(self._path, name), data)
             return
         temporary = os.path.join(self._path, f".{uuid.uuid4().hex}.tmp")
         try:
             with open(temporary, "wb") as f:
                 f.write(data)
-            os.replace(temporary, os.path.join(self._path, name))
+            os.replace(temporary, self._join(self._path, name))
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
