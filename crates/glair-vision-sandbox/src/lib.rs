@@ -35,6 +35,7 @@ mod record;
 mod serve;
 mod server;
 mod synthetic;
+mod tls;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub use log::{LogStats, DEFAULT_REQUEST_LOG_BYTES, MIN_REQUEST_LOG_BYTES, REQUES
 pub use record::{fixtures, load_records, parse_records_json, Record};
 pub use server::MAX_BODY_BYTES;
 pub use synthetic::generate as synthetic_people;
+pub use tls::{SandboxTls, TlsSettings};
 
 /// The most synthetic people a sandbox generates (each holds about 1 KiB).
 pub const MAX_SYNTHETIC: usize = 100_000;
@@ -127,6 +129,9 @@ pub struct SandboxConfig {
     /// A keep-alive connection waiting for its next request is closed after this.
     /// Default 60 s.
     pub idle_timeout: Duration,
+    /// Serve HTTPS with a certificate from a CA the sandbox makes (and, if asked,
+    /// require a client certificate): see [`Sandbox::tls`]. Default `None` (HTTP).
+    pub tls: Option<TlsSettings>,
 }
 
 impl SandboxConfig {
@@ -164,6 +169,7 @@ impl Default for SandboxConfig {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -178,6 +184,8 @@ pub enum SandboxError {
     Records(String),
     #[error("invalid sandbox setting: {0}")]
     Config(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }
 
 /// One request the endpoint received, as `/_sandbox/requests` lists it. Holds the
@@ -210,6 +218,7 @@ pub struct Sandbox {
     state: Arc<server::AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    tls: Option<tls::Tls>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -233,16 +242,19 @@ impl Sandbox {
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
         let credentials = config.credentials.clone();
         let timeouts = serve::Timeouts { header_read: config.header_read_timeout, idle: config.idle_timeout };
+        let tls = config.tls.as_ref().map(|settings| tls::start(settings, addr.ip())).transpose()?;
         let state = Arc::new(server::AppState::new(config, people));
         let app = server::router(state.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve::serve(listener, app, timeouts, stopped));
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+        let task = tokio::spawn(serve::serve(listener, app, acceptor, timeouts, stopped));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let url = match addr {
-            SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
-            SocketAddr::V4(a) => format!("http://{a}"),
+            SocketAddr::V6(a) => format!("{scheme}://[{}]:{}", a.ip(), a.port()),
+            SocketAddr::V4(a) => format!("{scheme}://{a}"),
         };
         tracing::info!(%url, "sandbox listening");
-        Ok(Sandbox { url, addr, credentials, state, shutdown: Some(shutdown), task: Some(task) })
+        Ok(Sandbox { url, addr, credentials, state, shutdown: Some(shutdown), task: Some(task), tls })
     }
 
     /// The base URL to give a client, e.g. `http://127.0.0.1:40123`.
@@ -258,17 +270,30 @@ impl Sandbox {
         &self.credentials
     }
 
+    /// The CA to trust (and the client certificate to show) when the sandbox
+    /// serves HTTPS ([`SandboxConfig::tls`]); its files last as long as the sandbox.
+    pub fn tls(&self) -> Option<&SandboxTls> {
+        self.tls.as_ref().map(|t| &t.files)
+    }
+
     /// The gateway this sandbox applies to the endpoint, if any.
     pub fn gateway(&self) -> Option<gateway::GatewayConfig> {
         self.state.config().gateway()
     }
 
-    /// A client builder aimed at this sandbox, ignoring the GLAIR_* environment.
+    /// A client builder aimed at this sandbox, ignoring the GLAIR_* environment;
+    /// over TLS it trusts the sandbox's CA and shows its client certificate.
     pub fn vision_builder(&self) -> VisionBuilder {
-        glair_vision::Vision::builder()
+        let builder = glair_vision::Vision::builder()
             .read_env(false)
             .credentials(self.credentials.clone())
-            .base_url(&self.url)
+            .base_url(&self.url);
+        let Some(tls) = self.tls() else { return builder };
+        let builder = builder.ca_bundle(tls.ca_certificate.clone());
+        match (&tls.client_certificate_file, &tls.client_key_file) {
+            (Some(certificate), Some(key)) => builder.client_certificate(certificate.clone(), key.clone()),
+            _ => builder,
+        }
     }
 
     /// Everyone in the registry.

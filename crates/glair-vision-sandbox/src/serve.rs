@@ -17,10 +17,11 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 /// How long a connection may go without progress, by what it is waiting for.
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +36,7 @@ pub(crate) struct Timeouts {
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
+    tls: Option<TlsAcceptor>,
     timeouts: Timeouts,
     stop: oneshot::Receiver<()>,
 ) {
@@ -47,7 +49,18 @@ pub(crate) async fn serve(
                 Ok((stream, _)) => {
                     // Answers are small and sent whole: do not wait to coalesce them.
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(stream, app.clone(), timeouts, closing.clone()));
+                    let (app, closing) = (app.clone(), closing.clone());
+                    match tls.clone() {
+                        None => connections.spawn(connection(stream, app, timeouts, closing)),
+                        Some(tls) => connections.spawn(async move {
+                            // The handshake is part of the request head's time.
+                            match tokio::time::timeout(timeouts.header_read, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => connection(stream, app, timeouts, closing).await,
+                                Ok(Err(e)) => tracing::debug!(error = %e, "sandbox: TLS handshake failed"),
+                                Err(_) => tracing::debug!("sandbox: TLS handshake timed out"),
+                            }
+                        }),
+                    };
                 }
                 // Out of file descriptors and the like: wait for connections to end rather than spin.
                 Err(e) => {
@@ -94,7 +107,10 @@ impl Activity {
     }
 }
 
-async fn connection(stream: TcpStream, app: Router, timeouts: Timeouts, mut closing: watch::Receiver<bool>) {
+async fn connection<S>(stream: S, app: Router, timeouts: Timeouts, mut closing: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity {
         opened: Instant::now(),
         phase: AtomicU8::new(HEAD),
@@ -150,14 +166,14 @@ async fn connection(stream: TcpStream, app: Router, timeouts: Timeouts, mut clos
     .await;
 }
 
-/// The TCP stream, noting when bytes arrive on an idle connection (a new
-/// request has begun).
-struct Tracked {
-    stream: TcpStream,
+/// The TCP (or TLS) stream, noting when bytes arrive on an idle connection (a
+/// new request has begun).
+struct Tracked<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
@@ -169,7 +185,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }

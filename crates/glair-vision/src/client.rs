@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 
 use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
 use crate::limits;
+use crate::network::{ClientCertificate, NetworkSettings, Pem, ProxySetting};
 use crate::nik::mask_nik;
 use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, Quota, RateLimit};
 use crate::request::VerificationRequest;
@@ -152,6 +153,7 @@ pub struct VisionBuilder {
     rate_limit: RateLimit,
     client_name: String,
     read_env: bool,
+    network: NetworkSettings,
 }
 
 impl Default for VisionBuilder {
@@ -170,6 +172,7 @@ impl Default for VisionBuilder {
             rate_limit: RateLimit::Auto,
             client_name: "rust".to_owned(),
             read_env: true,
+            network: NetworkSettings::default(),
         }
     }
 }
@@ -264,6 +267,42 @@ impl VisionBuilder {
         self.read_env = v;
         self
     }
+    /// Trusts the certificate authorities in this PEM bundle (a path, or PEM text)
+    /// besides the system's roots; each call adds one. See [`crate::network`].
+    pub fn ca_bundle(mut self, v: impl Into<Pem>) -> Self {
+        self.network.ca_bundles.push(v.into());
+        self
+    }
+    /// Trusts only the [`ca_bundle`](Self::ca_bundle)s, not the system's roots
+    /// (nor `SSL_CERT_FILE`). Default false.
+    pub fn ca_bundle_only(mut self, v: bool) -> Self {
+        self.network.ca_bundle_only = v;
+        self
+    }
+    /// Connects through this proxy (`http://`, `https://`, `socks5://`,
+    /// `socks5h://`; `user:password@` in the URL if it asks for them) rather
+    /// than one from `HTTPS_PROXY`; hosts in `NO_PROXY` are still reached directly.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.network.proxy = ProxySetting::Url(url.into());
+        self
+    }
+    /// Connects directly, ignoring `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY`.
+    pub fn no_proxy(mut self) -> Self {
+        self.network.proxy = ProxySetting::Direct;
+        self
+    }
+    /// Shows this certificate (chain) and proves its private key, both PEM, to a
+    /// server that asks for one (mutual TLS).
+    pub fn client_certificate(mut self, certificate: impl Into<Pem>, key: impl Into<Pem>) -> Self {
+        self.network.client_certificate =
+            Some(ClientCertificate { certificate: certificate.into(), key: key.into() });
+        self
+    }
+    /// Every network setting at once.
+    pub fn network(mut self, v: NetworkSettings) -> Self {
+        self.network = v;
+        self
+    }
 
     /// The client. Refused with [`Error::Configuration`] when credentials are
     /// missing, the base URL or API version is not usable, or a setting is
@@ -291,7 +330,10 @@ impl VisionBuilder {
             // A redirect would carry the credentials and the personal data to
             // another origin: a 3xx is an error of its own (`Error::Redirect`).
             .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(60));
+        let http = self
+            .network
+            .apply(http)?
             .build()
             .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let user_agent = format!("glair-vision/{} ({})", env!("CARGO_PKG_VERSION"), self.client_name);
@@ -310,6 +352,7 @@ impl VisionBuilder {
                 retry: self.retry,
                 pacers,
                 user_agent,
+                secrets: self.network.secrets(),
                 http,
             }),
         })
@@ -342,6 +385,8 @@ struct Inner {
     /// the calls reach: per-call options may name another).
     pacers: AccountPacers,
     user_agent: String,
+    /// What a transport error's message must not show (a proxy's credentials).
+    secrets: Vec<String>,
     /// Authorization, x-api-key and User-Agent, computed once.
     headers: AuthHeaders,
     /// One connection pool for every call of this client.
@@ -691,7 +736,7 @@ impl Identity {
         }
         let sending = call.body(wire::multipart_body(request, &boundary)).send();
         let response = match tokio::time::timeout_at(ends, sending).await {
-            Ok(sent) => sent.map_err(transport_error)?,
+            Ok(sent) => sent.map_err(|e| transport_error(e, &self.vision.inner.secrets))?,
             // Whether the request went out is unknown (it may have been connecting):
             // counted as sent, so it is not retried by default.
             Err(_) => {
@@ -816,9 +861,22 @@ fn error_chain(e: &reqwest::Error) -> String {
 }
 
 /// A failure before any answer byte. Connect errors (DNS, refused, TLS
-/// handshake, connect timeout) mean the server never saw the request.
-fn transport_error(e: reqwest::Error) -> Error {
-    let error = TransportError::new(error_chain(&e), !e.is_connect());
+/// handshake, connect timeout) mean the server never saw the request. A TLS
+/// failure leads with what to do about it; `secrets` (a proxy's credentials) are
+/// taken out of the message.
+fn transport_error(e: reqwest::Error, secrets: &[String]) -> Error {
+    let mut message = error_chain(&e);
+    let mut request_sent = !e.is_connect();
+    let tls = crate::network::tls_failure(&e);
+    if let Some(tls) = &tls {
+        message = format!("{} ({message})", tls.advice);
+        request_sent &= !tls.in_handshake;
+    }
+    for secret in secrets {
+        message = message.replace(secret.as_str(), "<redacted>");
+    }
+    let mut error = TransportError::new(message, request_sent);
+    error.permanent = tls.is_some_and(|t| t.in_handshake);
     if e.is_timeout() {
         Error::Timeout(error)
     } else {

@@ -117,11 +117,14 @@ pub struct TransportError {
     /// and TLS-handshake failures and connect timeouts: the server never saw the
     /// call, so retrying it cannot bill twice.
     pub request_sent: bool,
+    /// A failure that retrying cannot mend: the TLS handshake failed on a
+    /// certificate (the server's is not trusted, or the client's was refused).
+    pub permanent: bool,
 }
 
 impl TransportError {
     pub fn new(message: impl Into<String>, request_sent: bool) -> TransportError {
-        TransportError { message: message.into(), client_request_id: None, request_sent }
+        TransportError { message: message.into(), client_request_id: None, request_sent, permanent: false }
     }
 }
 
@@ -379,14 +382,15 @@ impl Error {
     }
 
     /// Whether the default policy retries this error: 429, 502, 503, 504, and
-    /// transport failures before the request was sent. Ambiguous failures (see
+    /// transport failures before the request was sent (but not a certificate the
+    /// handshake refused: [`TransportError::permanent`]). Ambiguous failures (see
     /// [`Error::is_unanswered`]) are retried only with
     /// [`crate::RetryPolicy::retry_unanswered`].
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited(_) | Error::ServiceUnavailable(_) => true,
             Error::Server(a) => matches!(a.status, 502 | 504),
-            Error::Timeout(t) | Error::Connection(t) => !t.request_sent,
+            Error::Timeout(t) | Error::Connection(t) => !t.request_sent && !t.permanent,
             _ => false,
         }
     }

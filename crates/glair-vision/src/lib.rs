@@ -50,6 +50,7 @@ pub mod fuzzing;
 pub mod limits;
 #[cfg(feature = "env-log")]
 pub mod logging;
+pub mod network;
 pub mod nik;
 pub mod normalize;
 pub mod pacing;
