@@ -108,6 +108,34 @@ pub struct ClientArgs {
     /// scripted fault NIKs) and send to it instead of GLAIR. Never implied.
     #[arg(long)]
     pub sandbox: bool,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// Corporate networks: trust, proxy, client certificate.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NetworkArgs {
+    /// Also trust the certificate authorities in this PEM file (repeatable); the
+    /// system's roots, and SSL_CERT_FILE / SSL_CERT_DIR, stay trusted
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Vec<PathBuf>,
+    /// Trust only the --ca-bundle files, not the system's roots
+    #[arg(long, requires = "ca_bundle")]
+    pub ca_bundle_only: bool,
+    /// Connect through this proxy: http://, https://, socks5:// or socks5h://, with
+    /// USER:PASSWORD@ if it asks for them; hosts in NO_PROXY are still reached
+    /// directly [default: HTTPS_PROXY, HTTP_PROXY or ALL_PROXY]
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// Connect directly, ignoring HTTPS_PROXY, HTTP_PROXY and ALL_PROXY
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// A client certificate (PEM, with its chain) for gateways that require mutual TLS
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
 }
 
 /// The fifteen optional fields (the NIK is separate).
@@ -281,6 +309,22 @@ pub struct SandboxArgs {
     /// Similarity needed for free-text fields to match (0.0-1.0)
     #[arg(long, value_name = "SCORE", default_value_t = 0.85, value_parser = parse_fraction)]
     pub match_threshold: f64,
+    /// Serve HTTPS with a certificate from a CA the sandbox makes at start; its
+    /// PEM file is printed (`ca file:`) for clients to trust
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls writes ca.pem (and client.pem, client-key.pem) [default: a
+    /// temporary directory, removed when the sandbox stops]
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    pub tls_dir: Option<PathBuf>,
+    /// With --tls, require a client certificate signed by the sandbox's CA (mutual
+    /// TLS); one is written for clients to use
+    #[arg(long, requires = "tls")]
+    pub tls_client_auth: bool,
+    /// Another host name the --tls certificate covers besides localhost, 127.0.0.1,
+    /// ::1 and --host (repeatable), e.g. a container's name
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    pub tls_name: Vec<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

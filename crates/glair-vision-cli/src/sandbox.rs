@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use glair_vision::{Credentials, Error, Field, Vision, VisionBuilder};
-use glair_vision_sandbox::{Sandbox, SandboxConfig};
+use glair_vision_sandbox::{Sandbox, SandboxConfig, TlsSettings};
 
 use crate::args::{ClientArgs, SandboxArgs};
 use crate::output::{EXIT_API, EXIT_INPUT, EXIT_OK};
@@ -79,6 +79,19 @@ fn apply(mut b: VisionBuilder, args: &ClientArgs) -> VisionBuilder {
     if args.retry_unanswered {
         b = b.retry_unanswered(true);
     }
+    let network = &args.network;
+    for bundle in &network.ca_bundle {
+        b = b.ca_bundle(bundle.clone());
+    }
+    b = b.ca_bundle_only(network.ca_bundle_only);
+    if let Some(proxy) = &network.proxy {
+        b = b.proxy(proxy);
+    } else if network.no_proxy {
+        b = b.no_proxy();
+    }
+    if let (Some(certificate), Some(key)) = (&network.client_cert, &network.client_key) {
+        b = b.client_certificate(certificate.clone(), key.clone());
+    }
     b
 }
 
@@ -112,6 +125,11 @@ pub async fn run(args: SandboxArgs) -> u8 {
         gateway: args.gateway,
         failure_rate: args.failure_rate,
         slow_delay: Duration::from_millis(args.slow_delay_ms),
+        tls: args.tls.then(|| TlsSettings {
+            require_client_certificate: args.tls_client_auth,
+            directory: args.tls_dir.clone(),
+            names: args.tls_name.clone(),
+        }),
         // Settings added later keep their defaults.
         ..SandboxConfig::default()
     };
@@ -139,6 +157,13 @@ pub async fn run(args: SandboxArgs) -> u8 {
     ));
     let gateway = sandbox.gateway().map_or_else(|| "no rate limit".to_owned(), |g| g.to_string());
     out.push_str(&format!("gateway:  {gateway}\n"));
+    if let Some(tls) = sandbox.tls() {
+        out.push_str(&format!("ca file:  {}\n", tls.ca_file.display()));
+        if let (Some(certificate), Some(key)) = (&tls.client_certificate_file, &tls.client_key_file) {
+            out.push_str(&format!("client certificate: {}\n", certificate.display()));
+            out.push_str(&format!("client key:         {}\n", key.display()));
+        }
+    }
     out.push_str("fixture NIKs:\n");
     for r in fixtures {
         out.push_str(&format!(
@@ -153,9 +178,20 @@ pub async fn run(args: SandboxArgs) -> u8 {
     for (serial, _, what) in glair_vision_sandbox::faults::FAULTS {
         out.push_str(&format!("  317101100190{serial}  {what}\n"));
     }
+    let mut tls_flags = String::new();
+    if let Some(tls) = sandbox.tls() {
+        tls_flags = format!(" --ca-bundle {}", tls.ca_file.display());
+        if let (Some(certificate), Some(key)) = (&tls.client_certificate_file, &tls.client_key_file) {
+            tls_flags.push_str(&format!(
+                " --client-cert {} --client-key {}",
+                certificate.display(),
+                key.display()
+            ));
+        }
+    }
     out.push_str(&format!(
         "try: GLAIR_BASE_URL={} GLAIR_API_KEY={} GLAIR_USERNAME={} GLAIR_PASSWORD={} \
-         glair-vision verify --nik 3171014508900001 --name \"SITI RAHAYU\"\n",
+         glair-vision verify --nik 3171014508900001 --name \"SITI RAHAYU\"{tls_flags}\n",
         sandbox.url(),
         creds.api_key,
         creds.username,

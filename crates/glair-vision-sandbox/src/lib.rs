@@ -30,6 +30,7 @@ mod hold;
 mod latency;
 mod log;
 pub mod matching;
+pub mod proxy;
 mod ratelimit;
 mod record;
 mod serve;

@@ -2,14 +2,12 @@
 //! HTTP proxy the test starts. Its own test binary: it clears the proxy
 //! variables of the environment it runs in, before any client reads them.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::Once;
 
-use base64::Engine as _;
 use glair_vision::{ErrorKind, VerificationRequest, Vision};
+use glair_vision_sandbox::proxy::ForwardProxy;
 use glair_vision_sandbox::{Sandbox, SandboxConfig, TlsSettings};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 fn clean_environment() {
     static CLEAN: Once = Once::new();
@@ -118,114 +116,15 @@ async fn mutual_tls_needs_the_client_certificate() {
     assert!(!err.to_string().contains("PRIVATE KEY"), "{err}");
 }
 
-/// What the proxy was asked.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    target: String,
-    authorization: Option<String>,
-}
-
-/// A small HTTP proxy: CONNECT tunnels (for https://) and absolute-form requests
-/// (for http://), answering 407 unless the client sends `credentials`.
-struct TestProxy {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl TestProxy {
-    async fn start(credentials: Option<&str>) -> TestProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let expected =
-            credentials.map(|c| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c)));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(proxy_connection(stream, expected.clone(), log.clone()));
-            }
-        });
-        TestProxy { addr, seen }
-    }
-
-    fn url(&self, userinfo: &str) -> String {
-        format!("http://{userinfo}{}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-async fn proxy_connection(stream: TcpStream, expected: Option<String>, log: Arc<Mutex<Vec<Seen>>>) {
-    let mut client = BufReader::new(stream);
-    let mut head = String::new();
-    let mut authorization = None;
-    loop {
-        let mut line = String::new();
-        if client.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("proxy-authorization") {
-                authorization = Some(value.trim().to_owned());
-            }
-        }
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut words = head.split_whitespace();
-    let (method, target) = (words.next().unwrap_or("").to_owned(), words.next().unwrap_or("").to_owned());
-    log.lock().unwrap().push(Seen {
-        method: method.clone(),
-        target: target.clone(),
-        authorization: authorization.clone(),
-    });
-    if expected.is_some() && authorization != expected {
-        let refusal =
-            "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"corp\"\r\n\
-                       Content-Length: 0\r\nConnection: close\r\n\r\n";
-        let _ = client.get_mut().write_all(refusal.as_bytes()).await;
-        return;
-    }
-    let authority = if method == "CONNECT" {
-        target.clone()
-    } else {
-        let rest = target.split_once("://").map_or(target.as_str(), |(_, rest)| rest);
-        rest.split('/').next().unwrap_or("").to_owned()
-    };
-    let Ok(mut upstream) = TcpStream::connect(&authority).await else {
-        let _ = client.get_mut().write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n").await;
-        return;
-    };
-    if method == "CONNECT" {
-        if client.get_mut().write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() {
-            return;
-        }
-    } else if upstream.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
-    // What the reader holds beyond the head (a body, a TLS hello) goes first.
-    let buffered = client.buffer().to_vec();
-    if upstream.write_all(&buffered).await.is_err() {
-        return;
-    }
-    let mut client = client.into_inner();
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-}
-
 #[tokio::test]
 async fn calls_go_through_the_proxy_with_its_credentials() {
     let sb = sandbox(Some(TlsSettings::default())).await;
-    let proxy = TestProxy::start(Some("alice:s3cret-pw")).await;
+    let proxy = ForwardProxy::start(Some("alice:s3cret-pw")).await.unwrap();
     let vision = sb.vision_builder().proxy(proxy.url("alice:s3cret-pw@")).build().unwrap();
     assert!(vision.identity().verification(&request()).await.unwrap().verification_status);
-    let seen = proxy.seen();
+    let seen = proxy.received();
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].method, "CONNECT");
+    assert_eq!((seen[0].method.as_str(), seen[0].authorized), ("CONNECT", true));
     assert_eq!(seen[0].target, sb.addr().to_string());
     assert_eq!(sb.received().len(), 1);
 
@@ -233,21 +132,28 @@ async fn calls_go_through_the_proxy_with_its_credentials() {
     let plain = sandbox(None).await;
     let vision = plain.vision_builder().proxy(proxy.url("alice:s3cret-pw@")).build().unwrap();
     assert!(vision.identity().verification(&request()).await.is_ok());
-    let last = proxy.seen().pop().unwrap();
-    assert_eq!((last.method.as_str(), last.target.starts_with(plain.url())), ("POST", true), "{last:?}");
-    assert!(last.authorization.is_some());
+    let last = proxy.received().pop().unwrap();
+    assert_eq!((last.method.as_str(), last.authorized), ("POST", true), "{last:?}");
+    assert!(last.target.starts_with(plain.url()), "{last:?}");
+
+    // no_proxy() goes direct.
+    let direct = sb.vision_builder().no_proxy().build().unwrap();
+    assert!(direct.identity().verification(&request()).await.is_ok());
+    assert_eq!(proxy.received().len(), 2);
 }
 
 #[tokio::test]
 async fn a_proxy_that_refuses_is_an_error_without_its_credentials() {
     let sb = sandbox(Some(TlsSettings::default())).await;
-    let proxy = TestProxy::start(Some("alice:right-password")).await;
+    let proxy = ForwardProxy::start(Some("alice:right-password")).await.unwrap();
     let url = proxy.url("alice:wrong-password@");
     let vision = sb.vision_builder().proxy(url.as_str()).max_retries(0).build().unwrap();
     let err = vision.identity().verification(&request()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
     let message = err.to_string();
+    assert!(message.contains("proxy authorization required"), "{message}");
     assert!(!message.contains("wrong-password"), "{message}");
+    assert_eq!(proxy.received()[0].authorized, false);
     assert!(sb.received().is_empty());
     let shown = format!("{vision:?}");
     assert!(!shown.contains("wrong-password"), "{shown}");
