@@ -122,7 +122,9 @@ fn proxies_from_flags_and_the_environment() {
     let good = proxy.url("corp:pa55-w0rd@");
     let used = |before: usize| proxy.received().len() > before;
 
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, bool)> = vec![
+    // Flags, environment, whether the call goes through the proxy.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, bool);
+    let cases: Vec<Case> = vec![
         (vec!["--proxy", &good], vec![], true),
         (vec![], vec![("HTTPS_PROXY", &good)], true),
         (vec![], vec![("https_proxy", &good)], true),
