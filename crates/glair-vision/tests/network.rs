@@ -153,7 +153,7 @@ async fn a_proxy_that_refuses_is_an_error_without_its_credentials() {
     let message = err.to_string();
     assert!(message.contains("proxy authorization required"), "{message}");
     assert!(!message.contains("wrong-password"), "{message}");
-    assert_eq!(proxy.received()[0].authorized, false);
+    assert!(!proxy.received()[0].authorized);
     assert!(sb.received().is_empty());
     let shown = format!("{vision:?}");
     assert!(!shown.contains("wrong-password"), "{shown}");
