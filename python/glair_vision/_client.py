@@ -20,6 +20,7 @@ from typing import (
     Literal,
     Mapping,
     Optional,
+    Sequence,
     Tuple,
     Union,
 )
@@ -40,6 +41,9 @@ RateLimit = _tables.RateLimit
 
 #: A date of birth: "dd-mm-yyyy", ISO "yyyy-mm-dd", or a date/datetime.
 DateLike = Union[str, datetime.date]
+
+#: A PEM setting: a path, PEM text (a str holding "-----BEGIN") or PEM bytes.
+Pem = Union[str, bytes, "os.PathLike[str]"]
 
 _OPTION_NAMES = (
     "api_key",
@@ -100,7 +104,16 @@ class _BaseVision:
         deadline: float = 60.0,
         retry_unanswered: bool = False,
         rate_limit: RateLimit = "auto",
+        ca_bundle: Union[Pem, Sequence[Pem], None] = None,
+        ca_bundle_only: bool = False,
+        proxy: Union[str, Literal[False], None] = None,
+        client_cert: Optional[Pem] = None,
+        client_key: Optional[Pem] = None,
     ) -> None:
+        # Network settings (see the README's "Corporate networks"): ca_bundle is
+        # trusted besides the system's roots (only it, with ca_bundle_only);
+        # proxy=None takes HTTPS_PROXY and the like, False connects directly;
+        # client_cert and client_key are for gateways that require mutual TLS.
         _logging.refresh_logging()
         self._client = _native.Client(
             api_key=api_key,
@@ -114,6 +127,11 @@ class _BaseVision:
             deadline=deadline,
             retry_unanswered=retry_unanswered,
             rate_limit=rate_limit,
+            ca_bundle=ca_bundle,
+            ca_bundle_only=ca_bundle_only,
+            proxy=proxy,
+            client_cert=client_cert,
+            client_key=client_key,
         )
         self._overrides = {}
 

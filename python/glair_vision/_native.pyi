@@ -1,6 +1,7 @@
 """Type stubs for the native extension (checked against it with mypy.stubtest)."""
 
-from typing import Any, Awaitable, Dict, Iterable, List, Optional, Tuple, Union, final
+import os
+from typing import Any, Awaitable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union, final
 
 from .errors import GlairVisionError
 
@@ -37,6 +38,8 @@ DEFAULT_SANDBOX_CREDENTIALS: Tuple[str, str, str]
 
 _Outcome = Union["Verification", GlairVisionError]
 _RateLimit = Union[str, float, None]
+#: A PEM setting: a path, PEM text (a str holding "-----BEGIN") or PEM bytes.
+_Pem = Union[str, bytes, "os.PathLike[str]"]
 _Item = Optional[Tuple[int, _Outcome]]
 
 def mask_nik(nik: str) -> str: ...
@@ -210,6 +213,11 @@ class Client:
         deadline: Optional[float] = None,
         retry_unanswered: Optional[bool] = None,
         rate_limit: _RateLimit = None,
+        ca_bundle: Union[_Pem, Sequence[_Pem], None] = None,
+        ca_bundle_only: Optional[bool] = None,
+        proxy: Union[str, Literal[False], None] = None,
+        client_cert: Optional[_Pem] = None,
+        client_key: Optional[_Pem] = None,
         read_env: bool = True,
     ) -> "Client": ...
     @property
@@ -333,9 +341,19 @@ class SandboxServer:
         match_threshold: Optional[float] = None,
         host: Optional[str] = None,
         port: int = 0,
+        tls: bool = False,
+        tls_client_auth: bool = False,
+        tls_dir: Optional[str] = None,
+        tls_names: Optional[List[str]] = None,
     ) -> "SandboxServer": ...
     @property
     def url(self) -> str: ...
+    @property
+    def ca_file(self) -> Optional[str]: ...
+    @property
+    def client_cert_file(self) -> Optional[str]: ...
+    @property
+    def client_key_file(self) -> Optional[str]: ...
     @property
     def api_key(self) -> str: ...
     @property

@@ -63,7 +63,12 @@ class Sandbox:
       ``sliding-window`` with ``limit``, ``window``; ``leaky-queue`` with
       ``rate``, ``depth``), ``retry_after`` (``exact``, ``absent``, ``date`` or
       whole seconds), ``headers`` (``none``, ``x-ratelimit``, ``kong``,
-      ``ietf``) and ``changes`` (limit factors from a time on, in seconds).
+      ``ietf``) and ``changes`` (limit factors from a time on, in seconds);
+    - ``tls``: serve HTTPS with a certificate from a CA the sandbox makes
+      (:attr:`ca_file`; :meth:`vision` trusts it), ``tls_client_auth`` to require a
+      client certificate it also makes (:attr:`client_cert_file`,
+      :attr:`client_key_file`), ``tls_dir`` to keep the files there, ``tls_names``
+      for more host names in the certificate.
     """
 
     def __init__(
@@ -85,6 +90,10 @@ class Sandbox:
         match_threshold: Optional[float] = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: bool = False,
+        tls_client_auth: bool = False,
+        tls_dir: Union[str, "os.PathLike[str]", None] = None,
+        tls_names: Optional[Sequence[str]] = None,
     ) -> None:
         records_json: Optional[str] = None
         records_path: Optional[str] = None
@@ -116,6 +125,10 @@ class Sandbox:
             match_threshold=match_threshold,
             host=host,
             port=port,
+            tls=tls,
+            tls_client_auth=tls_client_auth,
+            tls_dir=None if tls_dir is None else os.fspath(tls_dir),
+            tls_names=None if tls_names is None else list(tls_names),
         )
         self._server: Optional[_native.SandboxServer] = None
 
@@ -172,13 +185,39 @@ class Sandbox:
         s = self._require()
         return {"api_key": s.api_key, "username": s.username, "password": s.password}
 
+    @property
+    def ca_file(self) -> Optional[str]:
+        """With ``tls=True``: the sandbox's CA certificate (PEM), to trust as
+        ``ca_bundle`` (or ``SSL_CERT_FILE``); removed when the sandbox stops unless
+        ``tls_dir`` was given."""
+        return self._require().ca_file
+
+    @property
+    def client_cert_file(self) -> Optional[str]:
+        """With ``tls_client_auth=True``: the client certificate the sandbox requires."""
+        return self._require().client_cert_file
+
+    @property
+    def client_key_file(self) -> Optional[str]:
+        """With ``tls_client_auth=True``: that certificate's private key."""
+        return self._require().client_key_file
+
+    def _client_settings(self, options: Mapping[str, Any]) -> Dict[str, Any]:
+        settings: Dict[str, Any] = {"base_url": self.url, **self.credentials}
+        if self.ca_file is not None:
+            settings["ca_bundle"] = self.ca_file
+        if self.client_cert_file is not None:
+            settings.update(client_cert=self.client_cert_file, client_key=self.client_key_file)
+        return {**settings, **options}
+
     def vision(self, **options: Any) -> Vision:
-        """A :class:`Vision` client for this sandbox (options: timeout, max_retries, ...)."""
-        return Vision(**{"base_url": self.url, **self.credentials, **options})
+        """A :class:`Vision` client for this sandbox (options: timeout, max_retries,
+        ...); over TLS it trusts the sandbox's CA and shows its client certificate."""
+        return Vision(**self._client_settings(options))
 
     def async_vision(self, **options: Any) -> AsyncVision:
         """An :class:`AsyncVision` client for this sandbox."""
-        return AsyncVision(**{"base_url": self.url, **self.credentials, **options})
+        return AsyncVision(**self._client_settings(options))
 
     # inspection ----------------------------------------------------------
 

@@ -181,6 +181,7 @@ impl PyClient {
                 .max_response_bytes(old.max_response_bytes())
                 .retry_policy(old.retry_policy())
                 .rate_limit(old.pacing().ceiling)
+                .network(old.network().clone())
                 .client_name("python")
                 .build()
                 .unwrap_or_else(|_| old.clone());
@@ -196,7 +197,7 @@ impl PyClient {
     #[new]
     #[pyo3(signature = (api_key=None, username=None, password=None, base_url=None, api_version=None,
         timeout=None, connect_timeout=None, max_retries=None, deadline=None, retry_unanswered=None, rate_limit=None,
-        read_env=true))]
+        ca_bundle=None, ca_bundle_only=None, proxy=None, client_cert=None, client_key=None, read_env=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -211,6 +212,11 @@ impl PyClient {
         deadline: Option<&Bound<'_, PyAny>>,
         retry_unanswered: Option<&Bound<'_, PyAny>>,
         rate_limit: Option<&Bound<'_, PyAny>>,
+        ca_bundle: Option<&Bound<'_, PyAny>>,
+        ca_bundle_only: Option<&Bound<'_, PyAny>>,
+        proxy: Option<&Bound<'_, PyAny>>,
+        client_cert: Option<&Bound<'_, PyAny>>,
+        client_key: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
         guard(|| {
@@ -246,6 +252,13 @@ impl PyClient {
                 b = b.retry_unanswered(boolean("retry_unanswered", v)?);
             }
             b = b.rate_limit(crate::convert::rate_limit(rate_limit)?);
+            b = b.network(crate::network::settings(
+                ca_bundle,
+                ca_bundle_only,
+                proxy,
+                client_cert,
+                client_key,
+            )?);
             let vision = b.build().map_err(|e| to_pyerr(py, &e))?;
             Ok(PyClient { state: Mutex::new((std::process::id(), vision)) })
         })
@@ -314,6 +327,7 @@ impl PyClient {
             d.set_item("deadline", v.deadline().as_secs_f64())?;
             d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
             d.set_item("rate_limit", v.pacing().ceiling)?;
+            crate::network::arguments(py, v.network(), &d)?;
             Ok(d)
         })
     }

@@ -15,7 +15,7 @@ use crate::errors::validation_pyerr;
 static DATE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DATETIME_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-fn type_name(v: &Bound<'_, PyAny>) -> String {
+pub fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
 }
 

@@ -6,6 +6,7 @@ mod client;
 mod convert;
 mod errors;
 mod log_sink;
+mod network;
 mod panics;
 mod runtime;
 mod sandbox;

@@ -30,6 +30,7 @@ pub struct PySandbox {
     server: Mutex<Option<Sandbox>>,
     url: String,
     credentials: Credentials,
+    tls: Option<sandbox::SandboxTls>,
 }
 
 impl PySandbox {
@@ -44,7 +45,8 @@ impl PySandbox {
     #[new]
     #[pyo3(signature = (*, records_json=None, records_path=None, synthetic=None, seed=None, api_key=None,
         username=None, password=None, latency=None, latency_spread=None, rate_limit=None, burst=None,
-        gateway=None, failure_rate=None, slow_delay=None, match_threshold=None, host=None, port=0))]
+        gateway=None, failure_rate=None, slow_delay=None, match_threshold=None, host=None, port=0, tls=false,
+        tls_client_auth=false, tls_dir=None, tls_names=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -65,6 +67,10 @@ impl PySandbox {
         match_threshold: Option<f64>,
         host: Option<&str>,
         port: u16,
+        tls: bool,
+        tls_client_auth: bool,
+        tls_dir: Option<PathBuf>,
+        tls_names: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard(|| {
             let mut config = SandboxConfig::default();
@@ -136,12 +142,22 @@ impl PySandbox {
                     h.parse::<IpAddr>().map_err(|_| PyValueError::new_err("host must be an IP address"))?;
             }
             config.port = port;
+            if tls {
+                config.tls = Some(sandbox::TlsSettings {
+                    require_client_certificate: tls_client_auth,
+                    directory: tls_dir,
+                    names: tls_names.unwrap_or_default(),
+                });
+            } else if tls_client_auth || tls_dir.is_some() || tls_names.is_some() {
+                return Err(PyValueError::new_err("tls_client_auth, tls_dir and tls_names need tls=True"));
+            }
             let server = block_on(py, Sandbox::start(config))?.map_err(|e| match e {
                 // A setting outside the sandbox's ranges: the caller's value.
                 SandboxError::Config(_) => PyValueError::new_err(format!("cannot start the sandbox: {e}")),
                 e => PyRuntimeError::new_err(format!("cannot start the sandbox: {e}")),
             })?;
             Ok(PySandbox {
+                tls: server.tls().cloned(),
                 url: server.url().to_owned(),
                 credentials: server.credentials().clone(),
                 server: Mutex::new(Some(server)),
@@ -165,6 +181,23 @@ impl PySandbox {
     #[getter]
     fn password(&self) -> &str {
         &self.credentials.password
+    }
+    /// The CA certificate file (PEM) to trust, with `tls=True`.
+    #[getter]
+    fn ca_file(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| t.ca_file.to_string_lossy().into_owned())
+    }
+    /// The client certificate and key files (PEM), with `tls_client_auth=True`.
+    #[getter]
+    fn client_cert_file(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.client_certificate_file.as_ref())
+            .map(|p| p.to_string_lossy().into_owned())
+    }
+    #[getter]
+    fn client_key_file(&self) -> Option<String> {
+        self.tls.as_ref().and_then(|t| t.client_key_file.as_ref()).map(|p| p.to_string_lossy().into_owned())
     }
     #[getter]
     fn running(&self) -> bool {

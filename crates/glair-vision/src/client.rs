@@ -331,8 +331,8 @@ impl VisionBuilder {
             // another origin: a 3xx is an error of its own (`Error::Redirect`).
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60));
-        let http = self
-            .network
+        let network = self.network.resolved()?;
+        let http = network
             .apply(http)?
             .build()
             .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
@@ -352,7 +352,8 @@ impl VisionBuilder {
                 retry: self.retry,
                 pacers,
                 user_agent,
-                secrets: self.network.secrets(),
+                secrets: network.secrets(),
+                network,
                 http,
             }),
         })
@@ -385,6 +386,8 @@ struct Inner {
     /// the calls reach: per-call options may name another).
     pacers: AccountPacers,
     user_agent: String,
+    /// Trust, proxy and client certificate, files read ([`NetworkSettings::resolved`]).
+    network: NetworkSettings,
     /// What a transport error's message must not show (a proxy's credentials).
     secrets: Vec<String>,
     /// Authorization, x-api-key and User-Agent, computed once.
@@ -439,6 +442,11 @@ impl Vision {
     }
     pub fn connect_timeout(&self) -> Duration {
         self.inner.connect_timeout
+    }
+    /// Trust, proxy and client certificate, with every file read (PEM text):
+    /// what a copy of this client elsewhere needs.
+    pub fn network(&self) -> &NetworkSettings {
+        &self.inner.network
     }
     pub fn deadline(&self) -> Duration {
         self.inner.deadline

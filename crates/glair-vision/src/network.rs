@@ -129,6 +129,24 @@ pub struct NetworkSettings {
 }
 
 impl NetworkSettings {
+    /// The same settings with every file read: what a client keeps, so that a
+    /// copy of it (after `fork`, on a Dask or Spark worker) needs none of the files.
+    pub fn resolved(&self) -> Result<NetworkSettings> {
+        let text = |pem: &Pem, what: &str| pem.read(what).map(Pem::Text);
+        Ok(NetworkSettings {
+            ca_bundles: self.ca_bundles.iter().map(|b| text(b, "CA bundle")).collect::<Result<_>>()?,
+            ca_bundle_only: self.ca_bundle_only,
+            proxy: self.proxy.clone(),
+            client_certificate: match &self.client_certificate {
+                Some(c) => Some(ClientCertificate {
+                    certificate: text(&c.certificate, "client certificate")?,
+                    key: text(&c.key, "client key")?,
+                }),
+                None => None,
+            },
+        })
+    }
+
     /// Applies the settings to an HTTP client being built. A bundle, proxy or
     /// certificate that cannot be used is an [`Error::Configuration`] naming it.
     pub(crate) fn apply(&self, mut http: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
