@@ -110,6 +110,24 @@ export interface Settings {
    * ceiling of calls started per second. See `vision.pacing()`.
    */
   rateLimit?: RateLimit;
+  /**
+   * Certificate authorities trusted besides the system's roots: a path, PEM
+   * text or a Buffer, or several. `NODE_EXTRA_CA_CERTS` and `SSL_CERT_FILE`
+   * are honoured too.
+   */
+  caBundle?: PemSource | PemSource[];
+  /** Trust only `caBundle`, not the system's roots (nor the variables above). Default false. */
+  caBundleOnly?: boolean;
+  /**
+   * A proxy URL (`http://`, `https://`, `socks5://`, `socks5h://`; `user:password@`
+   * if it asks), or `false` to connect directly. Default: HTTPS_PROXY, HTTP_PROXY or
+   * ALL_PROXY; hosts in NO_PROXY are reached directly either way.
+   */
+  proxy?: string | false;
+  /** A client certificate (chain) for gateways that require mutual TLS; with `clientKey`. */
+  clientCert?: PemSource;
+  /** The private key of `clientCert`. */
+  clientKey?: PemSource;
 }
 
 /**
@@ -118,6 +136,9 @@ export interface Settings {
  * hard ceiling of calls started per second.
  */
 export type RateLimit = 'auto' | number;
+
+/** A PEM setting: a file path, PEM text (a string holding "-----BEGIN") or its bytes (a Buffer or Uint8Array). */
+export type PemSource = string | Uint8Array;
 
 /** The state of a client's pacer (`vision.pacing()`), for progress displays and logs. */
 export interface PacingState {
@@ -297,6 +318,14 @@ export interface SandboxOptions {
   host?: string;
   /** Port (default 0: an ephemeral port). */
   port?: number;
+  /** Serve HTTPS with a certificate from a CA the sandbox makes (`caFile`). Default false. */
+  tls?: boolean;
+  /** With `tls`, require a client certificate the sandbox also makes (`clientCertFile`, `clientKeyFile`). */
+  tlsClientAuth?: boolean;
+  /** Where `tls` writes its PEM files (kept); default a temporary directory removed on `stop()`. */
+  tlsDir?: string;
+  /** More host names for the certificate, besides localhost, 127.0.0.1, ::1 and `host`. */
+  tlsNames?: string[];
 }
 
 /** A request the sandbox received. */
@@ -323,7 +352,12 @@ export declare class Sandbox {
   readonly credentials: { apiKey: string; username: string; password: string };
   /** Requests answered 429 by the `rateLimit` option so far. */
   readonly throttled: number;
-  /** A client pointed at this sandbox (GLAIR_* environment ignored). */
+  /** With `tls`: the CA certificate file (PEM) to trust; else null. */
+  readonly caFile: string | null;
+  /** With `tlsClientAuth`: the client certificate and key files (PEM); else null. */
+  readonly clientCertFile: string | null;
+  readonly clientKeyFile: string | null;
+  /** A client pointed at this sandbox (GLAIR_* environment ignored; over TLS it trusts the sandbox). */
   vision(options?: Settings): Vision;
   /** Every person in the registry. */
   records(): Promise<Array<Partial<Record<FieldName, string>>>>;

@@ -96,6 +96,8 @@ function prepareRow(record) {
  */
 function optionValue(_key, value) {
   if (typeof value === 'string') return isWellFormed(value) ? value : marker(ILL_FORMED);
+  // Bytes (PEM): the shape a Buffer's toJSON gives, for a plain Uint8Array too.
+  if (value instanceof Uint8Array) return { type: 'Buffer', data: Array.from(value) };
   if (typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol') return marker(typeof value);
   if (typeof value === 'number' && !Number.isFinite(value)) return marker('number');
   return value;

@@ -69,14 +69,34 @@ class Sandbox {
     return { apiKey: this.apiKey, username: this.username, password: this.password };
   }
 
-  /** A `Vision` client pointed at this sandbox (GLAIR_* environment ignored). */
+  /** With `tls: true`: the sandbox's CA certificate file (PEM), to trust as `caBundle`. */
+  get caFile() {
+    return errors.callSync(() => this[NATIVE].caFile);
+  }
+  /** With `tlsClientAuth: true`: the client certificate file (PEM) the sandbox requires. */
+  get clientCertFile() {
+    return errors.callSync(() => this[NATIVE].clientCertFile);
+  }
+  /** That certificate's private key file (PEM). */
+  get clientKeyFile() {
+    return errors.callSync(() => this[NATIVE].clientKeyFile);
+  }
+
+  /**
+   * A `Vision` client pointed at this sandbox (GLAIR_* environment ignored);
+   * over TLS it trusts the sandbox's CA and shows its client certificate.
+   */
   vision(options = {}) {
+    const tls = {};
+    if (this.caFile) tls.caBundle = this.caFile;
+    if (this.clientCertFile) Object.assign(tls, { clientCert: this.clientCertFile, clientKey: this.clientKeyFile });
     return new Vision({
       baseUrl: this.url,
       apiKey: this.apiKey,
       username: this.username,
       password: this.password,
       readEnv: false,
+      ...tls,
       ...options,
     });
   }

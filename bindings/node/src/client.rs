@@ -78,7 +78,8 @@ pub struct NativeVision {
 #[napi]
 impl NativeVision {
     /// `options`: JSON of `{ apiKey, username, password, baseUrl, apiVersion,
-    /// timeoutMs, connectTimeoutMs, maxRetries, readEnv, deadline, retryUnanswered }`.
+    /// timeoutMs, connectTimeoutMs, maxRetries, readEnv, deadline, retryUnanswered,
+    /// caBundle, caBundleOnly, proxy, clientCert, clientKey }`.
     #[napi(constructor, catch_unwind)]
     pub fn new(options: Option<String>) -> napi::Result<Self> {
         init_logging();
@@ -87,7 +88,7 @@ impl NativeVision {
 
     fn build(options: Option<String>) -> Result<Self, Error> {
         let obj = options_object(options, "Vision options")?;
-        reject_unknown(&obj, &[&SETTINGS_KEYS, &VISION_KEYS], "Vision")?;
+        reject_unknown(&obj, &[&SETTINGS_KEYS, &VISION_KEYS, &crate::network::NETWORK_KEYS], "Vision")?;
         let mut b = Vision::builder().client_name("node");
         if let Some(v) = opt_string(&obj, "apiKey")? {
             b = b.api_key(v);
@@ -125,6 +126,7 @@ impl NativeVision {
         if let Some(r) = opt_rate_limit(&obj, "rateLimit")? {
             b = b.rate_limit(r);
         }
+        b = b.network(crate::network::settings(&obj)?);
         Ok(NativeVision { inner: b.build()? })
     }
 

@@ -31,7 +31,7 @@ pub fn parse_json(text: &str, what: &str) -> Result<Value, Error> {
 }
 
 /// What a JS value was, for messages ("must be a string, not a number").
-fn js_type(v: &Value) -> &'static str {
+pub fn js_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

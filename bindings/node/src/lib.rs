@@ -22,6 +22,7 @@ mod client;
 mod convert;
 mod errors;
 mod logging;
+mod network;
 mod panics;
 mod runtime;
 mod sandbox;

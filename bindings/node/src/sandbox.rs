@@ -7,11 +7,13 @@ use glair_vision::{Credentials, Error};
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 use napi_derive::napi;
 
-use crate::convert::{opt_count, opt_duration_ms, opt_number, opt_string, options_object, reject_unknown};
+use crate::convert::{
+    opt_bool, opt_count, opt_duration_ms, opt_number, opt_string, options_object, reject_unknown,
+};
 use crate::errors::{config_error, to_napi};
 use crate::runtime::init_logging;
 
-const SANDBOX_KEYS: [&str; 17] = [
+const SANDBOX_KEYS: [&str; 21] = [
     "records",
     "recordsPath",
     "synthetic",
@@ -29,6 +31,10 @@ const SANDBOX_KEYS: [&str; 17] = [
     "matchThreshold",
     "host",
     "port",
+    "tls",
+    "tlsClientAuth",
+    "tlsDir",
+    "tlsNames",
 ];
 
 fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
@@ -104,6 +110,28 @@ fn sandbox_config(options: Option<String>) -> Result<SandboxConfig, Error> {
     if let Some(p) = opt_count(&obj, "port")? {
         config.port = u16::try_from(p).map_err(|_| config_error("option `port` must be at most 65535"))?;
     }
+    let names = match obj.get("tlsNames") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|n| n.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| config_error("option `tlsNames` must be an array of host names"))?,
+        ),
+        Some(_) => return Err(config_error("option `tlsNames` must be an array of host names")),
+    };
+    let client_auth = opt_bool(&obj, "tlsClientAuth")?;
+    let directory = opt_string(&obj, "tlsDir")?;
+    if opt_bool(&obj, "tls")?.unwrap_or(false) {
+        config.tls = Some(glair_vision_sandbox::TlsSettings {
+            require_client_certificate: client_auth.unwrap_or(false),
+            directory: directory.map(Into::into),
+            names: names.unwrap_or_default(),
+        });
+    } else if client_auth.is_some() || directory.is_some() || names.is_some() {
+        return Err(config_error("options `tlsClientAuth`, `tlsDir` and `tlsNames` need `tls: true`"));
+    }
     Ok(config)
 }
 
@@ -119,6 +147,7 @@ pub struct NativeSandbox {
     inner: Arc<Mutex<Option<Sandbox>>>,
     url: String,
     credentials: Credentials,
+    tls: Option<glair_vision_sandbox::SandboxTls>,
 }
 
 #[napi]
@@ -132,6 +161,7 @@ impl NativeSandbox {
             .await
             .map_err(|e| to_napi(&config_error(format!("cannot start the sandbox: {e}"))))?;
         Ok(NativeSandbox {
+            tls: sandbox.tls().cloned(),
             url: sandbox.url().to_owned(),
             credentials: sandbox.credentials().clone(),
             inner: Arc::new(Mutex::new(Some(sandbox))),
@@ -141,6 +171,27 @@ impl NativeSandbox {
     #[napi(getter, catch_unwind)]
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// With `tls: true`, the sandbox's CA certificate file (PEM), to trust.
+    #[napi(getter, catch_unwind)]
+    pub fn ca_file(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| t.ca_file.to_string_lossy().into_owned())
+    }
+
+    /// With `tlsClientAuth: true`, the client certificate file (PEM) it requires.
+    #[napi(getter, catch_unwind)]
+    pub fn client_cert_file(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.client_certificate_file.as_ref())
+            .map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// That certificate's private key file (PEM).
+    #[napi(getter, catch_unwind)]
+    pub fn client_key_file(&self) -> Option<String> {
+        self.tls.as_ref().and_then(|t| t.client_key_file.as_ref()).map(|p| p.to_string_lossy().into_owned())
     }
 
     #[napi(getter, catch_unwind)]
