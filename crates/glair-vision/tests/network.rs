@@ -143,6 +143,32 @@ async fn calls_go_through_the_proxy_with_its_credentials() {
 }
 
 #[tokio::test]
+async fn socks5_proxies_with_and_without_credentials() {
+    let sb = sandbox(Some(TlsSettings::default())).await;
+    let open = ForwardProxy::start(None).await.unwrap();
+    let guarded = ForwardProxy::start(Some("carol:s0cks-pw")).await.unwrap();
+    for (url, proxy) in [
+        (format!("socks5://{}", open.addr()), &open),
+        (format!("socks5h://{}", open.addr()), &open),
+        (format!("socks5://carol:s0cks-pw@{}", guarded.addr()), &guarded),
+    ] {
+        let before = proxy.received().len();
+        let vision = sb.vision_builder().proxy(url.as_str()).build().unwrap();
+        assert!(vision.identity().verification(&request()).await.unwrap().verification_status, "{url}");
+        let asked = proxy.received();
+        assert_eq!(asked.len(), before + 1, "{url}: {asked:?}");
+        assert_eq!((asked[before].method.as_str(), asked[before].authorized), ("SOCKS5", true), "{url}");
+        assert_eq!(asked[before].target, sb.addr().to_string(), "{url}");
+    }
+    let wrong =
+        sb.vision_builder().proxy(format!("socks5://carol:bad-s0cks@{}", guarded.addr())).max_retries(0);
+    let err = wrong.build().unwrap().identity().verification(&request()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(!err.to_string().contains("bad-s0cks"), "{err}");
+    assert_eq!(sb.received().len(), 3);
+}
+
+#[tokio::test]
 async fn a_proxy_that_refuses_is_an_error_without_its_credentials() {
     let sb = sandbox(Some(TlsSettings::default())).await;
     let proxy = ForwardProxy::start(Some("alice:right-password")).await.unwrap();
