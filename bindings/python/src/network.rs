@@ -40,7 +40,7 @@ pub fn settings<'py>(
     client_cert: Option<&Bound<'py, PyAny>>,
     client_key: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<NetworkSettings> {
-    fn given<'a, 'py>(v: Option<&'a Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
+    fn given<'py>(v: Option<&Bound<'py, PyAny>>) -> Option<Bound<'py, PyAny>> {
         v.filter(|v| !v.is_none()).cloned()
     }
     let mut settings = NetworkSettings::default();
