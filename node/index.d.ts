@@ -335,6 +335,11 @@ export interface SandboxRequest {
   content_type: string;
   user_agent: string | null;
   request_id: string;
+  /** The caller's correlation id (`x-request-id`), or null. */
+  client_request_id: string | null;
+  /** The W3C trace context it sent, or null. */
+  traceparent: string | null;
+  tracestate: string | null;
   status: number;
 }
 

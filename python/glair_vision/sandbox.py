@@ -234,7 +234,8 @@ class Sandbox:
         """The verification requests received so far (oldest first, latest 10,000):
         dicts with ``fields`` (what was sent, by wire name), ``content_type``,
         ``user_agent``, ``request_id`` (the sandbox's ``Request-Id``),
-        ``client_request_id`` (the caller's ``x-request-id``, or None) and ``status``."""
+        ``client_request_id`` (the caller's ``x-request-id``, or None), ``traceparent`` and
+        ``tracestate`` (the W3C trace context it sent, or None) and ``status``."""
         return self._require().requests()
 
     @staticmethod

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use glair_vision::limits::{self, Count, DurationRange, OutOfRange};
+use glair_vision::telemetry::TraceContext;
 use glair_vision::{
     BatchRequest, Error, Field, RateLimit, RequestOptions, ValidationError, VerificationRequest,
 };
@@ -286,8 +287,18 @@ pub const SETTINGS_KEYS: [&str; 11] = [
 
 /// The official SDK's second argument (`Partial<Settings>`), plus timeout and retries.
 pub fn request_options(obj: &Map<String, Value>) -> Result<RequestOptions, Error> {
-    reject_unknown(obj, &[&SETTINGS_KEYS, &["requestId"]], "per-call")?;
+    reject_unknown(obj, &[&SETTINGS_KEYS, &["requestId", "traceparent", "tracestate"]], "per-call")?;
     let max_retries = retries(obj)?;
+    let trace_context = match opt_string(obj, "traceparent")? {
+        Some(traceparent) => Some(
+            TraceContext::new(&traceparent, opt_string(obj, "tracestate")?.as_deref())
+                .map_err(|e| config_error(e.to_string()))?,
+        ),
+        None if obj.get("tracestate").is_some_and(|v| !v.is_null()) => {
+            return Err(config_error("option `tracestate` needs `traceparent`"))
+        }
+        None => None,
+    };
     Ok(RequestOptions {
         api_key: opt_string(obj, "apiKey")?,
         username: opt_string(obj, "username")?,
@@ -302,5 +313,6 @@ pub fn request_options(obj: &Map<String, Value>) -> Result<RequestOptions, Error
             Some(v) => request_id_value(v)?,
             None => None,
         },
+        trace_context,
     })
 }

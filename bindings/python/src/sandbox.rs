@@ -238,6 +238,8 @@ impl PySandbox {
                 d.set_item("user_agent", r.user_agent.as_deref())?;
                 d.set_item("request_id", &r.request_id)?;
                 d.set_item("client_request_id", r.client_request_id.as_deref())?;
+                d.set_item("traceparent", r.traceparent.as_deref())?;
+                d.set_item("tracestate", r.tracestate.as_deref())?;
                 d.set_item("status", r.status)?;
                 list.append(d)?;
             }

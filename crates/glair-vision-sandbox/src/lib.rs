@@ -201,6 +201,9 @@ pub struct ReceivedRequest {
     pub request_id: String,
     /// The caller's correlation id (`x-request-id`), if it sent one.
     pub client_request_id: Option<String>,
+    /// The W3C trace context it sent (`traceparent`, `tracestate`), if any.
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
     pub status: u16,
 }
 

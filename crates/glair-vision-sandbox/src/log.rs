@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use crate::body;
@@ -41,6 +41,8 @@ pub(crate) struct Entry {
     content_type: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
     client_request_id: Option<HeaderValue>,
+    traceparent: Option<HeaderValue>,
+    tracestate: Option<HeaderValue>,
     request_id: HeaderValue,
     status: u16,
 }
@@ -49,14 +51,9 @@ impl Entry {
     /// Copies what it keeps: hyper hands out the body and header values as views
     /// into its read buffers, and a kept view would pin a whole buffer (kilobytes
     /// per request) that the byte count would not see.
-    pub fn new(
-        body: &[u8],
-        content_type: Option<&HeaderValue>,
-        user_agent: Option<&HeaderValue>,
-        client_request_id: Option<&HeaderValue>,
-        request_id: HeaderValue,
-        status: u16,
-    ) -> Entry {
+    /// The headers kept are `content-type`, `user-agent`, `x-request-id`,
+    /// `traceparent` and `tracestate`.
+    pub fn new(body: &[u8], headers: &HeaderMap, request_id: HeaderValue, status: u16) -> Entry {
         let cut = |v: &HeaderValue| {
             if v.len() <= MAX_LOGGED_HEADER {
                 owned(v)
@@ -64,11 +61,14 @@ impl Entry {
                 HeaderValue::from_bytes(&v.as_bytes()[..MAX_LOGGED_HEADER]).unwrap_or_else(|_| owned(v))
             }
         };
+        let kept = |name: &str| headers.get(name).map(cut);
         Entry {
             body: Bytes::copy_from_slice(body),
-            content_type: content_type.map(cut),
-            user_agent: user_agent.map(cut),
-            client_request_id: client_request_id.map(cut),
+            content_type: kept("content-type"),
+            user_agent: kept("user-agent"),
+            client_request_id: kept("x-request-id"),
+            traceparent: kept("traceparent"),
+            tracestate: kept("tracestate"),
             request_id,
             status,
         }
@@ -81,6 +81,8 @@ impl Entry {
             + len(&self.content_type)
             + len(&self.user_agent)
             + len(&self.client_request_id)
+            + len(&self.traceparent)
+            + len(&self.tracestate)
             + self.request_id.len()
     }
 }
@@ -177,6 +179,8 @@ fn received(e: &Entry) -> ReceivedRequest {
         user_agent: lossy(&e.user_agent),
         request_id: header_str(Some(&e.request_id)).to_owned(),
         client_request_id: lossy(&e.client_request_id),
+        traceparent: lossy(&e.traceparent),
+        tracestate: lossy(&e.tracestate),
         status: e.status,
     }
 }
@@ -186,8 +190,9 @@ mod tests {
     use super::*;
 
     fn entry(body_len: usize) -> Entry {
-        let ct = HeaderValue::from_static("application/x-www-form-urlencoded");
-        Entry::new(&vec![b'a'; body_len], Some(&ct), None, None, HeaderValue::from_static("id"), 200)
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded"));
+        Entry::new(&vec![b'a'; body_len], &headers, HeaderValue::from_static("id"), 200)
     }
 
     #[test]

@@ -216,9 +216,7 @@ async fn verify(State(state): State<Arc<AppState>>, request: Request) -> Respons
     }
     state.log.push(Entry::new(
         received.as_deref().unwrap_or_default(),
-        content_type,
-        headers.get(header::USER_AGENT),
-        headers.get("x-request-id"),
+        headers,
         request_id,
         response.status().as_u16(),
     ));

@@ -19,6 +19,7 @@ use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, Quota, RateLimit};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 use crate::retry::{parse_retry_after, RetryPolicy};
+use crate::telemetry::{CallReport, TraceContext};
 use crate::wire;
 
 /// GLAIR Vision's production API.
@@ -80,6 +81,9 @@ pub struct RequestOptions {
     /// A correlation id of the caller's, sent as `x-request-id` and kept on the
     /// result and errors: 1-128 visible ASCII characters (`!` to `~`).
     pub request_id: Option<String>,
+    /// The caller's W3C trace context, sent as `traceparent` (and `tracestate`)
+    /// on every attempt ([`crate::telemetry`]).
+    pub trace_context: Option<TraceContext>,
 }
 
 impl RequestOptions {
@@ -119,6 +123,7 @@ impl fmt::Debug for RequestOptions {
             .field("deadline", &self.deadline)
             .field("retry_unanswered", &self.retry_unanswered)
             .field("request_id", &self.request_id)
+            .field("trace_context", &self.trace_context)
             .finish()
     }
 }
@@ -479,11 +484,20 @@ pub struct Identity {
 }
 
 /// What one call sent: its attempts (the first and every retry) and how many of
-/// them were answered 429. A call refused before sending has none.
+/// them were answered 429; how long it waited for the pacer; its last status. A
+/// call refused before sending has none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Attempts {
     pub(crate) sent: u32,
     pub(crate) throttled: u32,
+    pub(crate) pacer_wait: Duration,
+    pub(crate) status: Option<u16>,
+}
+
+impl From<Attempts> for CallReport {
+    fn from(a: Attempts) -> CallReport {
+        CallReport { attempts: a.sent, throttled: a.throttled, pacer_wait: a.pacer_wait, status: a.status }
+    }
 }
 
 /// Headers and URL for one call, after per-call overrides.
@@ -497,6 +511,7 @@ struct CallTarget {
     request_id: Option<(String, HeaderValue)>,
     /// The pacer of the account the call goes to.
     pacer: Arc<Pacer>,
+    trace_context: Option<TraceContext>,
     /// 429s are retried while the deadline allows, not counted as retries.
     patient: bool,
 }
@@ -523,6 +538,22 @@ impl Identity {
         self.send_normalized(&request.normalized()?, options, None, false, &mut Attempts::default()).await
     }
 
+    /// Like [`Identity::verification_with`], with a report of what the call did
+    /// (attempts, 429s, time waiting for the pacer, the last status): what a
+    /// span or a metric of the call needs ([`crate::telemetry`]).
+    pub async fn verification_with_report(
+        &self,
+        request: &VerificationRequest,
+        options: &RequestOptions,
+    ) -> (Result<Verification>, CallReport) {
+        let mut attempts = Attempts::default();
+        let result = match request.normalized() {
+            Ok(normalized) => self.send_normalized(&normalized, options, None, false, &mut attempts).await,
+            Err(e) => Err(e.into()),
+        };
+        (result, attempts.into())
+    }
+
     /// Sends a request that is already in wire form ([`VerificationRequest::normalized`]).
     /// `request_id`, when given, replaces `options.request_id` (a batch row's own id).
     /// `patient` (batch rows): 429s do not use up retries; they are retried behind
@@ -538,8 +569,42 @@ impl Identity {
     ) -> Result<Verification> {
         let mut target = self.target(options, request_id)?;
         target.patient = patient;
-        let span = tracing::debug_span!("glair_vision.verification", nik = %mask_nik(request.nik()));
-        self.send_with_retries(request, &target, attempts).instrument(span).await
+        // An HTTP client span as OpenTelemetry names its fields (what
+        // tracing-opentelemetry exports); the outcome is recorded when the call ends.
+        let url = &target.endpoint;
+        let span = tracing::info_span!(
+            "glair_vision.verification",
+            otel.name = "POST",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = "POST",
+            server.address = url.host_str().unwrap_or(""),
+            server.port = url.port_or_known_default().unwrap_or(0),
+            url.full = url.as_str(),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            glair.request_id = tracing::field::Empty,
+            glair.client_request_id = target.client_request_id(),
+            glair.attempts = tracing::field::Empty,
+            glair.pacer_wait_ms = tracing::field::Empty,
+            nik = %mask_nik(request.nik()),
+        );
+        let result = self.send_with_retries(request, &target, attempts).instrument(span.clone()).await;
+        if !span.is_disabled() {
+            span.record("glair.attempts", attempts.sent);
+            span.record("glair.pacer_wait_ms", attempts.pacer_wait.as_millis() as u64);
+            if let Some(status) = attempts.status {
+                span.record("http.response.status_code", status);
+            }
+            match &result {
+                Ok(v) => span.record("glair.request_id", v.request_id.as_deref()),
+                Err(e) => span
+                    .record("error.type", e.kind().to_string())
+                    .record("otel.status_code", "ERROR")
+                    .record("glair.request_id", e.request_id()),
+            };
+        }
+        result
     }
 
     fn target(&self, options: &RequestOptions, request_id: Option<&str>) -> Result<CallTarget> {
@@ -586,7 +651,18 @@ impl Identity {
         } else {
             inner.headers.clone()
         };
-        Ok(CallTarget { endpoint, headers, timeout, deadline, retry, request_id, pacer, patient: false })
+        let trace_context = options.trace_context.clone();
+        Ok(CallTarget {
+            endpoint,
+            headers,
+            timeout,
+            deadline,
+            retry,
+            request_id,
+            pacer,
+            trace_context,
+            patient: false,
+        })
     }
 
     /// Attempts until a result, an error the policy does not retry, no retries
@@ -604,7 +680,10 @@ impl Identity {
         let mut retry = 0;
         let mut last: Option<Error> = None;
         loop {
-            let permit = match pacer.acquire(deadline, last.is_some()).await {
+            let waiting = Instant::now();
+            let acquired = pacer.acquire(deadline, last.is_some()).await;
+            attempts.pacer_wait += waiting.elapsed();
+            let permit = match acquired {
                 Ok(permit) => permit,
                 Err(start) => {
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -635,6 +714,10 @@ impl Identity {
             if let Some(quota) = announced {
                 pacer.announced(quota);
             }
+            attempts.status = match &sent {
+                Ok(_) => Some(200),
+                Err(e) => e.status().or(attempts.status),
+            };
             let err = match sent {
                 Ok(mut v) => {
                     pacer.succeeded(permit);
@@ -741,6 +824,13 @@ impl Identity {
             .header(CONTENT_TYPE, content_type);
         if let Some((_, value)) = &target.request_id {
             call = call.header("x-request-id", value.clone());
+        }
+        if let Some(context) = &target.trace_context {
+            let (traceparent, tracestate) = context.headers();
+            call = call.header("traceparent", traceparent.clone());
+            if let Some(tracestate) = tracestate {
+                call = call.header("tracestate", tracestate.clone());
+            }
         }
         let sending = call.body(wire::multipart_body(request, &boundary)).send();
         let response = match tokio::time::timeout_at(ends, sending).await {

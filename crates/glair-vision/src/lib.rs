@@ -60,6 +60,7 @@ mod response;
 mod retry;
 pub mod survey;
 pub mod tables;
+pub mod telemetry;
 mod wire;
 
 pub use batch::{BatchItem, BatchOptions, BatchRequest, RateLimiter};
