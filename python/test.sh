@@ -19,7 +19,8 @@ fi
 
 # The optional dependencies the suite exercises (the package's extras: tables
 # for verify_table). Add a suite's extra libraries here.
-TEST_EXTRAS=("pyarrow>=15" "pandas>=2.2" "polars>=1" "fsspec>=2023.1" "s3fs>=2023.1" "moto[server]>=5,<6" "boto3")
+TEST_EXTRAS=("pyarrow>=15" "pandas>=2.2" "polars>=1" "fsspec>=2023.1" "s3fs>=2023.1" "moto[server]>=5,<6" "boto3"
+    "opentelemetry-api>=1.23" "opentelemetry-sdk>=1.23")
 
 echo "==> installing build and test tools"
 "$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10" "hypothesis>=6.100" \

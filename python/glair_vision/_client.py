@@ -26,6 +26,7 @@ from typing import (
 )
 
 from . import _logging, _native, _tables
+from ._telemetry import Telemetry
 from ._native import PacingState, Verification
 from .errors import GlairVisionError, ValidationError
 
@@ -89,6 +90,7 @@ def _batch_options(vision: "_BaseVision", overrides: Mapping[str, Any]) -> Optio
 class _BaseVision:
     _client: _native.Client
     _overrides: Dict[str, Any]
+    _telemetry: Telemetry
 
     def __init__(
         self,
@@ -109,12 +111,19 @@ class _BaseVision:
         proxy: Union[str, Literal[False], None] = None,
         client_cert: Optional[Pem] = None,
         client_key: Optional[Pem] = None,
+        telemetry: bool = True,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         # Network settings (see the README's "Corporate networks"): ca_bundle is
         # trusted besides the system's roots (only it, with ca_bundle_only);
         # proxy=None takes HTTPS_PROXY and the like, False connects directly;
         # client_cert and client_key are for gateways that require mutual TLS.
+        # telemetry: OpenTelemetry spans and metrics when the application has a
+        # provider (global, or tracer_provider / meter_provider); see _telemetry.
         _logging.refresh_logging()
+        if not isinstance(telemetry, bool):
+            raise TypeError(f"telemetry must be a bool, not {type(telemetry).__name__}")
         self._client = _native.Client(
             api_key=api_key,
             username=username,
@@ -134,12 +143,15 @@ class _BaseVision:
             client_key=client_key,
         )
         self._overrides = {}
+        self._telemetry = Telemetry(telemetry, tracer_provider, meter_provider)
 
     @classmethod
-    def _wrap(cls, client: _native.Client, overrides: Dict[str, Any]) -> Any:
+    def _wrap(cls, client: _native.Client, overrides: Dict[str, Any],
+              telemetry: Optional[Telemetry] = None) -> Any:
         self = cls.__new__(cls)
         self._client = client
         self._overrides = overrides
+        self._telemetry = telemetry or Telemetry(True)
         return self
 
     def with_options(
@@ -172,7 +184,7 @@ class _BaseVision:
             ),
         )
         _native.check_options(overrides)  # reject bad values now, not at the first call
-        return type(self)._wrap(self._client, overrides)
+        return type(self)._wrap(self._client, overrides, self._telemetry)
 
     @property
     def base_url(self) -> str:
@@ -225,15 +237,21 @@ class _BaseVision:
             f"timeout={self.timeout!r}, deadline={self.deadline!r}, max_retries={self.max_retries!r})"
         )
 
+    def _endpoint(self) -> str:
+        """The URL calls go to, for telemetry (a base URL has no query)."""
+        return f"{self.base_url.rstrip('/')}/identity/{self.api_version}/verification"
+
     def __reduce__(self) -> Tuple[Any, ...]:
         # By configuration (credentials included, so that workers without the
         # environment variables can call too); the pool is rebuilt on arrival.
-        return (_rebuild_vision, (type(self), self._client.config(), dict(self._overrides)))
+        # Telemetry arrives on or off: the worker's own providers record it.
+        telemetry = self._telemetry.enabled
+        return (_rebuild_vision, (type(self), self._client.config(), dict(self._overrides), telemetry))
 
 
-def _rebuild_vision(cls: type, config: Dict[str, Any], overrides: Dict[str, Any]) -> Any:
+def _rebuild_vision(cls: type, config: Dict[str, Any], overrides: Dict[str, Any], telemetry: bool = True) -> Any:
     client = _native.Client(read_env=False, **config)
-    return cls._wrap(client, overrides)  # type: ignore[attr-defined]
+    return cls._wrap(client, overrides, Telemetry(telemetry))  # type: ignore[attr-defined]
 
 
 class Vision(_BaseVision):
@@ -329,7 +347,14 @@ class Identity:
         fails. A result whose ``verification_status`` is False is not an error.
         """
         record, options = _call(self._vision, locals())
-        return self._vision._client.verify(record, options)
+        vision = self._vision
+        if not vision._telemetry.on():
+            return vision._client.verify(record, options)
+        client = vision._client
+        return vision._telemetry.call(
+            client, vision._endpoint(), (options or {}).get("request_id"),
+            lambda context: client.verify_reported(record, {**(options or {}), **context}),
+        )
 
     def verification_batch(
         self,
@@ -548,7 +573,14 @@ class AsyncIdentity:
         """Like :meth:`Identity.verification`, awaitable. Cancelling the task
         aborts the call."""
         record, options = _call(self._vision, locals())
-        return await self._vision._client.verify_async(record, options)
+        vision = self._vision
+        if not vision._telemetry.on():
+            return await vision._client.verify_async(record, options)
+        client = vision._client
+        return await vision._telemetry.call_async(
+            client, vision._endpoint(), (options or {}).get("request_id"),
+            lambda context: client.verify_reported_async(record, {**(options or {}), **context}),
+        )
 
     async def verification_batch(
         self,

@@ -244,6 +244,12 @@ class Client:
     def verify_async(
         self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None
     ) -> Awaitable[Verification]: ...
+    def verify_reported(
+        self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None
+    ) -> Tuple[Union[Verification, GlairVisionError], Dict[str, Any]]: ...
+    def verify_reported_async(
+        self, record: Dict[str, Any], options: Optional[Dict[str, Any]] = None
+    ) -> Awaitable[Tuple[Union[Verification, GlairVisionError], Dict[str, Any]]]: ...
     def verify_batch(
         self,
         records: Iterable[Any],

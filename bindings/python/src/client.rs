@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{Stream, StreamExt as _};
+use glair_vision::telemetry::CallReport;
 use glair_vision::{
     limits, BatchItem, BatchOptions, BatchRequest, Error, RequestOptions, Verification, VerificationRequest,
     Vision,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::IntoPyObjectExt as _;
 use tokio::sync::mpsc;
 
@@ -80,6 +81,27 @@ impl<'py> IntoPyObject<'py> for Settled {
                 Ok(exc)
             }
         }
+    }
+}
+
+/// One call's outcome (as a batch's: a result or an exception instance, with
+/// `attempts` and `throttled`) and its report as a dict, in a tuple.
+pub struct Reported(pub (Result<Verification, Error>, CallReport));
+
+impl<'py> IntoPyObject<'py> for Reported {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (outcome, report) = self.0;
+        let settled = Settled { outcome, attempts: report.attempts, throttled: report.throttled };
+        let details = PyDict::new(py);
+        details.set_item("attempts", report.attempts)?;
+        details.set_item("throttled", report.throttled)?;
+        details.set_item("pacer_wait", report.pacer_wait.as_secs_f64())?;
+        details.set_item("status", report.status)?;
+        Ok(PyTuple::new(py, [settled.into_pyobject(py)?, details.into_any()])?.into_any())
     }
 }
 
@@ -346,6 +368,45 @@ impl PyClient {
             let outcome =
                 block_on(py, async move { vision.identity().verification_with(&request, &options).await })?;
             outcome.map(PyVerification::from).map_err(|e| to_pyerr(py, &e))
+        })
+    }
+
+    /// Verifies one record; returns the result or the exception (not raised) and
+    /// what the call did (`attempts`, `throttled`, `pacer_wait` in seconds,
+    /// `status`): for the telemetry layer's spans and metrics.
+    #[pyo3(signature = (record, options=None))]
+    fn verify_reported<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (request, options) = single(py, record, options)?;
+            let vision = self.vision();
+            let reported =
+                block_on(
+                    py,
+                    async move { vision.identity().verification_with_report(&request, &options).await },
+                )?;
+            Reported(reported).into_pyobject(py)
+        })
+    }
+
+    /// `verify_reported`, awaitable.
+    #[pyo3(signature = (record, options=None))]
+    fn verify_reported_async<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let (request, options) = single(py, record, options)?;
+            let vision = self.vision();
+            future_into_py(py, async move {
+                Ok(Reported(vision.identity().verification_with_report(&request, &options).await))
+            })
         })
     }
 

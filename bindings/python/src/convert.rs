@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use glair_vision::limits::{self, Count, DurationRange, OutOfRange};
+use glair_vision::telemetry::TraceContext;
 use glair_vision::{BatchRequest, Field, RateLimit, RequestOptions, ValidationError, VerificationRequest};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyMapping, PyString, PyType};
 
-use crate::errors::validation_pyerr;
+use crate::errors::{to_pyerr, validation_pyerr};
 
 static DATE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DATETIME_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -236,10 +237,12 @@ pub fn opt_string(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Opti
 /// Per-call overrides from a dict of `api_key`, `username`, `password`, `base_url`,
 /// `api_version`, `timeout` and `deadline` (seconds), `max_retries` (each within
 /// its `glair_vision::limits` range),
-/// `retry_unanswered` and `request_id`; `None` values are ignored.
+/// `retry_unanswered`, `request_id`, and `traceparent` and `tracestate` (the W3C
+/// trace context sent, which the telemetry layer sets); `None` values are ignored.
 pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestOptions> {
     let mut out = RequestOptions::default();
     let Some(options) = options else { return Ok(out) };
+    let (mut traceparent, mut tracestate) = (None, None);
     for (key, value) in options.iter() {
         let key = string("option name", &key)?;
         if value.is_none() {
@@ -256,9 +259,18 @@ pub fn request_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<RequestO
             "deadline" => out.deadline = Some(seconds(&limits::DEADLINE, &value)?),
             "retry_unanswered" => out.retry_unanswered = Some(boolean(&key, &value)?),
             "request_id" => out.request_id = Some(string(&key, &value)?),
+            "traceparent" => traceparent = Some(string(&key, &value)?),
+            "tracestate" => tracestate = Some(string(&key, &value)?),
             _ => return Err(PyTypeError::new_err(format!("unknown option {key:?}"))),
         }
     }
+    out.trace_context = match traceparent {
+        Some(traceparent) => Some(
+            TraceContext::new(&traceparent, tracestate.as_deref()).map_err(|e| to_pyerr(options.py(), &e))?,
+        ),
+        None if tracestate.is_some() => return Err(PyTypeError::new_err("tracestate needs traceparent")),
+        None => None,
+    };
     Ok(out)
 }
 

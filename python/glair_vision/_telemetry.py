@@ -1,0 +1,243 @@
+# mypy: disable-error-code="import-not-found, import-untyped, unused-ignore"
+# (opentelemetry-api is an optional extra.)
+"""OpenTelemetry spans and metrics of verification calls.
+
+On when the application uses OpenTelemetry: ``opentelemetry-api`` is importable
+(the ``otel`` extra) and a tracer or meter provider is set, globally or given to the
+client (``tracer_provider=``, ``meter_provider=``). Off with
+``GLAIR_VISION_TELEMETRY=0`` or a client's ``telemetry=False``; when off, a call
+costs one check more than before.
+
+Each call is a span of kind CLIENT under the caller's current span, named and
+attributed as OpenTelemetry's HTTP client conventions say (``http.request.method``,
+``server.address``, ``server.port``, ``url.full``, ``http.response.status_code``,
+``error.type``, ``http.request.resend_count``), plus GLAIR's ``Request-Id``, the
+caller's correlation id, the attempts, the 429s and the time spent waiting on the
+pacer; its W3C ``traceparent`` (and ``tracestate``) is sent to GLAIR. Metrics: calls
+by outcome and error type, attempts, 429s, the call duration as a histogram, and the
+pacer's current rate. No NIK, name, date of birth, key or password is in any
+attribute or label: only ids, counts, durations, statuses and the URL (no query).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+import weakref
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple
+
+if TYPE_CHECKING:
+    from ._native import Client, Verification
+
+try:
+    from opentelemetry import metrics as _metrics
+    from opentelemetry import propagate as _propagate
+    from opentelemetry import trace as _trace
+except ImportError:  # the extra is not installed: telemetry stays off
+    _trace = None  # type: ignore[assignment]
+
+ENV_SWITCH = "GLAIR_VISION_TELEMETRY"
+if _trace is not None:
+    # The API's global placeholder (what the getter returns before a provider is
+    # set) has no public name.
+    from opentelemetry.metrics import _internal as _metrics_internal
+
+    _METER_PLACEHOLDERS: Tuple[type, ...] = tuple(
+        t for t in (getattr(_metrics_internal, "_ProxyMeterProvider", None), _metrics.NoOpMeterProvider) if t
+    )
+_SCOPE = "glair_vision"
+_Outcome = Any  # a Verification or an exception instance
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _no_provider(provider: Any, placeholders: Tuple[type, ...]) -> bool:
+    """Whether a global provider is the API's placeholder (none set yet: the
+    global getter returns the set one once there is one) or its no-op."""
+    return isinstance(provider, placeholders)
+
+
+class Telemetry:
+    """One client's instruments (or None of them when off)."""
+
+    def __init__(self, enabled: bool, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        #: The client's switch, as given (kept across pickling).
+        self.enabled = enabled
+        self._enabled = enabled and _trace is not None
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        self._tracer: Any = None
+        self._instruments: Any = None
+        #: The native client this telemetry's calls go through (one per client
+        #: object, shared with its with_options copies), for the pacer gauge.
+        self.client: Optional["Client"] = None
+
+    def on(self) -> bool:
+        """Whether calls make spans or metrics now (the environment and the
+        global providers are read each time: an application may set them late)."""
+        if not self._enabled or os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "off", "no"):
+            return False
+        return self._tracing() is not None or self._metering() is not None
+
+    def _tracing(self) -> Any:
+        if self._tracer is None:
+            provider = self._tracer_provider or _trace.get_tracer_provider()
+            if self._tracer_provider is None and _no_provider(
+                    provider, (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)):
+                return None
+            self._tracer = provider.get_tracer(_SCOPE, _version())
+        return self._tracer
+
+    def _metering(self) -> Any:
+        if self._instruments is None:
+            provider = self._meter_provider or _metrics.get_meter_provider()
+            if self._meter_provider is None and _no_provider(provider, _METER_PLACEHOLDERS):
+                return None
+            self._instruments = _instruments(provider)
+            self._instruments.telemetries.add(self)
+        return self._instruments
+
+    def call(self, client: "Client", endpoint: str, request_id: Optional[str],
+             send: Callable[[Dict[str, str]], Tuple[_Outcome, Dict[str, Any]]]) -> "Verification":
+        """One call: a span around ``send`` (given the trace context to send), then
+        the metrics; raises the call's exception."""
+        span, context = self._start(client, endpoint, request_id)
+        started = time.perf_counter()
+        try:
+            outcome, report = send(context)
+        except BaseException as e:  # refused before sending (bad input), or cancelled
+            self._finish(span, endpoint, e, None, time.perf_counter() - started)
+            raise
+        return self._settle(span, endpoint, outcome, report, time.perf_counter() - started)
+
+    async def call_async(self, client: "Client", endpoint: str, request_id: Optional[str],
+                         send: Callable[[Dict[str, str]], Awaitable[Tuple[_Outcome, Dict[str, Any]]]]
+                         ) -> "Verification":
+        span, context = self._start(client, endpoint, request_id)
+        started = time.perf_counter()
+        try:
+            outcome, report = await send(context)
+        except BaseException as e:
+            self._finish(span, endpoint, e, None, time.perf_counter() - started)
+            raise
+        return self._settle(span, endpoint, outcome, report, time.perf_counter() - started)
+
+    def _start(self, client: "Client", endpoint: str, request_id: Optional[str]) -> Tuple[Any, Dict[str, str]]:
+        self.client = client
+        self._metering()  # registers this client with the pacer gauge
+        tracer = self._tracing()
+        carrier: Dict[str, str] = {}
+        if tracer is None:
+            return None, carrier
+        attributes = _server_attributes(endpoint)
+        attributes["url.full"] = endpoint
+        if request_id is not None:
+            attributes["glair.client_request_id"] = request_id
+        span = tracer.start_span("POST", kind=_trace.SpanKind.CLIENT, attributes=attributes)
+        # The span's own context goes to GLAIR: its traceparent names this span.
+        _propagate.inject(carrier, context=_trace.set_span_in_context(span))
+        return span, {k: carrier[k] for k in ("traceparent", "tracestate") if k in carrier}
+
+    def _settle(self, span: Any, endpoint: str, outcome: _Outcome, report: Dict[str, Any],
+                seconds: float) -> "Verification":
+        self._finish(span, endpoint, outcome, report, seconds)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def _finish(self, span: Any, endpoint: str, outcome: Any, report: Optional[Dict[str, Any]],
+                seconds: float) -> None:
+        failed = isinstance(outcome, BaseException)
+        error_type = (getattr(outcome, "code", None) or type(outcome).__name__) if failed else None
+        status = report.get("status") if report else None
+        attempts = report["attempts"] if report else 0
+        if span is not None:
+            if status is not None:
+                span.set_attribute("http.response.status_code", status)
+            request_id = getattr(outcome, "request_id", None)
+            if request_id:
+                span.set_attribute("glair.request_id", request_id)
+            if report:
+                span.set_attribute("glair.attempts", attempts)
+                span.set_attribute("glair.throttled", report["throttled"])
+                span.set_attribute("glair.pacer_wait_ms", round(report["pacer_wait"] * 1000.0, 3))
+                if attempts > 1:
+                    span.set_attribute("http.request.resend_count", attempts - 1)
+            if failed:
+                span.set_attribute("error.type", error_type)
+                # The error's type only: an answer's excerpt in a message is GLAIR's to show.
+                span.set_status(_trace.Status(_trace.StatusCode.ERROR, error_type))
+            span.end()
+        instruments = self._metering()
+        if instruments is not None:
+            instruments.record(endpoint, outcome, error_type, status, report, seconds)
+
+
+def _server_attributes(endpoint: str) -> Dict[str, Any]:
+    url = urllib.parse.urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return {"http.request.method": "POST", "server.address": url.hostname or "", "server.port": port}
+
+
+#: One set of instruments per meter provider, shared by every client that records to it.
+_INSTRUMENTS: "weakref.WeakKeyDictionary[Any, _Instruments]" = weakref.WeakKeyDictionary()
+
+
+def _instruments(provider: Any) -> "_Instruments":
+    instruments = _INSTRUMENTS.get(provider)
+    if instruments is None:
+        instruments = _INSTRUMENTS[provider] = _Instruments(provider.get_meter(_SCOPE, _version()))
+    return instruments
+
+
+class _Instruments:
+    def __init__(self, meter: Any) -> None:
+        #: The clients whose pacers the gauge reports (through their telemetry).
+        self.telemetries: "weakref.WeakSet[Telemetry]" = weakref.WeakSet()
+        telemetries = self.telemetries
+        self.calls = meter.create_counter("glair_vision.calls", unit="{call}",
+                                          description="Verification calls by outcome")
+        self.attempts = meter.create_counter("glair_vision.attempts", unit="{attempt}",
+                                             description="Attempts sent (first tries and retries)")
+        self.throttled = meter.create_counter("glair_vision.throttled", unit="{attempt}",
+                                              description="Attempts answered 429")
+        self.duration = meter.create_histogram(
+            "http.client.request.duration", unit="s", description="Duration of verification calls",
+            explicit_bucket_boundaries_advisory=[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5,
+                                                 5, 7.5, 10, 30, 60],
+        )
+
+        def pacer_rates(_options: Any) -> Iterable[Any]:
+            clients = {id(t.client): t.client for t in list(telemetries) if t.client is not None}
+            for client in clients.values():
+                rate = client.pacing().rate
+                if rate is not None:
+                    yield _metrics.Observation(rate, _server_attributes(client.base_url))
+
+        meter.create_observable_gauge("glair_vision.pacer.rate", callbacks=[pacer_rates], unit="{call}/s",
+                                      description="The pacer's current send rate (absent while unlimited)")
+
+    def record(self, endpoint: str, outcome: Any, error_type: Optional[str], status: Optional[int],
+               report: Optional[Dict[str, Any]], seconds: float) -> None:
+        server = _server_attributes(endpoint)
+        if error_type is not None:
+            self.calls.add(1, {**server, "glair.outcome": "error", "error.type": error_type})
+        else:
+            verified = bool(getattr(outcome, "verification_status", False))
+            self.calls.add(1, {**server, "glair.outcome": "verified" if verified else "not_verified"})
+        if report:
+            self.attempts.add(report["attempts"], server)
+            if report["throttled"]:
+                self.throttled.add(report["throttled"], server)
+        labels = dict(server)
+        if status is not None:
+            labels["http.response.status_code"] = status
+        if error_type is not None:
+            labels["error.type"] = error_type
+        self.duration.record(seconds, labels)
+
