@@ -128,6 +128,16 @@ export interface Settings {
   clientCert?: PemSource;
   /** The private key of `clientCert`. */
   clientKey?: PemSource;
+  /**
+   * OpenTelemetry spans and metrics of calls (`@opentelemetry/api`, an optional
+   * peer dependency): on when a provider is registered globally or given below;
+   * `false` turns them off (as does GLAIR_VISION_TELEMETRY=0). Default true.
+   */
+  telemetry?: boolean;
+  /** A tracer provider to use instead of the global one. */
+  tracerProvider?: { getTracer(name: string, version?: string): unknown };
+  /** A meter provider to use instead of the global one. */
+  meterProvider?: { getMeter(name: string, version?: string): unknown };
 }
 
 /**
@@ -194,6 +204,12 @@ export interface RequestOverrides {
   deadline?: number;
   /** Retry failures that leave it unknown whether the call was processed. */
   retryUnanswered?: boolean;
+  /**
+   * A W3C trace context to send (`00-<trace id>-<span id>-<flags>`) when you trace
+   * without OpenTelemetry; with it, the call's span sets its own.
+   */
+  traceparent?: string;
+  tracestate?: string;
   /**
    * Your correlation id, sent as `x-request-id` (1-128 visible ASCII characters)
    * and kept as `clientRequestId` on the result or error. In batches, per record

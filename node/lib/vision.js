@@ -4,7 +4,10 @@ const util = require('node:util');
 const native = require('./native');
 const errors = require('./errors');
 const { prepareRecord, prepareRow, prepareOptions } = require('./convert');
+const { Telemetry } = require('./telemetry');
 
+const TELEMETRY = Symbol('glair-vision.telemetry');
+const VISION = Symbol('glair-vision.vision');
 const NATIVE = Symbol('glair-vision.native');
 
 const FIELDS = [
@@ -56,8 +59,10 @@ function parseOutcome(item) {
 const PUSH_CHUNK = 256;
 /** `vision.identity`: KTP Basic Verification. */
 class Identity {
-  constructor(nativeVision) {
+  constructor(nativeVision, telemetry, vision) {
     Object.defineProperty(this, NATIVE, { value: nativeVision, enumerable: false });
+    Object.defineProperty(this, TELEMETRY, { value: telemetry, enumerable: false });
+    Object.defineProperty(this, VISION, { value: vision, enumerable: false });
   }
 
   /**
@@ -65,6 +70,8 @@ class Identity {
    * (`nik` required); `overrides` changes settings for this call only.
    */
   async verification(params, overrides) {
+    const telemetry = this[TELEMETRY];
+    if (telemetry.on()) return this.tracedVerification(telemetry, params, overrides);
     const record = JSON.stringify(prepareRecord(params));
     const opts = prepareOptions(overrides);
     let text;
@@ -76,6 +83,29 @@ class Identity {
       throw e;
     }
     return shapeResult(JSON.parse(text));
+  }
+
+  /** `verification` inside a span, sending its trace context (see telemetry.js). */
+  async tracedVerification(telemetry, params, overrides) {
+    const vision = this[VISION];
+    const base = (overrides && overrides.baseUrl) || vision.baseUrl;
+    const apiVersion = (overrides && overrides.apiVersion) || vision.apiVersion;
+    const endpoint = `${base.replace(/\/+$/, '')}/identity/${apiVersion}/verification`;
+    const requestId = (overrides && overrides.requestId) || (params && params.requestId) || null;
+    return telemetry.call(vision, endpoint, requestId, async (context) => {
+      const record = JSON.stringify(prepareRecord(params));
+      const opts = prepareOptions({ ...(overrides || {}), ...context });
+      let text;
+      try {
+        text = await this[NATIVE].verificationReported(record, opts);
+      } catch (err) {
+        throw errors.fromNative(err);
+      }
+      const outcome = JSON.parse(text);
+      return outcome.error === undefined
+        ? { value: shapeResult(outcome.value), report: outcome.report }
+        : { error: shapeError(outcome.error), report: outcome.report };
+    });
   }
 
   /**
@@ -207,7 +237,11 @@ async function* iterateStream(stream, records) {
  */
 class Vision {
   constructor(settings) {
-    const opts = prepareOptions(settings);
+    // The telemetry options are the JS layer's: objects the core cannot take.
+    const { telemetry, tracerProvider, meterProvider, ...rest } =
+      settings !== null && typeof settings === 'object' && !Array.isArray(settings) ? settings : {};
+    const opts = prepareOptions(settings !== null && typeof settings === 'object' && !Array.isArray(settings) ? rest : settings);
+    const tracing = new Telemetry({ telemetry, tracerProvider, meterProvider });
     let n;
     try {
       n = new native.NativeVision(opts);
@@ -215,7 +249,7 @@ class Vision {
       throw errors.fromNative(err);
     }
     Object.defineProperty(this, NATIVE, { value: n, enumerable: false });
-    Object.defineProperty(this, 'identity', { value: new Identity(n), enumerable: false });
+    Object.defineProperty(this, 'identity', { value: new Identity(n, tracing, this), enumerable: false });
   }
 
   /** The base URL in use (default https://api.vision.glair.ai). */

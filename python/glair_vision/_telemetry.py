@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 try:
     from opentelemetry import metrics as _metrics
-    from opentelemetry import propagate as _propagate
     from opentelemetry import trace as _trace
 except ImportError:  # the extra is not installed: telemetry stays off
     _trace = None  # type: ignore[assignment]
@@ -131,17 +130,14 @@ class Telemetry:
         self.client = client
         self._metering()  # registers this client with the pacer gauge
         tracer = self._tracing()
-        carrier: Dict[str, str] = {}
         if tracer is None:
-            return None, carrier
+            return None, {}
         attributes = _server_attributes(endpoint)
         attributes["url.full"] = endpoint
         if request_id is not None:
             attributes["glair.client_request_id"] = request_id
         span = tracer.start_span("POST", kind=_trace.SpanKind.CLIENT, attributes=attributes)
-        # The span's own context goes to GLAIR: its traceparent names this span.
-        _propagate.inject(carrier, context=_trace.set_span_in_context(span))
-        return span, {k: carrier[k] for k in ("traceparent", "tracestate") if k in carrier}
+        return span, _w3c_context(span.get_span_context())
 
     def _settle(self, span: Any, endpoint: str, outcome: _Outcome, report: Dict[str, Any],
                 seconds: float) -> "Verification":
@@ -176,6 +172,18 @@ class Telemetry:
         instruments = self._metering()
         if instruments is not None:
             instruments.record(endpoint, outcome, error_type, status, report, seconds)
+
+
+def _w3c_context(context: Any) -> Dict[str, str]:
+    """The span's W3C trace context (its traceparent names this span), written
+    directly: GLAIR reads W3C, whatever propagators the application configured."""
+    if not context.is_valid:
+        return {}
+    out = {"traceparent": f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"}
+    state = context.trace_state.to_header() if context.trace_state else ""
+    if state:
+        out["tracestate"] = state
+    return out
 
 
 def _server_attributes(endpoint: str) -> Dict[str, Any]:

@@ -201,6 +201,33 @@ impl NativeVision {
         run.await.map_err(|e| to_napi(&e))
     }
 
+    /// One call and what it did, as JSON: `{ value | error, report: { attempts,
+    /// throttled, pacerWaitMs, status } }` (an error as a batch outcome's is), for
+    /// the telemetry layer. Bad JSON or options still reject.
+    #[napi(catch_unwind)]
+    pub async fn verification_reported(
+        &self,
+        record: String,
+        overrides: Option<String>,
+    ) -> napi::Result<String> {
+        let run = async {
+            let request = request_from_value(&parse_json(&record, "record")?)?;
+            let options = request_options(&options_object(overrides, "per-call options")?)?;
+            let (outcome, report) = self.inner.identity().verification_with_report(&request, &options).await;
+            let report = json!({
+                "attempts": report.attempts,
+                "throttled": report.throttled,
+                "pacerWaitMs": report.pacer_wait.as_secs_f64() * 1000.0,
+                "status": report.status,
+            });
+            Ok::<_, Error>(match outcome {
+                Ok(v) => json!({ "value": verification_json(&v), "report": report }),
+                Err(e) => json!({ "error": error_payload(&e), "report": report }),
+            })
+        };
+        run.await.map(|v| v.to_string()).map_err(|e| to_napi(&e))
+    }
+
     /// Starts a streaming batch: push records with `BatchStream.push`, read
     /// outcomes (as they complete) with `BatchStream.next`.
     #[napi(catch_unwind)]
