@@ -141,6 +141,49 @@ class Telemetry {
     return outcome.value;
   }
 
+  /**
+   * A batch: one span (not one per row) with its counts; every row sends the
+   * batch span's trace context, and each outcome is counted in the metrics.
+   */
+  async batch(client, endpoint, options, run) {
+    this.client = client;
+    const instruments = this.metering();
+    const tracer = this.tracing();
+    let span = null;
+    let traced = options;
+    if (tracer !== null) {
+      const attributes = { ...serverAttributes(endpoint), 'url.full': endpoint };
+      span = tracer.startSpan('glair_vision.batch', { kind: api.SpanKind.INTERNAL, attributes }, api.context.active());
+      traced = { ...(options || {}), ...w3cContext(span.spanContext()) };
+    }
+    let outcomes;
+    try {
+      outcomes = await run(traced);
+    } catch (err) {
+      if (span !== null) {
+        span.setStatus({ code: api.SpanStatusCode.ERROR, message: err.code || 'error' });
+        span.end();
+      }
+      throw err;
+    }
+    const counts = { records: outcomes.length, verified: 0, not_verified: 0, failed: 0, attempts: 0, throttled: 0 };
+    for (const o of outcomes) {
+      const failed = o.status === 'rejected';
+      counts[failed ? 'failed' : o.value.verification_status ? 'verified' : 'not_verified'] += 1;
+      counts.attempts += o.attempts || 0;
+      counts.throttled += o.throttled || 0;
+      if (instruments !== null) {
+        const errorType = failed ? o.reason.code || 'error' : null;
+        instruments.count(endpoint, failed ? undefined : o.value, errorType, o.attempts || 0, o.throttled || 0);
+      }
+    }
+    if (span !== null) {
+      for (const [key, value] of Object.entries(counts)) span.setAttribute(`glair.batch.${key}`, value);
+      span.end();
+    }
+    return outcomes;
+  }
+
   finish(span, endpoint, { value, error, report }, seconds) {
     const errorType = error === undefined ? null : error.code || (error.constructor && error.constructor.name) || 'error';
     const status = report ? report.status : null;
@@ -198,17 +241,21 @@ class Instruments {
     });
   }
 
-  record(endpoint, value, errorType, status, report, seconds) {
+  /** A call's outcome, attempts and 429s (a batch row's too: rows have no duration). */
+  count(endpoint, value, errorType, attempts, throttled) {
     const server = serverAttributes(endpoint);
     if (errorType !== null) {
       this.calls.add(1, { ...server, 'glair.outcome': 'error', 'error.type': errorType });
     } else {
       this.calls.add(1, { ...server, 'glair.outcome': value && value.verification_status ? 'verified' : 'not_verified' });
     }
-    if (report) {
-      this.attempts.add(report.attempts, server);
-      if (report.throttled) this.throttled.add(report.throttled, server);
-    }
+    if (attempts) this.attempts.add(attempts, server);
+    if (throttled) this.throttled.add(throttled, server);
+  }
+
+  record(endpoint, value, errorType, status, report, seconds) {
+    const server = serverAttributes(endpoint);
+    this.count(endpoint, value, errorType, report ? report.attempts : 0, report ? report.throttled : 0);
     const labels = { ...server };
     if (status !== null && status !== undefined) labels['http.response.status_code'] = status;
     if (errorType !== null) labels['error.type'] = errorType;

@@ -123,6 +123,16 @@ class Identity {
     if (records == null || typeof records[Symbol.iterator] !== 'function' || typeof records === 'string') {
       throw new errors.ValidationError('invalid records: must be an array (or iterable) of records', { field: 'records' });
     }
+    const telemetry = this[TELEMETRY];
+    if (telemetry.on()) {
+      const vision = this[VISION];
+      const endpoint = `${vision.baseUrl.replace(/\/+$/, '')}/identity/${vision.apiVersion}/verification`;
+      return telemetry.batch(vision, endpoint, options, (traced) => this.settledBatch(records, traced));
+    }
+    return this.settledBatch(records, options);
+  }
+
+  async settledBatch(records, options) {
     // The streaming path underneath: only what is in flight lives in the addon,
     // so memory grows with the results kept, not with copies of the whole input.
     const out = Array.isArray(records) ? new Array(records.length) : [];

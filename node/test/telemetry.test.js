@@ -183,3 +183,28 @@ test('a globally registered provider is used (in a process of its own)', async (
     await sb.stop();
   }
 });
+
+test('a batch is one span with its counts; its rows send its context', async () => {
+  const sb = await glair.Sandbox.start();
+  const { exporter, tracerProvider, meterProvider, metrics } = otel();
+  try {
+    const vision = sb.vision({ tracerProvider, meterProvider, maxRetries: 0 });
+    const records = [{ nik: FIXTURE_SITI.nik, name: FIXTURE_SITI.name }, { nik: FIXTURE_SITI.nik, name: 'NAMA YANG SALAH' },
+      { nik: FAULT.s404 }, { nik: '12' }];
+    const outcomes = await vision.identity.verificationBatch(records, { concurrency: 2 });
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    const [span] = exporter.getFinishedSpans();
+    assert.equal(exporter.getFinishedSpans().length, 1);
+    assert.equal(span.name, 'glair_vision.batch');
+    const counts = Object.fromEntries(Object.entries(span.attributes).filter(([k]) => k.startsWith('glair.batch.')));
+    assert.deepEqual(counts, { 'glair.batch.records': 4, 'glair.batch.verified': 1, 'glair.batch.not_verified': 1,
+      'glair.batch.failed': 2, 'glair.batch.attempts': 3, 'glair.batch.throttled': 0 });
+    const c = span.spanContext();
+    const sent = new Set((await sb.requests()).map((r) => r.traceparent));
+    assert.deepEqual([...sent], [`00-${c.traceId}-${c.spanId}-0${c.traceFlags}`]);
+    const points = await metrics();
+    assert.equal(points['glair_vision.calls'].reduce((n, p) => n + p.value, 0), 4);
+  } finally {
+    await sb.stop();
+  }
+});

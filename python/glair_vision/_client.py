@@ -381,7 +381,13 @@ class Identity:
         before sending) and ``throttled`` (how many of them were answered 429);
         the client's totals are in :meth:`Vision.pacing`."""
         opts = _batch_options(self._vision, options)
-        return self._vision._client.verify_batch(records, concurrency, rate_limit, opts)
+        vision = self._vision
+        if not vision._telemetry.on():
+            return vision._client.verify_batch(records, concurrency, rate_limit, opts)
+        client = vision._client
+        return vision._telemetry.batch(
+            client, vision._endpoint(), opts, lambda o: client.verify_batch(records, concurrency, rate_limit, o)
+        )
 
     def verification_batch_iter(
         self,
@@ -592,7 +598,13 @@ class AsyncIdentity:
     ) -> List[Outcome]:
         """Like :meth:`Identity.verification_batch`, awaitable."""
         opts = _batch_options(self._vision, options)
-        return await self._vision._client.verify_batch_async(records, concurrency, rate_limit, opts)
+        vision = self._vision
+        if not vision._telemetry.on():
+            return await vision._client.verify_batch_async(records, concurrency, rate_limit, opts)
+        client = vision._client
+        return await vision._telemetry.batch_async(
+            client, vision._endpoint(), opts, lambda o: client.verify_batch_async(records, concurrency, rate_limit, o)
+        )
 
     def verification_batch_iter(
         self,

@@ -25,7 +25,7 @@ import os
 import time
 import urllib.parse
 import weakref
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from ._native import Client, Verification
@@ -125,6 +125,53 @@ class Telemetry:
             self._finish(span, endpoint, e, None, time.perf_counter() - started)
             raise
         return self._settle(span, endpoint, outcome, report, time.perf_counter() - started)
+
+    def batch(self, client: "Client", endpoint: str, options: Optional[Dict[str, Any]],
+              run: Callable[[Optional[Dict[str, Any]]], List[_Outcome]]) -> List[_Outcome]:
+        """A batch: one span (not one per row) with its counts; every row sends
+        the batch span's trace context, and each outcome is counted in the metrics."""
+        span, context = self._start_batch(client, endpoint)
+        started = time.perf_counter()
+        outcomes = run({**(options or {}), **context} if context else options)
+        self._finish_batch(span, endpoint, outcomes, time.perf_counter() - started)
+        return outcomes
+
+    async def batch_async(self, client: "Client", endpoint: str, options: Optional[Dict[str, Any]],
+                          run: Callable[[Optional[Dict[str, Any]]], Awaitable[List[_Outcome]]]) -> List[_Outcome]:
+        span, context = self._start_batch(client, endpoint)
+        started = time.perf_counter()
+        outcomes = await run({**(options or {}), **context} if context else options)
+        self._finish_batch(span, endpoint, outcomes, time.perf_counter() - started)
+        return outcomes
+
+    def _start_batch(self, client: "Client", endpoint: str) -> Tuple[Any, Dict[str, str]]:
+        self.client = client
+        self._metering()
+        tracer = self._tracing()
+        if tracer is None:
+            return None, {}
+        attributes = {**_server_attributes(endpoint), "url.full": endpoint}
+        span = tracer.start_span("glair_vision.batch", kind=_trace.SpanKind.INTERNAL, attributes=attributes)
+        return span, _w3c_context(span.get_span_context())
+
+    def _finish_batch(self, span: Any, endpoint: str, outcomes: List[_Outcome], seconds: float) -> None:
+        counts = {"records": len(outcomes), "verified": 0, "not_verified": 0, "failed": 0, "attempts": 0,
+                  "throttled": 0}
+        instruments = self._metering()
+        for outcome in outcomes:
+            failed = isinstance(outcome, BaseException)
+            kind = "failed" if failed else ("verified" if outcome.verification_status else "not_verified")
+            counts[kind] += 1
+            counts["attempts"] += getattr(outcome, "attempts", 0) or 0
+            counts["throttled"] += getattr(outcome, "throttled", 0) or 0
+            if instruments is not None:
+                error_type = (getattr(outcome, "code", None) or type(outcome).__name__) if failed else None
+                instruments.count(endpoint, outcome, error_type, getattr(outcome, "attempts", 0) or 0,
+                                  getattr(outcome, "throttled", 0) or 0)
+        if span is not None:
+            for key, value in counts.items():
+                span.set_attribute(f"glair.batch.{key}", value)
+            span.end()
 
     def _start(self, client: "Client", endpoint: str, request_id: Optional[str]) -> Tuple[Any, Dict[str, str]]:
         self.client = client
@@ -230,18 +277,24 @@ class _Instruments:
         meter.create_observable_gauge("glair_vision.pacer.rate", callbacks=[pacer_rates], unit="{call}/s",
                                       description="The pacer's current send rate (absent while unlimited)")
 
-    def record(self, endpoint: str, outcome: Any, error_type: Optional[str], status: Optional[int],
-               report: Optional[Dict[str, Any]], seconds: float) -> None:
+    def count(self, endpoint: str, outcome: Any, error_type: Optional[str], attempts: int, throttled: int) -> None:
+        """A call's outcome, attempts and 429s (a batch row's too: rows have no duration)."""
         server = _server_attributes(endpoint)
         if error_type is not None:
             self.calls.add(1, {**server, "glair.outcome": "error", "error.type": error_type})
         else:
             verified = bool(getattr(outcome, "verification_status", False))
             self.calls.add(1, {**server, "glair.outcome": "verified" if verified else "not_verified"})
-        if report:
-            self.attempts.add(report["attempts"], server)
-            if report["throttled"]:
-                self.throttled.add(report["throttled"], server)
+        if attempts:
+            self.attempts.add(attempts, server)
+        if throttled:
+            self.throttled.add(throttled, server)
+
+    def record(self, endpoint: str, outcome: Any, error_type: Optional[str], status: Optional[int],
+               report: Optional[Dict[str, Any]], seconds: float) -> None:
+        server = _server_attributes(endpoint)
+        self.count(endpoint, outcome, error_type, report["attempts"] if report else 0,
+                   report["throttled"] if report else 0)
         labels = dict(server)
         if status is not None:
             labels["http.response.status_code"] = status

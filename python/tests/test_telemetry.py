@@ -206,3 +206,33 @@ def test_the_global_provider_and_a_pickled_client(sb: Sandbox, tmp_path: Any) ->
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2"
+
+
+def test_a_batch_is_one_span_with_its_counts(sb: Sandbox, otel: Any) -> None:
+    tracer_provider, exporter, meter_provider, reader = otel
+    vision = sb.vision(tracer_provider=tracer_provider, meter_provider=meter_provider, max_retries=0)
+    sb.clear_requests()
+    records = [{"nik": SITI["nik"], "name": SITI["name"]}, {"nik": SITI["nik"], "name": "NAMA YANG SALAH"},
+               {"nik": FAULT + "9404"}, {"nik": "12"}]
+    outcomes = vision.identity.verification_batch(records, concurrency=2)
+    assert [getattr(o, "code", None) for o in outcomes] == [None, None, "not_found", "validation"]
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "glair_vision.batch"
+    attributes = dict(span.attributes or {})
+    assert {k: v for k, v in attributes.items() if k.startswith("glair.batch.")} == {
+        "glair.batch.records": 4, "glair.batch.verified": 1, "glair.batch.not_verified": 1,
+        "glair.batch.failed": 2, "glair.batch.attempts": 3, "glair.batch.throttled": 0,
+    }
+    context = span.get_span_context()
+    assert {r["traceparent"] for r in sb.requests()} == {
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    }
+    calls = metric_points(reader)["glair_vision.calls"]
+    assert sum(p.value for p in calls) == 4
+
+    async def run() -> List[Any]:
+        async with AsyncVision(base_url=sb.url, **sb.credentials, tracer_provider=tracer_provider) as v:
+            return await v.identity.verification_batch(records[:2])
+
+    assert len(asyncio.run(run())) == 2
+    assert [s.name for s in exporter.get_finished_spans()] == ["glair_vision.batch"] * 2
