@@ -248,9 +248,9 @@ async function* iterateStream(stream, records) {
 class Vision {
   constructor(settings) {
     // The telemetry options are the JS layer's: objects the core cannot take.
-    const { telemetry, tracerProvider, meterProvider, ...rest } =
-      settings !== null && typeof settings === 'object' && !Array.isArray(settings) ? settings : {};
-    const opts = prepareOptions(settings !== null && typeof settings === 'object' && !Array.isArray(settings) ? rest : settings);
+    const isObject = settings !== null && typeof settings === 'object' && !Array.isArray(settings);
+    const { telemetry, tracerProvider, meterProvider, ...rest } = isObject ? settings : {};
+    const opts = prepareOptions(isObject ? rest : settings);
     const tracing = new Telemetry({ telemetry, tracerProvider, meterProvider });
     let n;
     try {
