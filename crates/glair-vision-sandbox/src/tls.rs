@@ -12,7 +12,6 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::SandboxError;
@@ -86,20 +85,15 @@ pub(crate) fn start(settings: &TlsSettings, host: IpAddr) -> Result<Tls, Sandbox
     let issuer = Issuer::new(ca, ca_key);
 
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    if !host.is_unspecified() {
-        names.push(host.to_string());
+    let host = (!host.is_unspecified()).then(|| host.to_string());
+    for name in host.into_iter().chain(settings.names.iter().cloned()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
     }
-    names.extend(settings.names.iter().cloned());
-    names.dedup();
-    let server_key = KeyPair::generate().map_err(|e| failed("cannot make a key", &e))?;
-    let mut server = CertificateParams::new(names).map_err(|e| failed("invalid TLS name", &e))?;
-    server.distinguished_name.push(DnType::CommonName, "glair-vision sandbox");
-    server.use_authority_key_identifier_extension = true;
-    server.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_certificate = server
-        .signed_by(&server_key, &issuer)
-        .map_err(|e| failed("cannot sign the server certificate", &e))?;
+    let (server_certificate, server_key) =
+        leaf(&issuer, names, "glair-vision sandbox", ExtendedKeyUsagePurpose::ServerAuth)
+            .map_err(|e| failed("cannot make the server certificate", &e))?;
 
     let ca_file = directory.join("ca.pem");
     write(&ca_file, ca_certificate.pem().as_bytes(), false).map_err(|e| failed("cannot write the CA", &e))?;
@@ -115,15 +109,9 @@ pub(crate) fn start(settings: &TlsSettings, host: IpAddr) -> Result<Tls, Sandbox
         .with_safe_default_protocol_versions()
         .map_err(|e| failed("TLS", &e))?;
     let builder = if settings.require_client_certificate {
-        let client_key = KeyPair::generate().map_err(|e| failed("cannot make a key", &e))?;
-        let mut client = CertificateParams::new(Vec::new()).map_err(|e| failed("client", &e))?;
-        client.distinguished_name.push(DnType::CommonName, "glair-vision sandbox client");
-        client.use_authority_key_identifier_extension = true;
-        client.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_certificate = client
-            .signed_by(&client_key, &issuer)
-            .map_err(|e| failed("cannot sign the client certificate", &e))?;
+        let (client_certificate, client_key) =
+            leaf(&issuer, Vec::new(), "glair-vision sandbox client", ExtendedKeyUsagePurpose::ClientAuth)
+                .map_err(|e| failed("cannot make the client certificate", &e))?;
         let (certificate_file, key_file) = (directory.join("client.pem"), directory.join("client-key.pem"));
         write(&certificate_file, client_certificate.pem().as_bytes(), false)
             .and_then(|()| write(&key_file, client_key.serialize_pem().as_bytes(), true))
@@ -139,12 +127,27 @@ pub(crate) fn start(settings: &TlsSettings, host: IpAddr) -> Result<Tls, Sandbox
     } else {
         builder.with_no_client_auth()
     };
-    let key = PrivateKeyDer::from_pem_slice(server_key.serialize_pem().as_bytes())
-        .map_err(|e| failed("server key", &e))?;
+    let key = PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
     let chain: Vec<CertificateDer<'static>> = vec![server_certificate.der().clone()];
     let mut config = builder.with_single_cert(chain, key).map_err(|e| failed("server certificate", &e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Tls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), files, owned_directory })
+}
+
+/// A certificate the CA signs for `names`, with its new key: a server's or a client's (`usage`).
+fn leaf(
+    issuer: &Issuer<'_, KeyPair>,
+    names: Vec<String>,
+    common_name: &str,
+    usage: ExtendedKeyUsagePurpose,
+) -> Result<(rcgen::Certificate, KeyPair), rcgen::Error> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(names)?;
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.use_authority_key_identifier_extension = true;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![usage];
+    Ok((params.signed_by(&key, issuer)?, key))
 }
 
 /// Writes a file; a `private` one (a key) is made readable by its owner only.
