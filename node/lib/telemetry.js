@@ -61,6 +61,11 @@ function w3cContext(c) {
   return out;
 }
 
+/** An error's code (its class name if it has none). */
+function errorTypeOf(error) {
+  return error.code || (error.constructor && error.constructor.name) || 'error';
+}
+
 function serverAttributes(endpoint) {
   const url = new URL(endpoint);
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
@@ -167,14 +172,15 @@ class Telemetry {
       throw err;
     }
     const counts = { records: outcomes.length, verified: 0, not_verified: 0, failed: 0, attempts: 0, throttled: 0 };
+    const server = serverAttributes(endpoint);
     for (const o of outcomes) {
       const failed = o.status === 'rejected';
       counts[failed ? 'failed' : o.value.verification_status ? 'verified' : 'not_verified'] += 1;
       counts.attempts += o.attempts || 0;
       counts.throttled += o.throttled || 0;
       if (instruments !== null) {
-        const errorType = failed ? o.reason.code || 'error' : null;
-        instruments.count(endpoint, failed ? undefined : o.value, errorType, o.attempts || 0, o.throttled || 0);
+        const errorType = failed ? errorTypeOf(o.reason) : null;
+        instruments.count(server, failed ? undefined : o.value, errorType, o.attempts || 0, o.throttled || 0);
       }
     }
     if (span !== null) {
@@ -185,7 +191,7 @@ class Telemetry {
   }
 
   finish(span, endpoint, { value, error, report }, seconds) {
-    const errorType = error === undefined ? null : error.code || (error.constructor && error.constructor.name) || 'error';
+    const errorType = error === undefined ? null : errorTypeOf(error);
     const status = report ? report.status : null;
     if (span !== null) {
       if (status !== null && status !== undefined) span.setAttribute('http.response.status_code', status);
@@ -205,7 +211,7 @@ class Telemetry {
       span.end();
     }
     const instruments = this.metering();
-    if (instruments !== null) instruments.record(endpoint, value, errorType, status, report, seconds);
+    if (instruments !== null) instruments.record(serverAttributes(endpoint), value, errorType, status, report, seconds);
   }
 }
 
@@ -242,8 +248,7 @@ class Instruments {
   }
 
   /** A call's outcome, attempts and 429s (a batch row's too: rows have no duration). */
-  count(endpoint, value, errorType, attempts, throttled) {
-    const server = serverAttributes(endpoint);
+  count(server, value, errorType, attempts, throttled) {
     if (errorType !== null) {
       this.calls.add(1, { ...server, 'glair.outcome': 'error', 'error.type': errorType });
     } else {
@@ -253,9 +258,8 @@ class Instruments {
     if (throttled) this.throttled.add(throttled, server);
   }
 
-  record(endpoint, value, errorType, status, report, seconds) {
-    const server = serverAttributes(endpoint);
-    this.count(endpoint, value, errorType, report ? report.attempts : 0, report ? report.throttled : 0);
+  record(server, value, errorType, status, report, seconds) {
+    this.count(server, value, errorType, report ? report.attempts : 0, report ? report.throttled : 0);
     const labels = { ...server };
     if (status !== null && status !== undefined) labels['http.response.status_code'] = status;
     if (errorType !== null) labels['error.type'] = errorType;

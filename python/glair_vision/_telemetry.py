@@ -158,16 +158,16 @@ class Telemetry:
         counts = {"records": len(outcomes), "verified": 0, "not_verified": 0, "failed": 0, "attempts": 0,
                   "throttled": 0}
         instruments = self._metering()
+        server = _server_attributes(endpoint)
         for outcome in outcomes:
-            failed = isinstance(outcome, BaseException)
-            kind = "failed" if failed else ("verified" if outcome.verification_status else "not_verified")
+            error_type = _error_type(outcome)
+            attempts, throttled = getattr(outcome, "attempts", 0) or 0, getattr(outcome, "throttled", 0) or 0
+            kind = "failed" if error_type else ("verified" if outcome.verification_status else "not_verified")
             counts[kind] += 1
-            counts["attempts"] += getattr(outcome, "attempts", 0) or 0
-            counts["throttled"] += getattr(outcome, "throttled", 0) or 0
+            counts["attempts"] += attempts
+            counts["throttled"] += throttled
             if instruments is not None:
-                error_type = (getattr(outcome, "code", None) or type(outcome).__name__) if failed else None
-                instruments.count(endpoint, outcome, error_type, getattr(outcome, "attempts", 0) or 0,
-                                  getattr(outcome, "throttled", 0) or 0)
+                instruments.count(server, outcome, error_type, attempts, throttled)
         if span is not None:
             for key, value in counts.items():
                 span.set_attribute(f"glair.batch.{key}", value)
@@ -195,8 +195,8 @@ class Telemetry:
 
     def _finish(self, span: Any, endpoint: str, outcome: Any, report: Optional[Dict[str, Any]],
                 seconds: float) -> None:
-        failed = isinstance(outcome, BaseException)
-        error_type = (getattr(outcome, "code", None) or type(outcome).__name__) if failed else None
+        error_type = _error_type(outcome)
+        failed = error_type is not None
         status = report.get("status") if report else None
         attempts = report["attempts"] if report else 0
         if span is not None:
@@ -218,7 +218,7 @@ class Telemetry:
             span.end()
         instruments = self._metering()
         if instruments is not None:
-            instruments.record(endpoint, outcome, error_type, status, report, seconds)
+            instruments.record(_server_attributes(endpoint), outcome, error_type, status, report, seconds)
 
 
 def _w3c_context(context: Any) -> Dict[str, str]:
@@ -231,6 +231,13 @@ def _w3c_context(context: Any) -> Dict[str, str]:
     if state:
         out["tracestate"] = state
     return out
+
+
+def _error_type(outcome: Any) -> Optional[str]:
+    """An exception's error code (its class name if it has none); None for a result."""
+    if not isinstance(outcome, BaseException):
+        return None
+    return getattr(outcome, "code", None) or type(outcome).__name__
 
 
 def _server_attributes(endpoint: str) -> Dict[str, Any]:
@@ -277,9 +284,9 @@ class _Instruments:
         meter.create_observable_gauge("glair_vision.pacer.rate", callbacks=[pacer_rates], unit="{call}/s",
                                       description="The pacer's current send rate (absent while unlimited)")
 
-    def count(self, endpoint: str, outcome: Any, error_type: Optional[str], attempts: int, throttled: int) -> None:
+    def count(self, server: Dict[str, Any], outcome: Any, error_type: Optional[str], attempts: int,
+              throttled: int) -> None:
         """A call's outcome, attempts and 429s (a batch row's too: rows have no duration)."""
-        server = _server_attributes(endpoint)
         if error_type is not None:
             self.calls.add(1, {**server, "glair.outcome": "error", "error.type": error_type})
         else:
@@ -290,10 +297,9 @@ class _Instruments:
         if throttled:
             self.throttled.add(throttled, server)
 
-    def record(self, endpoint: str, outcome: Any, error_type: Optional[str], status: Optional[int],
+    def record(self, server: Dict[str, Any], outcome: Any, error_type: Optional[str], status: Optional[int],
                report: Optional[Dict[str, Any]], seconds: float) -> None:
-        server = _server_attributes(endpoint)
-        self.count(endpoint, outcome, error_type, report["attempts"] if report else 0,
+        self.count(server, outcome, error_type, report["attempts"] if report else 0,
                    report["throttled"] if report else 0)
         labels = dict(server)
         if status is not None:
