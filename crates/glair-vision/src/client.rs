@@ -535,7 +535,7 @@ impl Identity {
         request: &VerificationRequest,
         options: &RequestOptions,
     ) -> Result<Verification> {
-        self.send_normalized(&request.normalized()?, options, None, false, &mut Attempts::default()).await
+        self.verification_with_report(request, options).await.0
     }
 
     /// Like [`Identity::verification_with`], with a report of what the call did
