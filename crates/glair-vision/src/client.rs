@@ -336,11 +336,9 @@ impl VisionBuilder {
             // another origin: a 3xx is an error of its own (`Error::Redirect`).
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60));
-        let network = self.network.resolved()?;
-        let http = network
-            .apply(http)?
-            .build()
-            .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
+        let (http, network) = self.network.apply(http)?;
+        let http =
+            http.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let user_agent = format!("glair-vision/{} ({})", env!("CARGO_PKG_VERSION"), self.client_name);
         let pacers = AccountPacers::new(self.rate_limit, endpoint.as_str(), credentials.api_key.as_bytes());
         Ok(Vision {
@@ -391,7 +389,7 @@ struct Inner {
     /// the calls reach: per-call options may name another).
     pacers: AccountPacers,
     user_agent: String,
-    /// Trust, proxy and client certificate, files read ([`NetworkSettings::resolved`]).
+    /// Trust, proxy and client certificate, files read (see `NetworkSettings::apply`).
     network: NetworkSettings,
     /// What a transport error's message must not show (a proxy's credentials).
     secrets: Vec<String>,

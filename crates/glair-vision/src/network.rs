@@ -129,27 +129,20 @@ pub struct NetworkSettings {
 }
 
 impl NetworkSettings {
-    /// The same settings with every file read: what a client keeps, so that a
-    /// copy of it (after `fork`, on a Dask or Spark worker) needs none of the files.
-    pub fn resolved(&self) -> Result<NetworkSettings> {
-        let text = |pem: &Pem, what: &str| pem.read(what).map(Pem::Text);
-        Ok(NetworkSettings {
-            ca_bundles: self.ca_bundles.iter().map(|b| text(b, "CA bundle")).collect::<Result<_>>()?,
+    /// Applies the settings to an HTTP client being built, reading each file once.
+    /// A bundle, proxy or certificate that cannot be used is an
+    /// [`Error::Configuration`] naming it. Also returns the same settings with
+    /// every file's PEM in place of its path: what a client keeps, so that a copy
+    /// of it (after `fork`, on a Dask or Spark worker) needs none of the files.
+    pub(crate) fn apply(
+        &self,
+        mut http: reqwest::ClientBuilder,
+    ) -> Result<(reqwest::ClientBuilder, NetworkSettings)> {
+        let mut resolved = NetworkSettings {
             ca_bundle_only: self.ca_bundle_only,
             proxy: self.proxy.clone(),
-            client_certificate: match &self.client_certificate {
-                Some(c) => Some(ClientCertificate {
-                    certificate: text(&c.certificate, "client certificate")?,
-                    key: text(&c.key, "client key")?,
-                }),
-                None => None,
-            },
-        })
-    }
-
-    /// Applies the settings to an HTTP client being built. A bundle, proxy or
-    /// certificate that cannot be used is an [`Error::Configuration`] naming it.
-    pub(crate) fn apply(&self, mut http: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+            ..Default::default()
+        };
         let mut roots = Vec::new();
         for bundle in &self.ca_bundles {
             let pem = bundle.read("CA bundle")?;
@@ -159,6 +152,7 @@ impl NetworkSettings {
                 return Err(Error::Configuration(format!("the CA bundle {bundle:?} holds no certificate")));
             }
             roots.extend(certificates);
+            resolved.ca_bundles.push(Pem::Text(pem));
         }
         if self.ca_bundle_only {
             if roots.is_empty() {
@@ -171,9 +165,11 @@ impl NetworkSettings {
             http = http.tls_certs_merge(roots);
         }
         if let Some(client) = &self.client_certificate {
-            let mut pem = client.certificate.read("client certificate")?;
+            let (certificate, key) =
+                (client.certificate.read("client certificate")?, client.key.read("client key")?);
+            let mut pem = certificate.clone();
             pem.push(b'\n');
-            pem.extend(client.key.read("client key")?);
+            pem.extend_from_slice(&key);
             // reqwest's message may quote what it could not parse: not the key.
             let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
                 Error::Configuration(
@@ -182,6 +178,8 @@ impl NetworkSettings {
                 )
             })?;
             http = http.identity(identity);
+            resolved.client_certificate =
+                Some(ClientCertificate { certificate: Pem::Text(certificate), key: Pem::Text(key) });
         }
         match &self.proxy {
             ProxySetting::FromEnvironment => {}
@@ -200,7 +198,7 @@ impl NetworkSettings {
                 http = http.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
             }
         }
-        Ok(http)
+        Ok((http, resolved))
     }
 
     /// What error messages must not show: the proxy's credentials, as a URL

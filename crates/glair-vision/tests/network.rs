@@ -211,4 +211,12 @@ async fn bad_network_settings_are_refused_when_the_client_is_built() {
         assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
         assert!(err.to_string().contains(expected), "{err}");
     }
+    // A file that holds no certificate: the message names the file, not its bytes.
+    let junk = std::env::temp_dir().join(format!("glair-vision-not-a-bundle-{}.pem", std::process::id()));
+    std::fs::write(&junk, "no certificate here").unwrap();
+    let err = builder().ca_bundle(junk.clone()).build().unwrap_err();
+    std::fs::remove_file(&junk).unwrap();
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err}");
+    assert!(err.to_string().contains("holds no certificate"), "{err}");
+    assert!(err.to_string().contains(&*junk.to_string_lossy()), "{err}");
 }
