@@ -77,10 +77,19 @@ fn record_from_value(value: &Value, with_request_id: bool) -> Result<BatchReques
         }
     };
     let mut request = VerificationRequest::default();
-    let mut request_id = None;
+    let (mut request_id, mut traceparent, mut tracestate) = (None, None, None);
     for (key, v) in obj {
         if with_request_id && key == "requestId" {
             request_id = request_id_value(v)?;
+            continue;
+        }
+        // A batch row's own W3C trace context (a row span's).
+        if with_request_id && key == "traceparent" {
+            traceparent = text_value("traceparent", v)?;
+            continue;
+        }
+        if with_request_id && key == "tracestate" {
+            tracestate = text_value("tracestate", v)?;
             continue;
         }
         let field = Field::from_wire_name(key).ok_or_else(|| {
@@ -101,12 +110,20 @@ fn record_from_value(value: &Value, with_request_id: bool) -> Result<BatchReques
         }
     }
     // The core checks the values (and that `nik` is there) and the request id.
-    Ok(BatchRequest::new(request, request_id))
+    let mut batch_request = BatchRequest::new(request, request_id);
+    batch_request.trace_context = TraceContext::of_record(traceparent.as_deref(), tracestate.as_deref())?;
+    Ok(batch_request)
 }
 
 /// A correlation id (`requestId`): a string or unset; the core checks its characters.
 fn request_id_value(v: &Value) -> Result<Option<String>, Error> {
-    let bad = |why: String| Error::Validation(ValidationError::for_key("request_id", why));
+    text_value("request_id", v)
+}
+
+/// A record's text setting (`requestId`, `traceparent`, `tracestate`): a string
+/// or unset; the core checks its characters.
+fn text_value(key: &str, v: &Value) -> Result<Option<String>, Error> {
+    let bad = |why: String| Error::Validation(ValidationError::for_key(key, why));
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),

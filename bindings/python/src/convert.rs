@@ -56,6 +56,9 @@ fn field_value(py: Python<'_>, field: Field, value: &Bound<'_, PyAny>) -> Result
 
 /// The key of a record that holds its own correlation id (sent as `x-request-id`).
 const REQUEST_ID_KEY: &str = "request_id";
+/// The keys of a record's own W3C trace context (a row span's).
+const TRACEPARENT_KEY: &str = "traceparent";
+const TRACESTATE_KEY: &str = "tracestate";
 
 /// A record (a mapping of wire field names to values, and optionally a
 /// `request_id`; `None` means unset) as a request. Validation of the values
@@ -81,16 +84,22 @@ pub fn request_from_record(
         return Err(not_a_record());
     };
     let mut request = VerificationRequest::default();
-    let mut request_id = None;
+    let (mut request_id, mut traceparent, mut tracestate) = (None, None, None);
     for (key, value) in items {
         let key = key
             .cast::<PyString>()
             .ok()
             .and_then(|k| k.to_cow().ok().map(|c| c.into_owned()))
             .ok_or_else(|| ValidationError::for_key("record", "field names must be str"))?;
-        if key == REQUEST_ID_KEY {
+        let own = match key.as_str() {
+            REQUEST_ID_KEY => Some(&mut request_id),
+            TRACEPARENT_KEY => Some(&mut traceparent),
+            TRACESTATE_KEY => Some(&mut tracestate),
+            _ => None,
+        };
+        if let Some(slot) = own {
             if !value.is_none() {
-                request_id = Some(text_value(REQUEST_ID_KEY, &value)?);
+                *slot = Some(text_value(&key, &value)?);
             }
             continue;
         }
@@ -105,7 +114,9 @@ pub fn request_from_record(
         }
         request.set(field, field_value(py, field, &value)?);
     }
-    Ok(BatchRequest::new(request, request_id))
+    let mut batch_request = BatchRequest::new(request, request_id);
+    batch_request.trace_context = TraceContext::of_record(traceparent.as_deref(), tracestate.as_deref())?;
+    Ok(batch_request)
 }
 
 /// A record's `str` value that is not a field (the request id).

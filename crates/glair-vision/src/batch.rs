@@ -18,6 +18,7 @@ use crate::limits::{self, OutOfRange};
 use crate::pacing::RateLimit;
 use crate::request::VerificationRequest;
 use crate::response::Verification;
+use crate::telemetry::TraceContext;
 
 /// How a batch runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,23 +71,32 @@ impl BatchOptions {
 }
 
 /// One batch input: a request and, optionally, its own correlation id (sent as
-/// `x-request-id` instead of [`RequestOptions::request_id`]). A plain
-/// [`VerificationRequest`] converts into one without an id.
+/// `x-request-id` instead of [`RequestOptions::request_id`]) and its own W3C
+/// trace context (sent instead of [`RequestOptions::trace_context`]: a row
+/// span's, when the caller traces rows one by one). A plain
+/// [`VerificationRequest`] converts into one with neither.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchRequest {
     pub request: VerificationRequest,
     pub request_id: Option<String>,
+    pub trace_context: Option<TraceContext>,
 }
 
 impl BatchRequest {
     pub fn new(request: VerificationRequest, request_id: Option<String>) -> BatchRequest {
-        BatchRequest { request, request_id }
+        BatchRequest { request, request_id, trace_context: None }
+    }
+
+    /// This item's own trace context.
+    pub fn trace_context(mut self, context: TraceContext) -> BatchRequest {
+        self.trace_context = Some(context);
+        self
     }
 }
 
 impl From<VerificationRequest> for BatchRequest {
     fn from(request: VerificationRequest) -> BatchRequest {
-        BatchRequest { request, request_id: None }
+        BatchRequest::new(request, None)
     }
 }
 
@@ -253,6 +263,15 @@ async fn verify_item(
         if let Some(l) = limiter {
             l.acquire().await;
         }
+        // Only a row with a trace context of its own pays for a copy of the options.
+        let row_options;
+        let options = match item.trace_context {
+            Some(context) => {
+                row_options = RequestOptions { trace_context: Some(context), ..options.clone() };
+                &row_options
+            }
+            None => options,
+        };
         identity.send_normalized(&request, options, item.request_id.as_deref(), true, &mut attempts).await
     }
     .await;

@@ -31,7 +31,14 @@ impl TraceContext {
     /// optional `tracestate` of at most 512 visible ASCII characters. Anything else
     /// is an [`Error::Validation`] naming the header.
     pub fn new(traceparent: &str, tracestate: Option<&str>) -> Result<TraceContext> {
-        let bad = |key: &str, why: &str| Error::Validation(ValidationError::for_key(key, why));
+        TraceContext::checked(traceparent, tracestate).map_err(Error::Validation)
+    }
+
+    fn checked(
+        traceparent: &str,
+        tracestate: Option<&str>,
+    ) -> std::result::Result<TraceContext, ValidationError> {
+        let bad = |key: &str, why: &str| ValidationError::for_key(key, why);
         if !valid_traceparent(traceparent) {
             return Err(bad("traceparent", "must be a W3C traceparent: 00-<32 hex>-<16 hex>-<2 hex>"));
         }
@@ -49,6 +56,20 @@ impl TraceContext {
         };
         let traceparent = HeaderValue::from_str(traceparent).expect("checked: lower-case hex and dashes");
         Ok(TraceContext { traceparent, tracestate })
+    }
+
+    /// A record's own trace context (a batch row's `traceparent` and
+    /// `tracestate` keys): `None` without a `traceparent`; a `tracestate` alone
+    /// is refused, as is anything [`TraceContext::new`] refuses.
+    pub fn of_record(
+        traceparent: Option<&str>,
+        tracestate: Option<&str>,
+    ) -> std::result::Result<Option<TraceContext>, ValidationError> {
+        match (traceparent, tracestate) {
+            (Some(parent), state) => TraceContext::checked(parent, state).map(Some),
+            (None, Some(_)) => Err(ValidationError::for_key("tracestate", "needs a traceparent")),
+            (None, None) => Ok(None),
+        }
     }
 
     pub fn traceparent(&self) -> &str {
@@ -103,6 +124,15 @@ mod tests {
     use super::*;
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_records_own_context_needs_a_traceparent() {
+        assert_eq!(TraceContext::of_record(None, None).unwrap(), None);
+        let own = TraceContext::of_record(Some(PARENT), Some("a=b")).unwrap().unwrap();
+        assert_eq!((own.traceparent(), own.tracestate()), (PARENT, Some("a=b")));
+        assert_eq!(TraceContext::of_record(None, Some("a=b")).unwrap_err().field(), "tracestate");
+        assert_eq!(TraceContext::of_record(Some("00-zz"), None).unwrap_err().field(), "traceparent");
+    }
 
     #[test]
     fn w3c_examples_pass_and_malformed_contexts_are_refused() {

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use glair_vision::{BatchOptions, ErrorKind, FieldResults, RequestOptions, VerificationRequest};
+use glair_vision::telemetry::TraceContext;
+use glair_vision::{
+    BatchOptions, BatchRequest, ErrorKind, FieldResults, RequestOptions, VerificationRequest,
+};
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 
 const SITI: &str = "3171014508900001";
@@ -123,6 +126,32 @@ async fn batch_returns_every_outcome_in_input_order() {
     assert_eq!(outcomes[3].as_ref().unwrap_err().kind(), ErrorKind::ServiceUnavailable);
     assert!(outcomes[4].as_ref().unwrap().verification_status);
     assert_eq!(sb.received().len(), 4, "the invalid row was not sent");
+}
+
+#[tokio::test]
+async fn a_batch_item_sends_its_own_trace_context_instead_of_the_batchs() {
+    let sb = sandbox().await;
+    let vision = sb.vision_builder().build().unwrap();
+    let batch_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let row_parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01";
+    let requests = vec![
+        BatchRequest::new(VerificationRequest::new(SITI), Some("row-0".into()))
+            .trace_context(TraceContext::new(row_parent, Some("row=1")).unwrap()),
+        BatchRequest::new(VerificationRequest::new("3273012305850002"), Some("row-1".into())),
+    ];
+    let options = BatchOptions {
+        request_options: RequestOptions {
+            trace_context: Some(TraceContext::new(batch_parent, None).unwrap()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let outcomes = vision.identity().verification_batch(requests, options).await;
+    assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+    let mut received = sb.received();
+    received.sort_by(|a, b| a.client_request_id.cmp(&b.client_request_id));
+    let sent: Vec<_> = received.iter().map(|r| (r.traceparent.as_deref(), r.tracestate.as_deref())).collect();
+    assert_eq!(sent, [(Some(row_parent), Some("row=1")), (Some(batch_parent), None)]);
 }
 
 #[tokio::test]

@@ -417,7 +417,7 @@ async fn run_staged(
                     Pending { row: row.row, error, request_id: row.request_id.clone(), keep: row.keep };
                 in_flight.lock().expect("not poisoned").insert(index, pending);
                 index += 1;
-                std::future::ready(Some(BatchRequest { request, request_id: row.request_id }))
+                std::future::ready(Some(BatchRequest::new(request, row.request_id)))
             })
     };
     let options = BatchOptions {
