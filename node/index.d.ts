@@ -229,6 +229,13 @@ export interface BatchOptions extends RequestOverrides {
    * spaced across all workers.
    */
   rateLimit?: RateLimit;
+  /**
+   * With OpenTelemetry on, also make each record a CLIENT span under the
+   * batch's `glair_vision.batch` span (from when a worker takes it to its
+   * outcome), whose trace context that record sends. Default false: one span
+   * per batch, whose trace context every record sends.
+   */
+  rowSpans?: boolean;
 }
 
 /** What one batch record took: attempts sent (0 if refused before sending), and how many were answered 429. */
@@ -237,8 +244,15 @@ export interface AttemptCounts {
   throttled: number;
 }
 
-/** A batch record: the fields, and optionally its own correlation id (`x-request-id`). */
-export type BatchRecord = VerificationParams & { requestId?: string | null };
+/**
+ * A batch record: the fields, and optionally its own correlation id
+ * (`x-request-id`) and W3C trace context (sent instead of the batch's).
+ */
+export type BatchRecord = VerificationParams & {
+  requestId?: string | null;
+  traceparent?: string | null;
+  tracestate?: string | null;
+};
 
 export interface BatchFulfilled extends AttemptCounts {
   status: 'fulfilled';

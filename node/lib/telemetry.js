@@ -146,72 +146,128 @@ class Telemetry {
     return outcome.value;
   }
 
-  /**
-   * A batch: one span (not one per row) with its counts; every row sends the
-   * batch span's trace context, and each outcome is counted in the metrics.
-   */
-  async batch(client, endpoint, options, run) {
+  /** The telemetry of one batch or stream (see `BatchTrace`). */
+  startBatch(client, endpoint, rowSpans) {
     this.client = client;
-    const instruments = this.metering();
-    const tracer = this.tracing();
-    let span = null;
-    let traced = options;
-    if (tracer !== null) {
-      const attributes = { ...serverAttributes(endpoint), 'url.full': endpoint };
-      span = tracer.startSpan('glair_vision.batch', { kind: api.SpanKind.INTERNAL, attributes }, api.context.active());
-      traced = { ...(options || {}), ...w3cContext(span.spanContext()) };
-    }
-    let outcomes;
-    try {
-      outcomes = await run(traced);
-    } catch (err) {
-      if (span !== null) {
-        span.setStatus({ code: api.SpanStatusCode.ERROR, message: err.code || 'error' });
-        span.end();
-      }
-      throw err;
-    }
-    const counts = { records: outcomes.length, verified: 0, not_verified: 0, failed: 0, attempts: 0, throttled: 0 };
-    const server = serverAttributes(endpoint);
-    for (const o of outcomes) {
-      const failed = o.status === 'rejected';
-      counts[failed ? 'failed' : o.value.verification_status ? 'verified' : 'not_verified'] += 1;
-      counts.attempts += o.attempts || 0;
-      counts.throttled += o.throttled || 0;
-      if (instruments !== null) {
-        const errorType = failed ? errorTypeOf(o.reason) : null;
-        instruments.count(server, failed ? undefined : o.value, errorType, o.attempts || 0, o.throttled || 0);
-      }
-    }
-    if (span !== null) {
-      for (const [key, value] of Object.entries(counts)) span.setAttribute(`glair.batch.${key}`, value);
-      span.end();
-    }
-    return outcomes;
+    return new BatchTrace(this.tracing(), this.metering(), endpoint, rowSpans);
   }
 
   finish(span, endpoint, { value, error, report }, seconds) {
     const errorType = error === undefined ? null : errorTypeOf(error);
     const status = report ? report.status : null;
-    if (span !== null) {
-      if (status !== null && status !== undefined) span.setAttribute('http.response.status_code', status);
-      const requestId = error === undefined ? value && value.requestId : error.requestId;
-      if (requestId) span.setAttribute('glair.request_id', requestId);
-      if (report) {
-        span.setAttribute('glair.attempts', report.attempts);
-        span.setAttribute('glair.throttled', report.throttled);
-        span.setAttribute('glair.pacer_wait_ms', Math.round(report.pacerWaitMs * 1000) / 1000);
-        if (report.attempts > 1) span.setAttribute('http.request.resend_count', report.attempts - 1);
-      }
-      if (errorType !== null) {
-        span.setAttribute('error.type', errorType);
-        // The error's type only: an answer's excerpt in a message is GLAIR's to show.
-        span.setStatus({ code: api.SpanStatusCode.ERROR, message: errorType });
-      }
-      span.end();
-    }
+    if (span !== null) endSpan(span, value, error, errorType, report);
     const instruments = this.metering();
     if (instruments !== null) instruments.record(serverAttributes(endpoint), value, errorType, status, report, seconds);
+  }
+}
+
+/** A call's (or a row's) CLIENT span: its answer attributes, status and end. */
+function endSpan(span, value, error, errorType, report) {
+  const status = report ? report.status : null;
+  if (status !== null && status !== undefined) span.setAttribute('http.response.status_code', status);
+  const requestId = error === undefined ? value && value.requestId : error.requestId;
+  if (requestId) span.setAttribute('glair.request_id', requestId);
+  if (report) {
+    span.setAttribute('glair.attempts', report.attempts);
+    span.setAttribute('glair.throttled', report.throttled);
+    if (report.pacerWaitMs !== undefined) {
+      span.setAttribute('glair.pacer_wait_ms', Math.round(report.pacerWaitMs * 1000) / 1000);
+    }
+    if (report.attempts > 1) span.setAttribute('http.request.resend_count', report.attempts - 1);
+  }
+  if (errorType !== null) {
+    span.setAttribute('error.type', errorType);
+    // The error's type only: an answer's excerpt in a message is GLAIR's to show.
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: errorType });
+  }
+  span.end();
+}
+
+/**
+ * One batch's telemetry: a `glair_vision.batch` span (INTERNAL, under the
+ * active span) that ends with the batch's counts, each row counted in the
+ * metrics, and, only when asked for (`rowSpans`), a CLIENT span per row under
+ * the batch span: a million rows must not make a million spans by default.
+ * Without row spans every row sends the batch span's trace context; with them
+ * each row sends its own span's.
+ */
+class BatchTrace {
+  constructor(tracer, instruments, endpoint, rowSpans) {
+    this.instruments = instruments;
+    this.endpoint = endpoint;
+    this.server = serverAttributes(endpoint);
+    this.counts = { records: 0, verified: 0, not_verified: 0, failed: 0, attempts: 0, throttled: 0 };
+    this.rows = new Map();
+    this.span = null;
+    this.context = {};
+    this.rowTracer = null;
+    if (tracer !== null) {
+      const attributes = { ...this.server, 'url.full': endpoint };
+      this.span = tracer.startSpan('glair_vision.batch', { kind: api.SpanKind.INTERNAL, attributes }, api.context.active());
+      this.context = w3cContext(this.span.spanContext());
+      if (rowSpans) {
+        this.rowTracer = tracer;
+        this.parent = api.trace.setSpan(api.context.active(), this.span);
+      }
+    }
+  }
+
+  /** Whether rows get spans of their own (and so are handed over one by one). */
+  get rowSpans() {
+    return this.rowTracer !== null;
+  }
+
+  /** The batch's options with the batch span's trace context. */
+  options(options) {
+    return Object.keys(this.context).length ? { ...(options || {}), ...this.context } : options;
+  }
+
+  /** A prepared row about to be handed to a free worker: its span starts now, and the row sends its context. */
+  row(index, row) {
+    if (this.rowTracer === null || row === null || typeof row !== 'object') return row;
+    const attributes = { ...this.server, 'url.full': this.endpoint };
+    if (typeof row.requestId === 'string') attributes['glair.client_request_id'] = row.requestId;
+    const span = this.rowTracer.startSpan('POST', { kind: api.SpanKind.CLIENT, attributes }, this.parent);
+    this.rows.set(index, span);
+    return { ...row, ...w3cContext(span.spanContext()) };
+  }
+
+  /** A row's outcome (`{index, value | error, attempts, throttled}`): counted, its span ended. */
+  settled(item) {
+    const failed = item.error !== undefined;
+    const errorType = failed ? errorTypeOf(item.error) : null;
+    const attempts = item.attempts || 0;
+    const throttled = item.throttled || 0;
+    this.counts.records += 1;
+    this.counts[failed ? 'failed' : item.value.verification_status ? 'verified' : 'not_verified'] += 1;
+    this.counts.attempts += attempts;
+    this.counts.throttled += throttled;
+    if (this.instruments !== null) this.instruments.count(this.server, item.value, errorType, attempts, throttled);
+    const span = this.rows.get(item.index);
+    if (span !== undefined) {
+      this.rows.delete(item.index);
+      const status = failed ? item.error.status : 200;
+      endSpan(span, item.value, item.error, errorType, { status, attempts, throttled });
+    }
+  }
+
+  /** The batch is over (done, stopped by its consumer, or failed with `error`). */
+  end(error) {
+    for (const span of this.rows.values()) {
+      span.setAttribute('error.type', 'cancelled');
+      span.setStatus({ code: api.SpanStatusCode.ERROR, message: 'cancelled' });
+      span.end();
+    }
+    this.rows.clear();
+    if (this.span === null) return;
+    for (const [key, value] of Object.entries(this.counts)) this.span.setAttribute(`glair.batch.${key}`, value);
+    if (error !== undefined && error !== null) {
+      const errorType = errorTypeOf(error);
+      this.span.setAttribute('error.type', errorType);
+      this.span.setStatus({ code: api.SpanStatusCode.ERROR, message: errorType });
+    }
+    this.span.end();
+    this.span = null;
   }
 }
 

@@ -123,16 +123,6 @@ class Identity {
     if (records == null || typeof records[Symbol.iterator] !== 'function' || typeof records === 'string') {
       throw new errors.ValidationError('invalid records: must be an array (or iterable) of records', { field: 'records' });
     }
-    const telemetry = this[TELEMETRY];
-    if (telemetry.on()) {
-      const vision = this[VISION];
-      const endpoint = `${vision.baseUrl.replace(/\/+$/, '')}/identity/${vision.apiVersion}/verification`;
-      return telemetry.batch(vision, endpoint, options, (traced) => this.settledBatch(records, traced));
-    }
-    return this.settledBatch(records, options);
-  }
-
-  async settledBatch(records, options) {
     // The streaming path underneath: only what is in flight lives in the addon,
     // so memory grows with the results kept, not with copies of the whole input.
     const out = Array.isArray(records) ? new Array(records.length) : [];
@@ -151,6 +141,12 @@ class Identity {
    * `{index, error}`, yielded as calls complete (not in input order). `records`
    * may be an array, any iterable or an async iterable; it is read only as the
    * workers free up. Breaking out of the loop cancels what is in flight.
+   *
+   * With OpenTelemetry on, a batch or stream is one `glair_vision.batch` span
+   * with its counts, ending when the last outcome is read (or the loop is left);
+   * every record sends its trace context. `rowSpans: true` also makes each
+   * record a CLIENT span under it (from when a worker takes it to its outcome),
+   * whose trace context that record sends.
    */
   verificationStream(records, options) {
     const iterable =
@@ -162,29 +158,70 @@ class Identity {
         field: 'records',
       });
     }
-    const opts = prepareOptions(options);
-    const stream = (() => {
-      try {
-        return this[NATIVE].verificationStream(opts);
-      } catch (err) {
-        throw errors.fromNative(err);
-      }
-    })();
-    return iterateStream(stream, records);
+    const { rowSpans, rest } = splitRowSpans(options);
+    const telemetry = this[TELEMETRY];
+    let trace = null;
+    if (telemetry.on()) {
+      const vision = this[VISION];
+      const endpoint = `${vision.baseUrl.replace(/\/+$/, '')}/identity/${vision.apiVersion}/verification`;
+      trace = telemetry.startBatch(vision, endpoint, rowSpans);
+    }
+    let stream;
+    try {
+      const opts = prepareOptions(trace === null ? rest : trace.options(rest));
+      stream = this[NATIVE].verificationStream(opts);
+    } catch (err) {
+      const error = errors.fromNative(err);
+      if (trace !== null) trace.end(error);
+      throw error;
+    }
+    // With row spans a record is handed over only when a worker is free, so its span starts with its call.
+    const window = trace !== null && trace.rowSpans ? concurrencyOf(rest) : null;
+    return iterateStream(stream, records, trace, window);
   }
 }
 
-async function* iterateStream(stream, records) {
+/** The JS layer's own batch option `rowSpans` (a boolean), apart from the rest. */
+function splitRowSpans(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options) || !('rowSpans' in options)) {
+    return { rowSpans: false, rest: options };
+  }
+  const { rowSpans, ...rest } = options;
+  if (rowSpans !== undefined && typeof rowSpans !== 'boolean') {
+    throw new errors.ConfigurationError(`option \`rowSpans\` must be a boolean, not ${typeof rowSpans}`);
+  }
+  return { rowSpans: rowSpans === true, rest };
+}
+
+/** A batch's concurrency (checked by the core; the default is 16). */
+function concurrencyOf(options) {
+  const n = options && options.concurrency;
+  return Number.isInteger(n) && n > 0 ? n : 16;
+}
+
+async function* iterateStream(stream, records, trace = null, window = null) {
   // Rows the JS layer already rejected (an invalid Date): a placeholder keeps
   // the indices aligned in the core, and its outcome is replaced by this error.
   const replaced = new Map();
   let index = 0;
   let feedError = null;
   let closed = false;
+  // With a window, at most that many records are in the core at once: the
+  // feeder waits for an outcome before handing over the next.
+  let inFlight = 0;
+  let wake = null;
+  const settle = () => {
+    inFlight -= 1;
+    if (wake !== null) {
+      const w = wake;
+      wake = null;
+      w();
+    }
+  };
   // Sync iterables (arrays) go over in chunks; an async source record by
   // record, so a slow producer's records start at once.
   const isAsync = records != null && typeof records[Symbol.asyncIterator] === 'function';
-  const chunkSize = isAsync ? 1 : PUSH_CHUNK;
+  const chunkSize = isAsync || window !== null ? 1 : PUSH_CHUNK;
   const feeding = (async () => {
     let chunk = [];
     const flush = async () => {
@@ -195,14 +232,17 @@ async function* iterateStream(stream, records) {
     };
     try {
       for await (const record of records) {
+        while (window !== null && inFlight >= window && !closed) await new Promise((resolve) => (wake = resolve));
+        if (closed) break; // the consumer stopped: read no further
         const p = prepareRow(record);
         if (p.error) {
           replaced.set(index, p.error);
           chunk.push({ nik: '' }); // fails validation in the core: never sent
         } else {
-          chunk.push(p.row);
+          chunk.push(trace !== null ? trace.row(index, p.row) : p.row);
         }
         index += 1;
+        inFlight += 1;
         if (chunk.length >= chunkSize) await flush();
         if (closed) break; // the consumer stopped: read no further
       }
@@ -217,25 +257,35 @@ async function* iterateStream(stream, records) {
       stream.end();
     }
   })();
+  let failure;
   try {
     for (;;) {
       const text = await errors.call(() => stream.next());
       if (text === null) break;
-      for (const item of JSON.parse(text)) {
-        if (replaced.has(item.index)) {
-          const error = replaced.get(item.index);
-          replaced.delete(item.index);
-          yield { index: item.index, error, attempts: 0, throttled: 0 };
+      for (const raw of JSON.parse(text)) {
+        let item;
+        if (replaced.has(raw.index)) {
+          const error = replaced.get(raw.index);
+          replaced.delete(raw.index);
+          item = { index: raw.index, error, attempts: 0, throttled: 0 };
         } else {
-          yield parseOutcome(item);
+          item = parseOutcome(raw);
         }
+        if (trace !== null) trace.settled(item);
+        settle();
+        yield item;
       }
     }
     await feeding;
     if (feedError) throw feedError;
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
     closed = true;
+    if (wake !== null) wake();
     stream.close();
+    if (trace !== null) trace.end(failure);
   }
 }
 

@@ -208,3 +208,118 @@ test('a batch is one span with its counts; its rows send its context', async () 
     await sb.stop();
   }
 });
+
+const ROWS = [
+  { nik: FIXTURE_SITI.nik, name: FIXTURE_SITI.name, requestId: 'row-0' },
+  { nik: FIXTURE_SITI.nik, name: 'NAMA YANG SALAH', requestId: 'row-1' },
+  { nik: FAULT.s404, requestId: 'row-2' },
+  { nik: '12', requestId: 'row-3' },
+];
+
+const traceparentOf = (span) => {
+  const c = span.spanContext();
+  return `00-${c.traceId}-${c.spanId}-0${c.traceFlags}`;
+};
+const parentIdOf = (span) => (span.parentSpanContext ? span.parentSpanContext.spanId : span.parentSpanId);
+const toMs = ([s, ns]) => s * 1e3 + ns / 1e6;
+
+async function checkRowSpans(sb, exporter, parent) {
+  const spans = exporter.getFinishedSpans();
+  const [batch, ...more] = spans.filter((s) => s.name === 'glair_vision.batch');
+  assert.equal(more.length, 0);
+  assert.equal(parentIdOf(batch), parent.spanContext().spanId);
+  const rows = Object.fromEntries(spans.filter((s) => s.name === 'POST').map((s) => [s.attributes['glair.client_request_id'], s]));
+  assert.deepEqual(Object.keys(rows).sort(), ['row-0', 'row-1', 'row-2', 'row-3']);
+  for (const row of Object.values(rows)) {
+    assert.equal(row.kind, api.SpanKind.CLIENT);
+    assert.equal(parentIdOf(row), batch.spanContext().spanId);
+    assert.ok(toMs(batch.startTime) <= toMs(row.startTime) && toMs(row.endTime) <= toMs(batch.endTime));
+  }
+  assert.equal(rows['row-0'].attributes['http.response.status_code'], 200);
+  assert.equal(rows['row-0'].attributes['glair.attempts'], 1);
+  assert.equal(rows['row-0'].status.code, api.SpanStatusCode.UNSET);
+  assert.equal(rows['row-2'].attributes['error.type'], 'not_found');
+  assert.equal(rows['row-2'].attributes['http.response.status_code'], 404);
+  assert.equal(rows['row-2'].status.code, api.SpanStatusCode.ERROR);
+  assert.equal(rows['row-3'].attributes['error.type'], 'validation');
+  // Each row sent reached the server with its own span's trace context.
+  const sent = Object.fromEntries((await sb.requests()).map((r) => [r.client_request_id, r.traceparent]));
+  assert.deepEqual(sent, Object.fromEntries(['row-0', 'row-1', 'row-2'].map((k) => [k, traceparentOf(rows[k])])));
+  for (const span of spans) {
+    const text = JSON.stringify(span.attributes);
+    for (const value of PERSONAL) assert.ok(!text.includes(value), text);
+  }
+}
+
+test('row spans when asked for, each row sending its own context', async () => {
+  const sb = await glair.Sandbox.start();
+  const { exporter, tracerProvider, meterProvider, metrics } = otel();
+  try {
+    const vision = sb.vision({ tracerProvider, meterProvider, maxRetries: 0 });
+    const app = tracerProvider.getTracer('app');
+    let parent;
+    const outcomes = await app.startActiveSpan('re-kyc', async (span) => {
+      parent = span;
+      try {
+        return await vision.identity.verificationBatch(ROWS, { concurrency: 2, rowSpans: true });
+      } finally {
+        span.end();
+      }
+    });
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    await checkRowSpans(sb, exporter, parent);
+    const points = await metrics();
+    assert.equal(points['glair_vision.calls'].reduce((n, p) => n + p.value, 0), 4);
+    await assert.rejects(vision.identity.verificationBatch(ROWS, { rowSpans: 'yes' }), { code: 'configuration' });
+  } finally {
+    await sb.stop();
+  }
+});
+
+test('a stream is one span that ends with the loop; row spans too', async () => {
+  const sb = await glair.Sandbox.start();
+  const { exporter, tracerProvider } = otel();
+  try {
+    const vision = sb.vision({ tracerProvider, maxRetries: 0 });
+    let count = 0;
+    for await (const _ of vision.identity.verificationStream(ROWS, { concurrency: 2 })) count += 1;
+    assert.equal(count, 4);
+    const [span, ...more] = exporter.getFinishedSpans();
+    assert.equal(more.length, 0);
+    assert.equal(span.name, 'glair_vision.batch');
+    assert.equal(span.attributes['glair.batch.records'], 4);
+    assert.equal(span.attributes['glair.batch.failed'], 2);
+    assert.deepEqual([...new Set((await sb.requests()).map((r) => r.traceparent))], [traceparentOf(span)]);
+
+    // Left early: the batch span ends with what was read, the open row spans as cancelled.
+    exporter.reset();
+    const many = Array.from({ length: 20 }, (_, i) => ({ ...ROWS[0], requestId: `r${i}` }));
+    for await (const _ of vision.identity.verificationStream(many, { concurrency: 1, rowSpans: true })) break;
+    const spans = exporter.getFinishedSpans();
+    const batches = spans.filter((s) => s.name === 'glair_vision.batch');
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0].attributes['glair.batch.records'], 1);
+    assert.equal(batches[0].status.code, api.SpanStatusCode.UNSET);
+    assert.ok(spans.filter((s) => s.name === 'POST').length <= 2, 'one row in flight at a time');
+  } finally {
+    await sb.stop();
+  }
+});
+
+test('a record may carry its own trace context', async () => {
+  const sb = await glair.Sandbox.start();
+  try {
+    const vision = sb.vision({ telemetry: false, maxRetries: 0 });
+    const own = '00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01';
+    const outcomes = await vision.identity.verificationBatch([
+      { nik: FIXTURE_SITI.nik, traceparent: own, tracestate: 'a=b' },
+      { nik: FIXTURE_SITI.nik, tracestate: 'a=b' },
+      { nik: FIXTURE_SITI.nik, traceparent: '00-zz' },
+    ]);
+    assert.equal(outcomes[0].status, 'fulfilled');
+    assert.deepEqual(outcomes.slice(1).map((o) => o.reason.field), ['tracestate', 'traceparent']);
+    assert.deepEqual((await sb.requests()).map((r) => [r.traceparent, r.tracestate]), [[own, 'a=b']]);
+  } finally {
+    await sb.stop();
+  }
+});
