@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n=== %s\n' "$*"; }
+# Each section's heading says how long the suite has run so far (CI's budget is 30 minutes).
+section() { printf '\n=== %s (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 section "One version (Cargo workspace = npm package)"
 python3 scripts/version.py --check

@@ -13,6 +13,7 @@ from typing import (
     Any,
     AsyncIterable,
     AsyncIterator,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -26,7 +27,7 @@ from typing import (
 )
 
 from . import _logging, _native, _tables
-from ._telemetry import Telemetry
+from ._telemetry import BatchTrace, Telemetry
 from ._native import PacingState, Verification
 from .errors import GlairVisionError, ValidationError
 
@@ -362,6 +363,7 @@ class Identity:
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
         rate_limit: RateLimit = "auto",
+        row_spans: bool = False,
         **options: Any,
     ) -> List[Outcome]:
         """Verifies many records (dicts keyed by wire field names, and optionally
@@ -379,12 +381,22 @@ class Identity:
         before anything is read or sent. Each outcome (result or exception)
         carries ``attempts`` (attempts sent for that record; 0 if it was refused
         before sending) and ``throttled`` (how many of them were answered 429);
-        the client's totals are in :meth:`Vision.pacing`."""
+        the client's totals are in :meth:`Vision.pacing`.
+
+        With OpenTelemetry on, the batch is one ``glair_vision.batch`` span with
+        its counts, and every record sends its trace context; ``row_spans=True``
+        also makes each record a CLIENT span under it (from when a worker takes
+        it to its outcome), whose trace context that record sends."""
+        _check_switches(row_spans=row_spans)
         opts = _batch_options(self._vision, options)
         vision = self._vision
         if not vision._telemetry.on():
             return vision._client.verify_batch(records, concurrency, rate_limit, opts)
         client = vision._client
+        if row_spans:
+            trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=True)
+            session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
+            return _in_order(_iterate(session, iter(records), concurrency, trace))
         return vision._telemetry.batch(
             client, vision._endpoint(), opts, lambda o: client.verify_batch(records, concurrency, rate_limit, o)
         )
@@ -395,15 +407,25 @@ class Identity:
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
         rate_limit: RateLimit = "auto",
+        row_spans: bool = False,
         **options: Any,
     ) -> Iterator[Tuple[int, Outcome]]:
         """Like :meth:`verification_batch`, yielding ``(index, outcome)`` pairs as
         calls complete (not in input order). Records are read lazily, so the
         input may be a generator over a file of any size. Closing the iterator
-        (or breaking out of the loop) cancels the calls in flight."""
+        (or breaking out of the loop) cancels the calls in flight. With
+        OpenTelemetry on, the iteration is one ``glair_vision.batch`` span that
+        ends with its counts when the iterator is done or closed; ``row_spans``
+        as in :meth:`verification_batch`."""
+        _check_switches(row_spans=row_spans)
         opts = _batch_options(self._vision, options)
-        session = self._vision._client.batch_session(concurrency, rate_limit, opts)
-        return _iterate(session, iter(records), 2 * concurrency)
+        vision = self._vision
+        client = vision._client
+        if not vision._telemetry.on():
+            return _iterate(client.batch_session(concurrency, rate_limit, opts), iter(records), 2 * concurrency)
+        trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=row_spans)
+        session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
+        return _iterate(session, iter(records), concurrency if row_spans else 2 * concurrency, trace)
 
     def verify_table(
         self,
@@ -503,14 +525,31 @@ def _unsent(error: ValidationError) -> ValidationError:
     return error
 
 
+def _traced_session(trace: BatchTrace, start: Callable[[Optional[Dict[str, Any]]], _native.BatchSession],
+                    options: Optional[Dict[str, Any]]) -> _native.BatchSession:
+    # Options the native side refuses end the batch span as they raise.
+    try:
+        return start(trace.options(options))
+    except BaseException as e:
+        trace.end(e)
+        raise
+
+
+def _in_order(pairs: Iterator[Tuple[int, Outcome]]) -> List[Outcome]:
+    done = dict(pairs)
+    return [done[i] for i in range(len(done))]
+
+
 def _iterate(
-    session: _native.BatchSession, records: Iterator[Mapping[str, Any]], window: int
+    session: _native.BatchSession, records: Iterator[Mapping[str, Any]], window: int,
+    trace: Optional[BatchTrace] = None,
 ) -> Iterator[Tuple[int, Outcome]]:
     # At most `window` records are between being read and being yielded: memory
     # stays flat however long the input is.
     positions: Dict[int, int] = {}
     index = 0
     exhausted = False
+    failure: Optional[BaseException] = None
     try:
         while True:
             while not exhausted and len(positions) < window and session.capacity() > 0:
@@ -523,18 +562,32 @@ def _iterate(
                 position = index
                 index += 1
                 try:
-                    positions[session.submit(record)] = position
+                    positions[session.submit(trace.row(position, record) if trace else record)] = position
                 except ValidationError as e:
-                    yield position, _unsent(e)
+                    yield position, _settled(trace, position, _unsent(e))
             if exhausted and not positions:
                 return
             item = session.wait()
             if item is None:
                 return
             submitted, outcome = item
-            yield positions.pop(submitted), outcome
+            position = positions.pop(submitted)
+            yield position, _settled(trace, position, outcome)
+    except GeneratorExit:
+        raise  # the consumer stopped: not a failure of the batch
+    except BaseException as e:
+        failure = e
+        raise
     finally:
         session.cancel()
+        if trace is not None:
+            trace.end(failure)
+
+
+def _settled(trace: Optional[BatchTrace], position: int, outcome: Outcome) -> Outcome:
+    if trace is not None:
+        trace.settled(position, outcome)
+    return outcome
 
 
 class AsyncIdentity:
@@ -594,14 +647,21 @@ class AsyncIdentity:
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
         rate_limit: RateLimit = "auto",
+        row_spans: bool = False,
         **options: Any,
     ) -> List[Outcome]:
         """Like :meth:`Identity.verification_batch`, awaitable."""
+        _check_switches(row_spans=row_spans)
         opts = _batch_options(self._vision, options)
         vision = self._vision
         if not vision._telemetry.on():
             return await vision._client.verify_batch_async(records, concurrency, rate_limit, opts)
         client = vision._client
+        if row_spans:
+            trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=True)
+            session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
+            done = {position: outcome async for position, outcome in _aiterate(session, records, concurrency, trace)}
+            return [done[i] for i in range(len(done))]
         return await vision._telemetry.batch_async(
             client, vision._endpoint(), opts, lambda o: client.verify_batch_async(records, concurrency, rate_limit, o)
         )
@@ -612,13 +672,21 @@ class AsyncIdentity:
         *,
         concurrency: int = _DEFAULT_CONCURRENCY,
         rate_limit: RateLimit = "auto",
+        row_spans: bool = False,
         **options: Any,
     ) -> AsyncIterator[Tuple[int, Outcome]]:
         """An async iterator of ``(index, outcome)`` pairs as calls complete.
-        ``records`` may be a (lazy) iterable or an async iterable of dicts."""
+        ``records`` may be a (lazy) iterable or an async iterable of dicts.
+        Telemetry and ``row_spans`` as in :meth:`Identity.verification_batch_iter`."""
+        _check_switches(row_spans=row_spans)
         opts = _batch_options(self._vision, options)
-        session = self._vision._client.batch_session(concurrency, rate_limit, opts)
-        return _aiterate(session, records, 2 * concurrency)
+        vision = self._vision
+        client = vision._client
+        if not vision._telemetry.on():
+            return _aiterate(client.batch_session(concurrency, rate_limit, opts), records, 2 * concurrency)
+        trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=row_spans)
+        session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
+        return _aiterate(session, records, concurrency if row_spans else 2 * concurrency, trace)
 
     async def verify_table(
         self,
@@ -659,6 +727,7 @@ async def _aiterate(
     session: _native.BatchSession,
     records: Union[Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]],
     window: int,
+    trace: Optional[BatchTrace] = None,
 ) -> AsyncIterator[Tuple[int, Outcome]]:
     if hasattr(records, "__aiter__"):
         source: Any = records.__aiter__()  # type: ignore[union-attr]
@@ -669,6 +738,7 @@ async def _aiterate(
     positions: Dict[int, int] = {}
     index = 0
     exhausted = False
+    failure: Optional[BaseException] = None
     try:
         while True:
             while not exhausted and len(positions) < window and session.capacity() > 0:
@@ -681,15 +751,23 @@ async def _aiterate(
                 position = index
                 index += 1
                 try:
-                    positions[session.submit(record)] = position
+                    positions[session.submit(trace.row(position, record) if trace else record)] = position
                 except ValidationError as e:
-                    yield position, _unsent(e)
+                    yield position, _settled(trace, position, _unsent(e))
             if exhausted and not positions:
                 return
             item = await session.wait_async()
             if item is None:
                 return
             submitted, outcome = item
-            yield positions.pop(submitted), outcome
+            position = positions.pop(submitted)
+            yield position, _settled(trace, position, outcome)
+    except GeneratorExit:
+        raise  # the consumer stopped: not a failure of the batch
+    except BaseException as e:
+        failure = e
+        raise
     finally:
         session.cancel()
+        if trace is not None:
+            trace.end(failure)

@@ -25,7 +25,7 @@ import os
 import time
 import urllib.parse
 import weakref
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:
     from ._native import Client, Verification
@@ -128,50 +128,39 @@ class Telemetry:
 
     def batch(self, client: "Client", endpoint: str, options: Optional[Dict[str, Any]],
               run: Callable[[Optional[Dict[str, Any]]], List[_Outcome]]) -> List[_Outcome]:
-        """A batch: one span (not one per row) with its counts; every row sends
-        the batch span's trace context, and each outcome is counted in the metrics."""
-        span, context = self._start_batch(client, endpoint)
-        started = time.perf_counter()
-        outcomes = run({**(options or {}), **context} if context else options)
-        self._finish_batch(span, endpoint, outcomes, time.perf_counter() - started)
+        """A batch run whole by the native client: one span (not one per row)
+        with its counts; every row sends the batch span's trace context, and each
+        outcome is counted in the metrics."""
+        trace = self.start_batch(client, endpoint)
+        try:
+            outcomes = run(trace.options(options))
+        except BaseException as e:
+            trace.end(e)
+            raise
+        for outcome in outcomes:
+            trace.settled(None, outcome)
+        trace.end()
         return outcomes
 
     async def batch_async(self, client: "Client", endpoint: str, options: Optional[Dict[str, Any]],
                           run: Callable[[Optional[Dict[str, Any]]], Awaitable[List[_Outcome]]]) -> List[_Outcome]:
-        span, context = self._start_batch(client, endpoint)
-        started = time.perf_counter()
-        outcomes = await run({**(options or {}), **context} if context else options)
-        self._finish_batch(span, endpoint, outcomes, time.perf_counter() - started)
+        trace = self.start_batch(client, endpoint)
+        try:
+            outcomes = await run(trace.options(options))
+        except BaseException as e:
+            trace.end(e)
+            raise
+        for outcome in outcomes:
+            trace.settled(None, outcome)
+        trace.end()
         return outcomes
 
-    def _start_batch(self, client: "Client", endpoint: str) -> Tuple[Any, Dict[str, str]]:
+    def start_batch(self, client: "Client", endpoint: str, row_spans: bool = False) -> "BatchTrace":
+        """The telemetry of one batch, for the paths that see its rows one by
+        one (streams, and batches with row spans): see :class:`BatchTrace`."""
         self.client = client
-        self._metering()
-        tracer = self._tracing()
-        if tracer is None:
-            return None, {}
-        attributes = {**_server_attributes(endpoint), "url.full": endpoint}
-        span = tracer.start_span("glair_vision.batch", kind=_trace.SpanKind.INTERNAL, attributes=attributes)
-        return span, _w3c_context(span.get_span_context())
-
-    def _finish_batch(self, span: Any, endpoint: str, outcomes: List[_Outcome], seconds: float) -> None:
-        counts = {"records": len(outcomes), "verified": 0, "not_verified": 0, "failed": 0, "attempts": 0,
-                  "throttled": 0}
         instruments = self._metering()
-        server = _server_attributes(endpoint)
-        for outcome in outcomes:
-            error_type = _error_type(outcome)
-            attempts, throttled = getattr(outcome, "attempts", 0) or 0, getattr(outcome, "throttled", 0) or 0
-            kind = "failed" if error_type else ("verified" if outcome.verification_status else "not_verified")
-            counts[kind] += 1
-            counts["attempts"] += attempts
-            counts["throttled"] += throttled
-            if instruments is not None:
-                instruments.count(server, outcome, error_type, attempts, throttled)
-        if span is not None:
-            for key, value in counts.items():
-                span.set_attribute(f"glair.batch.{key}", value)
-            span.end()
+        return BatchTrace(self, self._tracing(), instruments, endpoint, row_spans)
 
     def _start(self, client: "Client", endpoint: str, request_id: Optional[str]) -> Tuple[Any, Dict[str, str]]:
         self.client = client
@@ -196,29 +185,113 @@ class Telemetry:
     def _finish(self, span: Any, endpoint: str, outcome: Any, report: Optional[Dict[str, Any]],
                 seconds: float) -> None:
         error_type = _error_type(outcome)
-        failed = error_type is not None
-        status = report.get("status") if report else None
-        attempts = report["attempts"] if report else 0
         if span is not None:
-            if status is not None:
-                span.set_attribute("http.response.status_code", status)
-            request_id = getattr(outcome, "request_id", None)
-            if request_id:
-                span.set_attribute("glair.request_id", request_id)
-            if report:
-                span.set_attribute("glair.attempts", attempts)
-                span.set_attribute("glair.throttled", report["throttled"])
-                span.set_attribute("glair.pacer_wait_ms", round(report["pacer_wait"] * 1000.0, 3))
-                if attempts > 1:
-                    span.set_attribute("http.request.resend_count", attempts - 1)
-            if failed:
-                span.set_attribute("error.type", error_type)
-                # The error's type only: an answer's excerpt in a message is GLAIR's to show.
-                span.set_status(_trace.Status(_trace.StatusCode.ERROR, error_type))
-            span.end()
+            _end_span(span, outcome, error_type, report)
         instruments = self._metering()
         if instruments is not None:
+            status = report.get("status") if report else None
             instruments.record(_server_attributes(endpoint), outcome, error_type, status, report, seconds)
+
+
+class BatchTrace:
+    """One batch's telemetry: a ``glair_vision.batch`` span (INTERNAL, under the
+    caller's current span) that ends with the batch's counts, each row counted
+    in the metrics, and, only when asked for, a CLIENT span per row under the
+    batch span (a million rows must not make a million spans by default).
+    Without row spans every row sends the batch span's trace context; with
+    them each row sends its own span's (a row's ``traceparent`` key)."""
+
+    def __init__(self, telemetry: Telemetry, tracer: Any, instruments: Any, endpoint: str, row_spans: bool) -> None:
+        self._instruments = instruments
+        self._server = _server_attributes(endpoint)
+        self._endpoint = endpoint
+        self._tracer = tracer if row_spans else None
+        self._rows: Dict[int, Any] = {}
+        self.counts = {"records": 0, "verified": 0, "not_verified": 0, "failed": 0, "attempts": 0, "throttled": 0}
+        self._span = None
+        self._context: Dict[str, str] = {}
+        if tracer is not None:
+            self._span = tracer.start_span("glair_vision.batch", kind=_trace.SpanKind.INTERNAL,
+                                           attributes={**self._server, "url.full": endpoint})
+            self._context = _w3c_context(self._span.get_span_context())
+            self._parent = _trace.set_span_in_context(self._span)
+
+    def options(self, options: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+        """The batch's options with the batch span's trace context (every row's
+        unless it has its own)."""
+        return {**(options or {}), **self._context} if self._context else options
+
+    def row(self, position: int, record: Any) -> Any:
+        """A row about to be handed to a free worker: with row spans, its span
+        starts now and the record gets the span's trace context."""
+        if self._tracer is None or not isinstance(record, Mapping):
+            return record  # (a record that is no mapping is refused by the native side)
+        attributes: Dict[str, Any] = {**self._server, "url.full": self._endpoint}
+        request_id = record.get("request_id")
+        if isinstance(request_id, str):
+            attributes["glair.client_request_id"] = request_id
+        span = self._tracer.start_span("POST", context=self._parent, kind=_trace.SpanKind.CLIENT,
+                                       attributes=attributes)
+        self._rows[position] = span
+        return {**record, **_w3c_context(span.get_span_context())}
+
+    def settled(self, position: Optional[int], outcome: _Outcome) -> None:
+        """A row's outcome: counted, and its row span (if any) ended."""
+        error_type = _error_type(outcome)
+        attempts, throttled = getattr(outcome, "attempts", 0) or 0, getattr(outcome, "throttled", 0) or 0
+        counts = self.counts
+        counts["records"] += 1
+        counts["failed" if error_type else ("verified" if outcome.verification_status else "not_verified")] += 1
+        counts["attempts"] += attempts
+        counts["throttled"] += throttled
+        if self._instruments is not None:
+            self._instruments.count(self._server, outcome, error_type, attempts, throttled)
+        span = self._rows.pop(position, None) if position is not None else None
+        if span is not None:
+            status = getattr(outcome, "status_code", None) if error_type else 200
+            _end_span(span, outcome, error_type, {"status": status, "attempts": attempts, "throttled": throttled})
+
+    def end(self, error: Optional[BaseException] = None) -> None:
+        """The batch is over (done, stopped by its consumer, or failed with
+        ``error``): row spans still open end unanswered, then the batch span."""
+        for span in self._rows.values():
+            span.set_attribute("error.type", "cancelled")
+            span.set_status(_trace.Status(_trace.StatusCode.ERROR, "cancelled"))
+            span.end()
+        self._rows.clear()
+        if self._span is None:
+            return
+        for key, value in self.counts.items():
+            self._span.set_attribute(f"glair.batch.{key}", value)
+        if error is not None:
+            error_type = _error_type(error)
+            self._span.set_attribute("error.type", error_type)
+            self._span.set_status(_trace.Status(_trace.StatusCode.ERROR, error_type))
+        self._span.end()
+        self._span = None
+
+
+def _end_span(span: Any, outcome: Any, error_type: Optional[str], report: Optional[Dict[str, Any]]) -> None:
+    """A call's (or a row's) CLIENT span's answer attributes, status and end."""
+    status = report.get("status") if report else None
+    if status is not None:
+        span.set_attribute("http.response.status_code", status)
+    request_id = getattr(outcome, "request_id", None)
+    if request_id:
+        span.set_attribute("glair.request_id", request_id)
+    if report:
+        attempts = report["attempts"]
+        span.set_attribute("glair.attempts", attempts)
+        span.set_attribute("glair.throttled", report["throttled"])
+        if "pacer_wait" in report:
+            span.set_attribute("glair.pacer_wait_ms", round(report["pacer_wait"] * 1000.0, 3))
+        if attempts > 1:
+            span.set_attribute("http.request.resend_count", attempts - 1)
+    if error_type is not None:
+        span.set_attribute("error.type", error_type)
+        # The error's type only: an answer's excerpt in a message is GLAIR's to show.
+        span.set_status(_trace.Status(_trace.StatusCode.ERROR, error_type))
+    span.end()
 
 
 def _w3c_context(context: Any) -> Dict[str, str]:

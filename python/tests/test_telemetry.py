@@ -236,3 +236,115 @@ def test_a_batch_is_one_span_with_its_counts(sb: Sandbox, otel: Any) -> None:
 
     assert len(asyncio.run(run())) == 2
     assert [s.name for s in exporter.get_finished_spans()] == ["glair_vision.batch"] * 2
+
+
+def traceparent_of(span: Any) -> str:
+    context = span.get_span_context()
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+ROWS = [{"nik": SITI["nik"], "name": SITI["name"], "request_id": "row-0"},
+        {"nik": SITI["nik"], "name": "NAMA YANG SALAH", "request_id": "row-1"},
+        {"nik": FAULT + "9404", "request_id": "row-2"}, {"nik": "12", "request_id": "row-3"}]
+
+
+def check_row_spans(sb: Sandbox, exporter: InMemorySpanExporter, parent: Any) -> None:
+    spans = exporter.get_finished_spans()
+    (batch,) = [s for s in spans if s.name == "glair_vision.batch"]
+    assert batch.parent is not None and batch.parent.span_id == parent.get_span_context().span_id
+    rows = {dict(s.attributes or {})["glair.client_request_id"]: s for s in spans if s.name == "POST"}
+    assert sorted(rows) == ["row-0", "row-1", "row-2", "row-3"]
+    for row in rows.values():
+        assert row.kind == trace.SpanKind.CLIENT
+        assert row.parent is not None and row.parent.span_id == batch.get_span_context().span_id
+        assert batch.start_time <= row.start_time <= row.end_time <= batch.end_time
+    assert dict(rows["row-0"].attributes or {})["http.response.status_code"] == 200
+    assert dict(rows["row-0"].attributes or {})["glair.attempts"] == 1
+    assert rows["row-0"].status.status_code == trace.StatusCode.UNSET
+    missing = dict(rows["row-2"].attributes or {})
+    assert (missing["error.type"], missing["http.response.status_code"]) == ("not_found", 404)
+    assert rows["row-2"].status.status_code == trace.StatusCode.ERROR
+    assert dict(rows["row-3"].attributes or {})["error.type"] == "validation"
+    # Each row sent reached the server with its own span's trace context.
+    sent = {r["client_request_id"]: r["traceparent"] for r in sb.requests()}
+    assert sent == {key: traceparent_of(rows[key]) for key in ("row-0", "row-1", "row-2")}
+    for span in spans:
+        text = repr(dict(span.attributes or {}))
+        assert not any(value in text for value in PERSONAL), text
+
+
+def test_row_spans_when_asked_for_each_sending_its_own_context(sb: Sandbox, otel: Any) -> None:
+    tracer_provider, exporter, meter_provider, reader = otel
+    vision = sb.vision(tracer_provider=tracer_provider, meter_provider=meter_provider, max_retries=0)
+    app = tracer_provider.get_tracer("app")
+    sb.clear_requests()
+    with app.start_as_current_span("re-kyc") as parent:
+        outcomes = vision.identity.verification_batch(ROWS, concurrency=2, row_spans=True)
+    assert [getattr(o, "code", None) for o in outcomes] == [None, None, "not_found", "validation"]
+    assert outcomes[0].verification_status and not outcomes[1].verification_status
+    check_row_spans(sb, exporter, parent)
+    assert sum(p.value for p in metric_points(reader)["glair_vision.calls"]) == 4
+
+    exporter.clear()
+    sb.clear_requests()
+
+    async def run() -> List[Any]:
+        async with AsyncVision(base_url=sb.url, **sb.credentials, tracer_provider=tracer_provider,
+                               max_retries=0) as v:
+            with app.start_as_current_span("re-kyc") as parent:
+                outcomes = await v.identity.verification_batch(ROWS, concurrency=2, row_spans=True)
+            check_row_spans(sb, exporter, parent)
+            return outcomes
+
+    assert [getattr(o, "code", None) for o in asyncio.run(run())] == [None, None, "not_found", "validation"]
+    with pytest.raises(TypeError, match="row_spans"):
+        vision.identity.verification_batch(ROWS, row_spans="yes")  # type: ignore[arg-type]
+
+
+def test_an_iterated_batch_is_one_span_ending_when_the_iterator_does(sb: Sandbox, otel: Any) -> None:
+    tracer_provider, exporter, _, _ = otel
+    vision = sb.vision(tracer_provider=tracer_provider, max_retries=0)
+    sb.clear_requests()
+    pairs = list(vision.identity.verification_batch_iter(iter(ROWS), concurrency=2))
+    assert sorted(position for position, _ in pairs) == [0, 1, 2, 3]
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "glair_vision.batch"
+    counts = {k: v for k, v in dict(span.attributes or {}).items() if k.startswith("glair.batch.")}
+    assert (counts["glair.batch.records"], counts["glair.batch.failed"], counts["glair.batch.verified"]) == (4, 2, 1)
+    assert {r["traceparent"] for r in sb.requests()} == {traceparent_of(span)}
+
+    # Row spans, and a consumer that stops early: the batch span ends with what was counted.
+    exporter.clear()
+    rows = vision.identity.verification_batch_iter(iter(ROWS * 5), concurrency=1, row_spans=True)
+    next(rows)
+    rows.close()  # type: ignore[attr-defined]
+    spans = exporter.get_finished_spans()
+    (batch,) = [s for s in spans if s.name == "glair_vision.batch"]
+    assert dict(batch.attributes or {})["glair.batch.records"] == 1
+    assert batch.status.status_code == trace.StatusCode.UNSET
+    assert [s.name for s in spans].count("POST") >= 1
+
+    async def run() -> int:
+        exporter.clear()
+        async with AsyncVision(base_url=sb.url, **sb.credentials, tracer_provider=tracer_provider,
+                               max_retries=0) as v:
+            count = 0
+            async for _ in v.identity.verification_batch_iter(ROWS, concurrency=2, row_spans=True):
+                count += 1
+            return count
+
+    assert asyncio.run(run()) == 4
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert (names.count("glair_vision.batch"), names.count("POST")) == (1, 4)
+
+
+def test_a_record_may_carry_its_own_trace_context(sb: Sandbox) -> None:
+    vision = sb.vision(max_retries=0)
+    own = "00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"
+    sb.clear_requests()
+    outcomes = vision.identity.verification_batch(
+        [{"nik": SITI["nik"], "traceparent": own, "tracestate": "a=b"}, {"nik": SITI["nik"], "tracestate": "a=b"},
+         {"nik": SITI["nik"], "traceparent": "00-zz"}])
+    assert outcomes[0].verification_status
+    assert [getattr(o, "field", None) for o in outcomes[1:]] == ["tracestate", "traceparent"]
+    assert [(r["traceparent"], r["tracestate"]) for r in sb.requests()] == [(own, "a=b")]
