@@ -18,7 +18,8 @@ from glair_vision import APIConnectionError, ConfigurationError, Sandbox, Vision
 
 CALL = {"nik": SITI["nik"], "name": SITI["name"]}
 NETWORK_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
-                     "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"]
+                     "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+                     "CURL_CA_BUNDLE"]
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +84,25 @@ def test_ssl_cert_file_is_honoured(tls: Sandbox, monkeypatch: pytest.MonkeyPatch
     with Sandbox(tls=True) as other:
         with pytest.raises(APIConnectionError):
             bare(tls, ca_bundle=other.ca_file, ca_bundle_only=True).identity.verification(**CALL)
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_requests_ca_bundle_is_honoured_as_requests_honours_it(
+        tls: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, variable: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv(variable, tls.ca_file or "")
+    assert bare(tls).identity.verification(**CALL).verification_status
+    # A bundle given to the client is used instead; a stale variable is skipped with a warning.
+    with Sandbox(tls=True) as other:
+        with pytest.raises(APIConnectionError, match="does not trust"):
+            bare(tls, ca_bundle=other.ca_file).identity.verification(**CALL)
+    missing = tmp_path / "gone.pem"
+    monkeypatch.setenv(variable, str(missing))
+    with caplog.at_level("WARNING", logger="glair_vision"):
+        vision = bare(tls)
+    assert any(variable in r.getMessage() and "cannot be read" in r.getMessage() for r in caplog.records)
+    with pytest.raises(APIConnectionError, match="does not trust"):
+        vision.identity.verification(**CALL)
 
 
 def test_mutual_tls(tmp_path: pathlib.Path) -> None:

@@ -46,17 +46,7 @@ pub fn settings(obj: &Map<String, Value>) -> Result<NetworkSettings, Error> {
         None => {}
     }
     settings.ca_bundle_only = opt_bool(obj, "caBundleOnly")?.unwrap_or(false);
-    if !settings.ca_bundle_only {
-        if let Some(path) = std::env::var_os(NODE_EXTRA_CA_CERTS).filter(|p| !p.is_empty()) {
-            match std::fs::read(&path) {
-                Ok(text) => settings.ca_bundles.push(Pem::Text(text)),
-                Err(e) => tracing::warn!(
-                    path = %std::path::Path::new(&path).display(), error = %e,
-                    "ignoring NODE_EXTRA_CA_CERTS: the file cannot be read"
-                ),
-            }
-        }
-    }
+    settings.trust_environment_bundle(&[NODE_EXTRA_CA_CERTS]);
     settings.proxy = match given("proxy") {
         None => ProxySetting::FromEnvironment,
         Some(Value::Bool(false)) => ProxySetting::Direct,

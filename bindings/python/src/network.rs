@@ -10,6 +10,9 @@ use crate::convert::{boolean, type_name};
 use crate::errors::to_pyerr;
 use glair_vision::Error;
 
+/// The environment's CA bundle as requests reads it (the first one set).
+const PYTHON_CA_BUNDLE_VARIABLES: [&str; 2] = ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"];
+
 /// A PEM setting: a path (`str` or `os.PathLike`), PEM text (a `str` holding
 /// `-----BEGIN`) or PEM bytes.
 fn pem(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Pem> {
@@ -55,6 +58,11 @@ pub fn settings<'py>(
     }
     if let Some(only) = given(ca_bundle_only) {
         settings.ca_bundle_only = boolean("ca_bundle_only", &only)?;
+    }
+    if settings.ca_bundles.is_empty() {
+        // What Python's HTTP clients (requests, and so most SDKs and pip's
+        // users) read, when no bundle is given: trusted besides the system's roots.
+        settings.trust_environment_bundle(&PYTHON_CA_BUNDLE_VARIABLES);
     }
     if let Some(proxy) = given(proxy) {
         settings.proxy = match proxy.cast::<PyBool>() {

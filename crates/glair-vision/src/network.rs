@@ -201,6 +201,31 @@ impl NetworkSettings {
         Ok((http, resolved))
     }
 
+    /// Trusts, besides the system's roots, the bundle that a language's own
+    /// environment convention names, as that language's HTTP clients read it:
+    /// the first of `variables` set to a non-empty path (Node's
+    /// `NODE_EXTRA_CA_CERTS`; Python's `REQUESTS_CA_BUNDLE`, then
+    /// `CURL_CA_BUNDLE`). A file that cannot be read is skipped with a warning
+    /// (a stale variable must not stop a service that needs no private CA);
+    /// nothing is added when the caller trusts its own bundles only.
+    pub fn trust_environment_bundle(&mut self, variables: &[&str]) {
+        if self.ca_bundle_only {
+            return;
+        }
+        let Some((variable, path)) =
+            variables.iter().find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()).map(|p| (*v, p)))
+        else {
+            return;
+        };
+        match std::fs::read(&path) {
+            Ok(text) => self.ca_bundles.push(Pem::Text(text)),
+            Err(e) => tracing::warn!(
+                path = %Path::new(&path).display(), error = %e,
+                "ignoring {variable}: the file cannot be read"
+            ),
+        }
+    }
+
     /// What error messages must not show: the proxy's credentials, as a URL
     /// holds them, then each alone unless so short that taking it out of a
     /// message would take out ordinary words.
