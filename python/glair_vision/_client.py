@@ -540,54 +540,89 @@ def _in_order(pairs: Iterator[Tuple[int, Outcome]]) -> List[Outcome]:
     return [done[i] for i in range(len(done))]
 
 
+class _Feed:
+    """What the sync and async iterators over a batch session share: each
+    record's position, the records between being read and being yielded (at
+    most ``window``: memory stays flat however long the input is), and the
+    batch's telemetry."""
+
+    def __init__(self, session: _native.BatchSession, window: int, trace: Optional[BatchTrace]) -> None:
+        self.session = session
+        self.trace = trace
+        self._window = window
+        self._positions: Dict[int, int] = {}
+        self._read = 0
+        self.exhausted = False
+
+    def wants(self) -> bool:
+        """Whether the next record should be read now."""
+        return not self.exhausted and len(self._positions) < self._window and self.session.capacity() > 0
+
+    def end_of_input(self) -> None:
+        self.exhausted = True
+        self.session.close()
+
+    def done(self) -> bool:
+        return self.exhausted and not self._positions
+
+    def submit(self, record: Any) -> Optional[Tuple[int, Outcome]]:
+        """Hands a record to the session; a record refused before sending comes
+        back at once as its ``(position, outcome)``."""
+        position = self._read
+        self._read += 1
+        try:
+            self._positions[self.session.submit(self.trace.row(position, record) if self.trace else record)] = position
+        except ValidationError as e:
+            return position, self._settled(position, _unsent(e))
+        return None
+
+    def answered(self, item: Tuple[int, Outcome]) -> Tuple[int, Outcome]:
+        submitted, outcome = item
+        position = self._positions.pop(submitted)
+        return position, self._settled(position, outcome)
+
+    def _settled(self, position: int, outcome: Outcome) -> Outcome:
+        if self.trace is not None:
+            self.trace.settled(position, outcome)
+        return outcome
+
+    def close(self, failure: Optional[BaseException]) -> None:
+        """Stops the session (calls in flight are abandoned) and ends the batch span."""
+        self.session.cancel()
+        if self.trace is not None:
+            self.trace.end(failure)
+
+
 def _iterate(
     session: _native.BatchSession, records: Iterator[Mapping[str, Any]], window: int,
     trace: Optional[BatchTrace] = None,
 ) -> Iterator[Tuple[int, Outcome]]:
-    # At most `window` records are between being read and being yielded: memory
-    # stays flat however long the input is.
-    positions: Dict[int, int] = {}
-    index = 0
-    exhausted = False
+    feed = _Feed(session, window, trace)
     failure: Optional[BaseException] = None
     try:
         while True:
-            while not exhausted and len(positions) < window and session.capacity() > 0:
+            while feed.wants():
                 try:
                     record = next(records)
                 except StopIteration:
-                    exhausted = True
-                    session.close()
+                    feed.end_of_input()
                     break
-                position = index
-                index += 1
-                try:
-                    positions[session.submit(trace.row(position, record) if trace else record)] = position
-                except ValidationError as e:
-                    yield position, _settled(trace, position, _unsent(e))
-            if exhausted and not positions:
+                refused = feed.submit(record)
+                if refused is not None:
+                    yield refused
+            if feed.done():
                 return
             item = session.wait()
             if item is None:
                 return
-            submitted, outcome = item
-            position = positions.pop(submitted)
-            yield position, _settled(trace, position, outcome)
+            yield feed.answered(item)
     except GeneratorExit:
         raise  # the consumer stopped: not a failure of the batch
     except BaseException as e:
         failure = e
         raise
     finally:
-        session.cancel()
-        if trace is not None:
-            trace.end(failure)
-
-
-def _settled(trace: Optional[BatchTrace], position: int, outcome: Outcome) -> Outcome:
-    if trace is not None:
-        trace.settled(position, outcome)
-    return outcome
+        feed.close(failure)
 
 
 class AsyncIdentity:
@@ -735,39 +770,29 @@ async def _aiterate(
     else:
         source = iter(records)  # type: ignore[arg-type]
         is_async = False
-    positions: Dict[int, int] = {}
-    index = 0
-    exhausted = False
+    feed = _Feed(session, window, trace)
     failure: Optional[BaseException] = None
     try:
         while True:
-            while not exhausted and len(positions) < window and session.capacity() > 0:
+            while feed.wants():
                 try:
                     record = await source.__anext__() if is_async else next(source)
                 except (StopIteration, StopAsyncIteration):
-                    exhausted = True
-                    session.close()
+                    feed.end_of_input()
                     break
-                position = index
-                index += 1
-                try:
-                    positions[session.submit(trace.row(position, record) if trace else record)] = position
-                except ValidationError as e:
-                    yield position, _settled(trace, position, _unsent(e))
-            if exhausted and not positions:
+                refused = feed.submit(record)
+                if refused is not None:
+                    yield refused
+            if feed.done():
                 return
             item = await session.wait_async()
             if item is None:
                 return
-            submitted, outcome = item
-            position = positions.pop(submitted)
-            yield position, _settled(trace, position, outcome)
+            yield feed.answered(item)
     except GeneratorExit:
         raise  # the consumer stopped: not a failure of the batch
     except BaseException as e:
         failure = e
         raise
     finally:
-        session.cancel()
-        if trace is not None:
-            trace.end(failure)
+        feed.close(failure)

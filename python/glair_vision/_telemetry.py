@@ -137,10 +137,7 @@ class Telemetry:
         except BaseException as e:
             trace.end(e)
             raise
-        for outcome in outcomes:
-            trace.settled(None, outcome)
-        trace.end()
-        return outcomes
+        return trace.all_settled(outcomes)
 
     async def batch_async(self, client: "Client", endpoint: str, options: Optional[Dict[str, Any]],
                           run: Callable[[Optional[Dict[str, Any]]], Awaitable[List[_Outcome]]]) -> List[_Outcome]:
@@ -150,10 +147,7 @@ class Telemetry:
         except BaseException as e:
             trace.end(e)
             raise
-        for outcome in outcomes:
-            trace.settled(None, outcome)
-        trace.end()
-        return outcomes
+        return trace.all_settled(outcomes)
 
     def start_batch(self, client: "Client", endpoint: str, row_spans: bool = False) -> "BatchTrace":
         """The telemetry of one batch, for the paths that see its rows one by
@@ -250,6 +244,13 @@ class BatchTrace:
         if span is not None:
             status = getattr(outcome, "status_code", None) if error_type else 200
             _end_span(span, outcome, error_type, {"status": status, "attempts": attempts, "throttled": throttled})
+
+    def all_settled(self, outcomes: List[_Outcome]) -> List[_Outcome]:
+        """A whole batch's outcomes at once: counted, then the batch span ends."""
+        for outcome in outcomes:
+            self.settled(None, outcome)
+        self.end()
+        return outcomes
 
     def end(self, error: Optional[BaseException] = None) -> None:
         """The batch is over (done, stopped by its consumer, or failed with
