@@ -217,14 +217,14 @@ class BatchTrace {
     return this.rowTracer !== null;
   }
 
-  /** The batch's options with the batch span's trace context. */
-  options(options) {
-    return Object.keys(this.context).length ? { ...(options || {}), ...this.context } : options;
-  }
-
-  /** A prepared row about to be handed to a free worker: its span starts now, and the row sends its context. */
+  /**
+   * A prepared row about to be handed to the batch: with row spans its span
+   * starts now (a worker is free) and the row sends that span's context;
+   * without, the batch span's, unless it has its own.
+   */
   row(index, row) {
-    if (this.rowTracer === null || row === null || typeof row !== 'object') return row;
+    if (row === null || typeof row !== 'object') return row;
+    if (this.rowTracer === null) return { ...this.context, ...row };
     const attributes = { ...this.server, 'url.full': this.endpoint };
     if (typeof row.requestId === 'string') attributes['glair.client_request_id'] = row.requestId;
     const span = this.rowTracer.startSpan('POST', { kind: api.SpanKind.CLIENT, attributes }, this.parent);

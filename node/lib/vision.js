@@ -159,25 +159,23 @@ class Identity {
       });
     }
     const { rowSpans, rest } = splitRowSpans(options);
+    const opts = prepareOptions(rest);
+    const stream = (() => {
+      try {
+        return this[NATIVE].verificationStream(opts);
+      } catch (err) {
+        throw errors.fromNative(err);
+      }
+    })();
     const telemetry = this[TELEMETRY];
-    let trace = null;
-    if (telemetry.on()) {
-      const vision = this[VISION];
-      const endpoint = `${vision.baseUrl.replace(/\/+$/, '')}/identity/${vision.apiVersion}/verification`;
-      trace = telemetry.startBatch(vision, endpoint, rowSpans);
-    }
-    let stream;
-    try {
-      const opts = prepareOptions(trace === null ? rest : trace.options(rest));
-      stream = this[NATIVE].verificationStream(opts);
-    } catch (err) {
-      const error = errors.fromNative(err);
-      if (trace !== null) trace.end(error);
-      throw error;
-    }
+    if (!telemetry.on()) return iterateStream(stream, records);
+    // The batch span starts with the iteration (a stream never read leaves no
+    // span open), and the rows carry its trace context (or their own span's).
+    const vision = this[VISION];
+    const endpoint = `${vision.baseUrl.replace(/\/+$/, '')}/identity/${vision.apiVersion}/verification`;
+    const startTrace = () => telemetry.startBatch(vision, endpoint, rowSpans);
     // With row spans a record is handed over only when a worker is free, so its span starts with its call.
-    const window = trace !== null && trace.rowSpans ? concurrencyOf(rest) : null;
-    return iterateStream(stream, records, trace, window);
+    return iterateStream(stream, records, startTrace, rowSpans ? concurrencyOf(rest) : null);
   }
 }
 
@@ -199,7 +197,8 @@ function concurrencyOf(options) {
   return Number.isInteger(n) && n > 0 ? n : 16;
 }
 
-async function* iterateStream(stream, records, trace = null, window = null) {
+async function* iterateStream(stream, records, startTrace = null, window = null) {
+  const trace = startTrace === null ? null : startTrace();
   // Rows the JS layer already rejected (an invalid Date): a placeholder keeps
   // the indices aligned in the core, and its outcome is replaced by this error.
   const replaced = new Map();

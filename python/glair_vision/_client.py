@@ -394,9 +394,8 @@ class Identity:
             return vision._client.verify_batch(records, concurrency, rate_limit, opts)
         client = vision._client
         if row_spans:
-            trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=True)
-            session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
-            return _in_order(_iterate(session, iter(records), concurrency, trace))
+            session = client.batch_session(concurrency, rate_limit, opts)
+            return _in_order(_iterate(session, iter(records), concurrency, _batch_trace(vision, True)))
         return vision._telemetry.batch(
             client, vision._endpoint(), opts, lambda o: client.verify_batch(records, concurrency, rate_limit, o)
         )
@@ -421,11 +420,11 @@ class Identity:
         opts = _batch_options(self._vision, options)
         vision = self._vision
         client = vision._client
+        session = client.batch_session(concurrency, rate_limit, opts)
         if not vision._telemetry.on():
-            return _iterate(client.batch_session(concurrency, rate_limit, opts), iter(records), 2 * concurrency)
-        trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=row_spans)
-        session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
-        return _iterate(session, iter(records), concurrency if row_spans else 2 * concurrency, trace)
+            return _iterate(session, iter(records), 2 * concurrency)
+        window = concurrency if row_spans else 2 * concurrency
+        return _iterate(session, iter(records), window, _batch_trace(vision, row_spans))
 
     def verify_table(
         self,
@@ -525,14 +524,11 @@ def _unsent(error: ValidationError) -> ValidationError:
     return error
 
 
-def _traced_session(trace: BatchTrace, start: Callable[[Optional[Dict[str, Any]]], _native.BatchSession],
-                    options: Optional[Dict[str, Any]]) -> _native.BatchSession:
-    # Options the native side refuses end the batch span as they raise.
-    try:
-        return start(trace.options(options))
-    except BaseException as e:
-        trace.end(e)
-        raise
+def _batch_trace(vision: "_BaseVision", row_spans: bool) -> Callable[[], BatchTrace]:
+    """Starts a batch's telemetry when its iteration does (an iterator never
+    iterated leaves no span open); its rows carry the trace context."""
+    telemetry, client, endpoint = vision._telemetry, vision._client, vision._endpoint()
+    return lambda: telemetry.start_batch(client, endpoint, row_spans=row_spans)
 
 
 def _in_order(pairs: Iterator[Tuple[int, Outcome]]) -> List[Outcome]:
@@ -546,9 +542,10 @@ class _Feed:
     most ``window``: memory stays flat however long the input is), and the
     batch's telemetry."""
 
-    def __init__(self, session: _native.BatchSession, window: int, trace: Optional[BatchTrace]) -> None:
+    def __init__(self, session: _native.BatchSession, window: int,
+                 start_trace: Optional[Callable[[], BatchTrace]]) -> None:
         self.session = session
-        self.trace = trace
+        self.trace = start_trace() if start_trace is not None else None
         self._window = window
         self._positions: Dict[int, int] = {}
         self._read = 0
@@ -595,9 +592,9 @@ class _Feed:
 
 def _iterate(
     session: _native.BatchSession, records: Iterator[Mapping[str, Any]], window: int,
-    trace: Optional[BatchTrace] = None,
+    start_trace: Optional[Callable[[], BatchTrace]] = None,
 ) -> Iterator[Tuple[int, Outcome]]:
-    feed = _Feed(session, window, trace)
+    feed = _Feed(session, window, start_trace)
     failure: Optional[BaseException] = None
     try:
         while True:
@@ -693,9 +690,9 @@ class AsyncIdentity:
             return await vision._client.verify_batch_async(records, concurrency, rate_limit, opts)
         client = vision._client
         if row_spans:
-            trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=True)
-            session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
-            done = {position: outcome async for position, outcome in _aiterate(session, records, concurrency, trace)}
+            session = client.batch_session(concurrency, rate_limit, opts)
+            traced = _aiterate(session, records, concurrency, _batch_trace(vision, True))
+            done = {position: outcome async for position, outcome in traced}
             return [done[i] for i in range(len(done))]
         return await vision._telemetry.batch_async(
             client, vision._endpoint(), opts, lambda o: client.verify_batch_async(records, concurrency, rate_limit, o)
@@ -717,11 +714,11 @@ class AsyncIdentity:
         opts = _batch_options(self._vision, options)
         vision = self._vision
         client = vision._client
+        session = client.batch_session(concurrency, rate_limit, opts)
         if not vision._telemetry.on():
-            return _aiterate(client.batch_session(concurrency, rate_limit, opts), records, 2 * concurrency)
-        trace = vision._telemetry.start_batch(client, vision._endpoint(), row_spans=row_spans)
-        session = _traced_session(trace, lambda o: client.batch_session(concurrency, rate_limit, o), opts)
-        return _aiterate(session, records, concurrency if row_spans else 2 * concurrency, trace)
+            return _aiterate(session, records, 2 * concurrency)
+        window = concurrency if row_spans else 2 * concurrency
+        return _aiterate(session, records, window, _batch_trace(vision, row_spans))
 
     async def verify_table(
         self,
@@ -762,7 +759,7 @@ async def _aiterate(
     session: _native.BatchSession,
     records: Union[Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]],
     window: int,
-    trace: Optional[BatchTrace] = None,
+    start_trace: Optional[Callable[[], BatchTrace]] = None,
 ) -> AsyncIterator[Tuple[int, Outcome]]:
     if hasattr(records, "__aiter__"):
         source: Any = records.__aiter__()  # type: ignore[union-attr]
@@ -770,7 +767,7 @@ async def _aiterate(
     else:
         source = iter(records)  # type: ignore[arg-type]
         is_async = False
-    feed = _Feed(session, window, trace)
+    feed = _Feed(session, window, start_trace)
     failure: Optional[BaseException] = None
     try:
         while True:

@@ -216,10 +216,13 @@ class BatchTrace:
         return {**(options or {}), **self._context} if self._context else options
 
     def row(self, position: int, record: Any) -> Any:
-        """A row about to be handed to a free worker: with row spans, its span
-        starts now and the record gets the span's trace context."""
-        if self._tracer is None or not isinstance(record, Mapping):
-            return record  # (a record that is no mapping is refused by the native side)
+        """A row about to be handed to the batch: with row spans, its span starts
+        now (a worker is free) and the record gets that span's trace context;
+        without, the batch span's, unless it has its own."""
+        if not isinstance(record, Mapping):
+            return record  # (refused by the native side)
+        if self._tracer is None:
+            return {**self._context, **record} if self._context else record
         attributes: Dict[str, Any] = {**self._server, "url.full": self._endpoint}
         request_id = record.get("request_id")
         if isinstance(request_id, str):
