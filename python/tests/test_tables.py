@@ -310,17 +310,18 @@ def test_consumers_with_or_without_the_gil_do_not_deadlock_a_python_backed_input
 
 
 def test_a_reader_larger_than_memory_allows_streams_in_bounded_memory() -> None:
-    """200,000 rows from a generator, 2,000 a batch, the first row slow (1.5 s):
+    """40,000 rows from a generator, 2,000 a batch, the first row slow (1.5 s):
     input batches are released as their results are read (pyarrow's pool never
-    holds more than a few), and the input is pulled only a few batches ahead of
-    the output, even while the first batch waits for its slow row."""
-    # Its own sandbox: 200,000 calls would flood the shared one's request log.
+    holds more than a few of the 20), and the input is pulled only a few batches
+    ahead of the output, even while the first batch waits for its slow row."""
+    # Its own sandbox: 40,000 calls would flood the shared one's request log.
     with Sandbox(slow_delay=1.5) as sandbox:
-        _stream_200k(sandbox, sandbox.vision())
+        _stream_batches(sandbox, sandbox.vision())
 
 
-def _stream_200k(sandbox: Sandbox, vision: Vision) -> None:
-    total, size = 200_000, 2_000
+def _stream_batches(sandbox: Sandbox, vision: Vision) -> None:
+    # 20 batches: holding them all (9 MB) would pass the bound of 8 below.
+    total, size = 40_000, 2_000
     schema = pa.schema([("id", pa.int64()), ("nik", pa.string()), ("pad", pa.string())])
     niks = [p["nik"] for p in sandbox.records()[:50]]
     pad = "x" * 200  # 400 KB of padding a batch: kept around, it would show
