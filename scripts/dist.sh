@@ -39,10 +39,6 @@ HOST="$(rustc -vV | sed -n 's/^host: //p')"
 EXE=""
 case "$HOST" in *windows*) EXE=".exe" ;; esac
 
-# DIST_PROFILE: the Cargo profile of every build, `release` (what ships) unless
-# set; CI's test run (scripts/test.sh) sets `ci`, the release profile without
-# link-time optimisation, which would double its builds on two cores.
-PROFILE="${DIST_PROFILE:-release}"
 # DIST_DIR: write somewhere else than dist/. DIST_TARGETS: only these target
 # triples (space-separated), e.g. to split the cross builds over several runners.
 DIST="${DIST_DIR:-$ROOT/dist}"
@@ -141,9 +137,9 @@ for spec in "${WHEEL_TARGETS[@]}"; do
     read -r target compat <<<"$spec"
     echo "--- $target ($compat)"
     if [ "$compat" = native ]; then
-        (cd python && CARGO_TARGET_DIR="$(cargo_dir py "$target")" maturin build --profile "$PROFILE" --locked --out "$DIST")
+        (cd python && CARGO_TARGET_DIR="$(cargo_dir py "$target")" maturin build --release --locked --out "$DIST")
     else
-        (cd python && CARGO_TARGET_DIR="$(cargo_dir py "$target")" maturin build --profile "$PROFILE" --locked --zig \
+        (cd python && CARGO_TARGET_DIR="$(cargo_dir py "$target")" maturin build --release --locked --zig \
             --target "$target" --compatibility "$compat" --out "$DIST")
     fi
 done
@@ -198,7 +194,7 @@ for target in "${NODE_TARGETS[@]}"; do
     out="$ROOT/target/npm-build/$key"
     rm -rf "$out"
     echo "--- $target ($key)"
-    (cd node && "${NAPI[@]}" build --platform --profile "$PROFILE" --target "$build_target" ${cross[@]+"${cross[@]}"} \
+    (cd node && "${NAPI[@]}" build --platform --release --target "$build_target" ${cross[@]+"${cross[@]}"} \
         --manifest-path ../bindings/node/Cargo.toml --target-dir "$(cargo_dir node "$target")" \
         --output-dir "$out" --no-js)
     addons+=(--addon "$key=$out/glair-vision.$key.node")
@@ -227,8 +223,8 @@ for target in "${CLI_TARGETS[@]}"; do
     echo "--- $target"
     build=(zigbuild)
     [ "$MODE" = host ] && build=(build)
-    CARGO_TARGET_DIR="$(cargo_dir cli "$target")" cargo "${build[@]}" --profile "$PROFILE" --locked -p glair-vision-cli --target "$target"
-    cp "$(cargo_dir cli "$target")/$target/$PROFILE/glair-vision$EXE" "$DIST/glair-vision-$VERSION-$target$EXE"
+    CARGO_TARGET_DIR="$(cargo_dir cli "$target")" cargo "${build[@]}" --release --locked -p glair-vision-cli --target "$target"
+    cp "$(cargo_dir cli "$target")/$target/release/glair-vision$EXE" "$DIST/glair-vision-$VERSION-$target$EXE"
 done
 
 section "inspection"

@@ -29,7 +29,7 @@ section "Contract: Schemathesis against the sandbox's OpenAPI document"
 bash tests/contract/run.sh
 
 section "Release artifacts: this machine's wheel, npm packages and static CLI (scripts/dist.sh --native)"
-DIST_PROFILE=ci bash scripts/dist.sh --native
+bash scripts/dist.sh --native
 
 section "Release inspection: scripts/inspect_dist.py over fixtures of every artifact kind (tests/dist)"
 # dist.sh's tool venv has what the inspection needs (pyelftools, auditwheel, zig).
