@@ -19,12 +19,17 @@ fi
 
 # The optional dependencies the suite exercises (the package's extras: tables
 # for verify_table). Add a suite's extra libraries here.
-TEST_EXTRAS=("pyarrow>=15" "pandas>=2.2" "polars>=1" "fsspec>=2023.1" "s3fs>=2023.1" "moto[server]>=5,<6" "boto3"
+TEST_EXTRAS=("pyarrow>=15" "pandas>=2.2" "polars>=1" "fsspec>=2023.1" "s3fs>=2023.1"
     "opentelemetry-api>=1.23" "opentelemetry-sdk>=1.23")
 
 echo "==> installing build and test tools"
 "$PY" -m pip install --quiet --disable-pip-version-check "maturin>=1.16,<1.17" "pytest>=7" "mypy>=1.10" "hypothesis>=6.100" \
     "${TEST_EXTRAS[@]}"
+# The local S3 server (moto, with boto3) after them, boto3 at most the botocore
+# s3fs's aiobotocore pinned: asked for in one go, pip walked back through every
+# boto3 release (each needs its own botocore) to find it, minutes of resolving.
+botocore="$("$PY" -c 'import botocore; print(botocore.__version__)')"
+"$PY" -m pip install --quiet --disable-pip-version-check "moto[server]>=5,<6" "boto3<=$botocore"
 
 # The extras `dask` and `spark` of pyproject.toml (the cluster tests, marked
 # `cluster`): dask[dataframe], distributed, and the Spark the `spark` extra leaves
