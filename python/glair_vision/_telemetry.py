@@ -154,7 +154,7 @@ class Telemetry:
         one (streams, and batches with row spans): see :class:`BatchTrace`."""
         self.client = client
         instruments = self._metering()
-        return BatchTrace(self, self._tracing(), instruments, endpoint, row_spans)
+        return BatchTrace(self._tracing(), instruments, endpoint, row_spans)
 
     def _start(self, client: "Client", endpoint: str, request_id: Optional[str]) -> Tuple[Any, Dict[str, str]]:
         self.client = client
@@ -195,7 +195,7 @@ class BatchTrace:
     Without row spans every row sends the batch span's trace context; with
     them each row sends its own span's (a row's ``traceparent`` key)."""
 
-    def __init__(self, telemetry: Telemetry, tracer: Any, instruments: Any, endpoint: str, row_spans: bool) -> None:
+    def __init__(self, tracer: Any, instruments: Any, endpoint: str, row_spans: bool) -> None:
         self._instruments = instruments
         self._server = _server_attributes(endpoint)
         self._endpoint = endpoint
