@@ -18,6 +18,9 @@ cargo fmt --all --check
 # The `arrow` feature (tables::arrow and its tests) is off by default: lint and test it too.
 cargo clippy --workspace --all-targets --locked --features glair-vision/arrow -- -D warnings
 
+section "Test servers: redis-server for the pacing store's tests (the OS package, when missing)"
+bash scripts/ensure-redis.sh
+
 section "Rust: tests (core, sandbox, CLI, conformance vectors)"
 cargo test --locked --features glair-vision/arrow
 

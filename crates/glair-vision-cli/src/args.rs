@@ -108,6 +108,11 @@ pub struct ClientArgs {
     /// scripted fault NIKs) and send to it instead of GLAIR. Never implied.
     #[arg(long)]
     pub sandbox: bool,
+    /// Share the account's pace with every process, on any host, that names this
+    /// pacing store: redis:// or rediss:// (TLS), USER:PASSWORD@ and /DB as Redis
+    /// URLs have them (prefer the environment for a password)
+    #[arg(long, value_name = "URL", env = "GLAIR_VISION_PACING_URL", hide_env_values = true)]
+    pub pacing_url: Option<String>,
     #[command(flatten)]
     pub network: NetworkArgs,
 }

@@ -21,9 +21,24 @@ use crate::args::{Cli, Command};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Without GLAIR_LOG, the pacing store's warnings (cut off, back) still reach
+/// stderr: a job paced per process runs slower, and the user should know why.
+fn store_warnings_to_stderr() {
+    use glair_vision::logging::{set_sink, LevelFilter, LogRecord};
+    let sink = std::sync::Arc::new(|r: &LogRecord| {
+        if r.target.starts_with("glair_vision::pacing::store") {
+            let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            eprintln!("glair-vision: warning: {} ({})", r.message, fields.join(", "));
+        }
+    });
+    set_sink(Some(LevelFilter::WARN), Some(sink));
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    glair_vision::logging::init_from_env();
+    if !glair_vision::logging::init_from_env() {
+        store_warnings_to_stderr();
+    }
     let code = match cli.command {
         Command::Nik(args) => nik::run(args),
         command => {

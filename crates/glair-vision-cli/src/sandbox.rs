@@ -73,6 +73,9 @@ fn apply(mut b: VisionBuilder, args: &ClientArgs) -> VisionBuilder {
     if let Some(n) = args.max_retries {
         b = b.max_retries(n);
     }
+    if let Some(url) = &args.pacing_url {
+        b = b.pacing_url(url);
+    }
     if let Some(d) = args.deadline {
         b = b.deadline(d);
     }

@@ -15,7 +15,7 @@ use crate::error::{ApiError, Error, Result, TransportError, ValidationError};
 use crate::limits;
 use crate::network::{ClientCertificate, NetworkSettings, Pem, ProxySetting};
 use crate::nik::mask_nik;
-use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, Quota, RateLimit};
+use crate::pacing::{AccountPacers, Pacer, PacingSnapshot, PacingUrl, Quota, RateLimit};
 use crate::request::VerificationRequest;
 use crate::response::Verification;
 use crate::retry::{parse_retry_after, RetryPolicy};
@@ -39,6 +39,8 @@ pub const ENV_API_KEY: &str = "GLAIR_API_KEY";
 pub const ENV_USERNAME: &str = "GLAIR_USERNAME";
 pub const ENV_PASSWORD: &str = "GLAIR_PASSWORD";
 pub const ENV_BASE_URL: &str = "GLAIR_BASE_URL";
+/// A pacing store (Redis or Valkey) to share the account's pace across hosts.
+pub const ENV_PACING_URL: &str = "GLAIR_VISION_PACING_URL";
 
 /// The three secrets every call needs. `Debug` never shows them.
 #[derive(Clone, PartialEq, Eq)]
@@ -156,6 +158,7 @@ pub struct VisionBuilder {
     max_response_bytes: usize,
     retry: RetryPolicy,
     rate_limit: RateLimit,
+    pacing_url: Option<String>,
     client_name: String,
     read_env: bool,
     network: NetworkSettings,
@@ -175,6 +178,7 @@ impl Default for VisionBuilder {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             rate_limit: RateLimit::Auto,
+            pacing_url: None,
             client_name: "rust".to_owned(),
             read_env: true,
             network: NetworkSettings::default(),
@@ -262,6 +266,15 @@ impl VisionBuilder {
         self.rate_limit = v.into();
         self
     }
+    /// A pacing store, `redis://` or `rediss://` (TLS) with user, password and
+    /// database as Redis URLs have them: every process that names the same
+    /// store and account paces as one client, on any host ([`crate::pacing`]).
+    /// Without it ([`ENV_PACING_URL`] is read when this is not set), processes
+    /// share their pace per host. An empty string turns the environment's off.
+    pub fn pacing_url(mut self, v: impl Into<String>) -> Self {
+        self.pacing_url = Some(v.into());
+        self
+    }
     /// Which front door is calling, for the User-Agent (`rust`, `python`, `node`, `cli`).
     pub fn client_name(mut self, v: impl Into<String>) -> Self {
         self.client_name = v.into();
@@ -340,7 +353,18 @@ impl VisionBuilder {
         let http =
             http.build().map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
         let user_agent = format!("glair-vision/{} ({})", env!("CARGO_PKG_VERSION"), self.client_name);
-        let pacers = AccountPacers::new(self.rate_limit, endpoint.as_str(), credentials.api_key.as_bytes());
+        let pacing_url = match &self.pacing_url {
+            Some(set) => Some(set.clone()),
+            None => self.read_env.then(|| std::env::var(ENV_PACING_URL).ok()).flatten(),
+        };
+        let pacing_url =
+            pacing_url.filter(|u| !u.trim().is_empty()).map(|u| PacingUrl::parse(&u)).transpose()?;
+        let pacers = AccountPacers::new(
+            self.rate_limit,
+            endpoint.as_str(),
+            credentials.api_key.as_bytes(),
+            pacing_url.clone(),
+        );
         Ok(Vision {
             inner: Arc::new(Inner {
                 headers: AuthHeaders::new(&credentials, &user_agent)?,
@@ -354,6 +378,7 @@ impl VisionBuilder {
                 max_response_bytes: self.max_response_bytes,
                 retry: self.retry,
                 pacers,
+                pacing_url,
                 user_agent,
                 secrets: network.secrets(),
                 network,
@@ -377,6 +402,7 @@ impl VisionBuilder {
 
 struct Inner {
     credentials: Credentials,
+    pacing_url: Option<PacingUrl>,
     base_url: String,
     api_version: String,
     endpoint: reqwest::Url,
@@ -414,6 +440,7 @@ impl fmt::Debug for Vision {
             .field("timeout", &self.inner.timeout)
             .field("deadline", &self.inner.deadline)
             .field("max_retries", &self.inner.retry.max_retries)
+            .field("pacing_url", &self.inner.pacing_url)
             .field("credentials", &self.inner.credentials)
             .finish()
     }
@@ -464,6 +491,10 @@ impl Vision {
     /// attempts sent, retried, throttled (429) and answered so far by this client.
     pub fn pacing(&self) -> PacingSnapshot {
         self.inner.pacers.own().snapshot()
+    }
+    /// The pacing store this client shares its account's pace through, if any.
+    pub fn pacing_url(&self) -> Option<&PacingUrl> {
+        self.inner.pacing_url.as_ref()
     }
     pub fn user_agent(&self) -> &str {
         &self.inner.user_agent

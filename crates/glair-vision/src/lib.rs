@@ -67,13 +67,13 @@ pub use batch::{BatchItem, BatchOptions, BatchRequest, RateLimiter};
 pub use client::{
     request_id_header, Credentials, Identity, RequestOptions, Vision, VisionBuilder, DEFAULT_API_VERSION,
     DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    ENV_API_KEY, ENV_BASE_URL, ENV_PASSWORD, ENV_USERNAME, MAX_REQUEST_ID_LEN,
+    ENV_API_KEY, ENV_BASE_URL, ENV_PACING_URL, ENV_PASSWORD, ENV_USERNAME, MAX_REQUEST_ID_LEN,
 };
 pub use date::Date;
 pub use error::{ApiError, Error, ErrorKind, Result, TransportError, ValidationError, BODY_EXCERPT_LIMIT};
 pub use field::Field;
 pub use nik::{mask_nik, Gender, Nik, NikConsistency};
-pub use pacing::{PacingModel, PacingSnapshot, RateLimit};
+pub use pacing::{PacingModel, PacingSnapshot, PacingUrl, RateLimit, StorePace};
 pub use request::{VerificationRequest, VerificationRequestBuilder};
 pub use response::{FieldResults, Verification};
 pub use retry::RetryPolicy;

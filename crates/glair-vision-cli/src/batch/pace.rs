@@ -19,13 +19,25 @@ pub fn summary(p: &PacingSnapshot, limit: RateLimit, elapsed: f64) -> String {
          attempts      {} ({} retries)\n  \
          429s seen     {} ({share:.1}% of attempts)\n  \
          pace          {sent_rate:.1} calls/s sent; {pacer} (rate limit: {limit})\n  \
-         account       {}",
+         account       {}{}",
         p.succeeded,
         p.sent,
         p.retries,
         p.throttled,
-        account(p)
+        account(p),
+        store(p)
     )
+}
+
+/// How the pace was shared through a pacing store, as a summary line (or nothing).
+fn store(p: &PacingSnapshot) -> String {
+    let Some(s) = p.store else { return String::new() };
+    let how = match (s.connected, s.joined) {
+        (false, _) => "cut off at the end: paced per process (see the warning above)".to_owned(),
+        (true, true) => format!("one pace with {} process(es) of the account", s.processes),
+        (true, false) => "reachable; not needed (never throttled)".to_owned(),
+    };
+    format!("\n  pacing store  {how}")
 }
 
 /// What the pacer believes of the account: `limit about 196.2 calls/s, measured
@@ -76,6 +88,7 @@ fn trim(r: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glair_vision::StorePace;
 
     /// 110 attempts, 10 of them retries after 429s, paced at 190.25/s.
     fn throttled_run(paused: bool) -> PacingSnapshot {
@@ -91,6 +104,7 @@ mod tests {
             throttled: 10,
             succeeded: 100,
             paused,
+            store: None,
         }
     }
 
@@ -111,6 +125,13 @@ mod tests {
         }
         let s = summary(&PacingSnapshot { rate: None, ..p }, RateLimit::Fixed(50.0), 0.0);
         assert!(s.contains("never throttled") && s.contains("at most 50 calls/s"), "{s}");
+        assert!(!s.contains("pacing store"), "{s}");
+        let shared = StorePace { joined: true, connected: true, processes: 4 };
+        let s = summary(&PacingSnapshot { store: Some(shared), ..p }, RateLimit::Auto, 2.0);
+        assert!(s.contains("pacing store  one pace with 4 process(es)"), "{s}");
+        let cut = StorePace { connected: false, ..shared };
+        let s = summary(&PacingSnapshot { store: Some(cut), ..p }, RateLimit::Auto, 2.0);
+        assert!(s.contains("pacing store  cut off"), "{s}");
     }
 
     #[test]

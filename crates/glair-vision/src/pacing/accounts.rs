@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
-use super::{Pacer, RateLimit};
+use super::{Pacer, PacingUrl, RateLimit};
 
 /// Accounts remembered besides the client's own; past this, idle ones are forgotten.
 const MAX_OTHER_ACCOUNTS: usize = 1024;
 
 pub(crate) struct AccountPacers {
     limit: RateLimit,
+    store: Option<PacingUrl>,
     own: Arc<Pacer>,
     /// Keyed by a keyed hash of (endpoint, API key): no copy of the key is kept.
     others: Mutex<HashMap<u64, Arc<Pacer>>>,
@@ -21,11 +22,18 @@ pub(crate) struct AccountPacers {
 }
 
 impl AccountPacers {
-    /// The pacers of a client whose own account is at `endpoint` with `api_key`.
-    pub(crate) fn new(limit: RateLimit, endpoint: &str, api_key: &[u8]) -> AccountPacers {
+    /// The pacers of a client whose own account is at `endpoint` with
+    /// `api_key`, shared through the pacing `store` when one is given.
+    pub(crate) fn new(
+        limit: RateLimit,
+        endpoint: &str,
+        api_key: &[u8],
+        store: Option<PacingUrl>,
+    ) -> AccountPacers {
         AccountPacers {
             limit,
-            own: Arc::new(Pacer::for_account(limit, endpoint, api_key)),
+            own: Arc::new(Pacer::for_account(limit, endpoint, api_key, store.as_ref())),
+            store,
             others: Mutex::default(),
             hasher: RandomState::new(),
         }
@@ -50,7 +58,9 @@ impl AccountPacers {
         }
         others
             .entry(key)
-            .or_insert_with(|| Arc::new(Pacer::for_account(self.limit, endpoint, api_key)))
+            .or_insert_with(|| {
+                Arc::new(Pacer::for_account(self.limit, endpoint, api_key, self.store.as_ref()))
+            })
             .clone()
     }
 }
@@ -62,7 +72,7 @@ mod tests {
     #[test]
     fn one_pacer_per_account() {
         let pacers =
-            AccountPacers::new(RateLimit::Auto, "https://own.example/identity/v1/verification", b"own");
+            AccountPacers::new(RateLimit::Auto, "https://own.example/identity/v1/verification", b"own", None);
         let a = pacers.account("https://a.example/identity/v1/verification", b"key-1");
         let again = pacers.account("https://a.example/identity/v1/verification", b"key-1");
         let other_key = pacers.account("https://a.example/identity/v1/verification", b"key-2");
@@ -74,7 +84,7 @@ mod tests {
 
     #[test]
     fn idle_accounts_are_forgotten_past_the_cap() {
-        let pacers = AccountPacers::new(RateLimit::Fixed(5.0), "u", b"own");
+        let pacers = AccountPacers::new(RateLimit::Fixed(5.0), "u", b"own", None);
         let held = pacers.account("u", b"held");
         for i in 0..MAX_OTHER_ACCOUNTS + 10 {
             pacers.account("u", format!("k{i}").as_bytes());

@@ -21,7 +21,10 @@
 //!   closed gateway (refusals in a row); a single refusal pauses only its call,
 //!   for its `Retry-After`;
 //! - `shared.rs`: where the state lives when the processes of one host share
-//!   an account (a small locked file), so that they pace as one client.
+//!   an account (a small locked file), so that they pace as one client;
+//! - `store.rs` and `sync.rs`: where it lives when processes on many hosts
+//!   share it (Redis or Valkey), and how a process draws leases of send slots
+//!   from it; `events.rs`: the events both apply to the account's state.
 //!
 //! A fixed [`RateLimit`] is a hard ceiling: the pacer starts engaged at that
 //! rate and never exceeds it. The pacer against every gateway model (token
@@ -37,19 +40,26 @@ use tokio::time::Instant;
 
 pub(crate) use accounts::AccountPacers;
 use estimate::{Estimate, Phase, Totals};
+use events::{apply, send_rate, Event, Meters};
 pub(crate) use headers::{quota, Quota};
 use meter::RateMeter;
 use schedule::Schedule;
 use shared::{Record, SharedAccount};
 use slowstart::SlowStart;
+pub use store::PacingUrl;
+use store::StoreAccount;
+use sync::StoreSync;
 
 mod accounts;
 mod estimate;
+mod events;
 mod headers;
 mod meter;
 mod schedule;
 mod shared;
 mod slowstart;
+mod store;
+mod sync;
 
 /// How fast a client (or a batch) may send.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -150,6 +160,20 @@ pub struct PacingSnapshot {
     pub succeeded: u64,
     /// Whether a pause (refusals in a row, or an announced quota spent) holds every call back now.
     pub paused: bool,
+    /// The pacing store this pace is shared through, if one was given.
+    pub store: Option<StorePace>,
+}
+
+/// How a pace shared through a pacing store stands ([`PacingSnapshot::store`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StorePace {
+    /// Whether this process paces from the store's state now (it joins at its
+    /// first 429, or when the account is already paced there).
+    pub joined: bool,
+    /// False while the store cannot be reached: pacing is per process meanwhile.
+    pub connected: bool,
+    /// Processes that shared the account's pace lately, this one included.
+    pub processes: u32,
 }
 
 /// A slot taken from the pacer: under which rate it was sent, and whether it
@@ -211,6 +235,8 @@ pub(crate) struct Pacer {
     timeline: Timeline,
     /// The account's state shared with this user's other processes, if it is.
     shared: Option<SharedAccount>,
+    /// The account's state shared through a pacing store (across hosts), if it is.
+    store: Option<StoreSync>,
     /// When this pacer sent its first call (ms on the timeline; 0: none yet).
     first_sent_ms: AtomicU64,
     sent: AtomicU64,
@@ -305,11 +331,23 @@ impl Pacer {
     /// The pacer of the account at `endpoint` with `api_key`: with no ceiling,
     /// shared with this user's other processes where it can be ([`shared`]). A
     /// ceiling stays per process: it is a cap the caller set on this client.
-    pub(crate) fn for_account(limit: RateLimit, endpoint: &str, api_key: &[u8]) -> Pacer {
-        let shared = match limit.ceiling() {
-            None => SharedAccount::for_account(endpoint, api_key),
-            Some(_) => None,
-        };
+    /// With a pacing store (`store`), the account's state is shared through it,
+    /// across hosts, instead of through the host's file.
+    pub(crate) fn for_account(
+        limit: RateLimit,
+        endpoint: &str,
+        api_key: &[u8],
+        store: Option<&PacingUrl>,
+    ) -> Pacer {
+        if limit.ceiling().is_some() {
+            return Pacer::with_shared(limit, None, Timeline::own());
+        }
+        if let Some(url) = store {
+            let mut pacer = Pacer::with_shared(limit, None, Timeline::wall());
+            pacer.store = Some(StoreSync::new(StoreAccount::new(url, endpoint, api_key)));
+            return pacer;
+        }
+        let shared = SharedAccount::for_account(endpoint, api_key);
         let timeline = if shared.is_some() { Timeline::wall() } else { Timeline::own() };
         Pacer::with_shared(limit, shared, timeline)
     }
@@ -340,6 +378,7 @@ impl Pacer {
             paused_until_ms: AtomicU64::new(0),
             timeline,
             shared,
+            store: None,
             first_sent_ms: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -353,7 +392,12 @@ impl Pacer {
     }
 
     fn clock(&self) -> Clock {
-        self.timeline.read(Instant::now())
+        let mut clock = self.timeline.read(Instant::now());
+        if let Some(store) = &self.store {
+            // Shared across hosts, times are on the store's clock.
+            clock.now_ms += store.offset_ms();
+        }
+        clock
     }
 
     fn engaged(&self) -> bool {
@@ -412,13 +456,30 @@ impl Pacer {
         }
     }
 
-    /// The send rate now: the estimate's, under the ceiling.
+    /// The send rate now: the estimate's, under the ceiling (and, cut off
+    /// from the pacing store, under this process's share).
     fn rate(&self, st: &State, now_ms: f64) -> Option<f64> {
-        let demand = self.sent_meter.peak(now_ms.max(0.0) as u64);
-        let rate = st.estimate.rate(now_ms, demand);
-        match (rate, self.ceiling) {
-            (Some(r), Some(c)) => Some(r.min(c)),
-            (r, _) => r,
+        let alone = self.store.as_ref().and_then(StoreSync::alone_cap);
+        let ceiling = match (self.ceiling, alone) {
+            (Some(c), Some(a)) => Some(c.min(a)),
+            (c, a) => c.or(a),
+        };
+        send_rate(st, &self.sent_meter, ceiling, now_ms)
+    }
+
+    fn meters(&self) -> Meters<'_> {
+        Meters { sent: &self.sent_meter, accepted: &self.accepted_meter }
+    }
+
+    /// Applies `event` to the account's state (see `events.rs`); engaged
+    /// with a pacing store, keeps it for the next exchange too.
+    fn apply(&self, st: &mut State, event: &Event) {
+        let shared = self.shared.is_some() || self.store.is_some();
+        apply(st, &self.meters(), self.ceiling, shared, event);
+        if let Some(store) = &self.store {
+            if self.engaged() {
+                store.journal(*event);
+            }
         }
     }
 
@@ -426,6 +487,9 @@ impl Pacer {
     /// after `deadline`: at once and without taking a slot once it is this
     /// call's turn, or at the deadline if the calls ahead hold it that long.
     pub(crate) async fn acquire(&self, deadline: Instant, retry: bool) -> Result<Permit<'_>, Instant> {
+        if self.store.is_some() && !self.engaged() {
+            self.look().await;
+        }
         if !self.engaged() {
             let windowed = self.window.enter(deadline).await.map_err(|()| deadline)?;
             if !self.engaged() {
@@ -453,16 +517,26 @@ impl Pacer {
             return Err(deadline);
         };
         loop {
+            let leased = match &self.store {
+                Some(store) => self.leased_slot(store).await,
+                None => None,
+            };
             let clock = self.clock();
             let deadline_ms = clock.ms(deadline);
-            let start_ms = self.step(clock, false, |st| {
-                let now_ms = clock.ms(clock.now);
-                st.estimate.advance(now_ms, st.totals);
-                let rate = self.rate(st, now_ms);
-                st.schedule.take(now_ms, rate, deadline_ms)
-            });
+            let start_ms = match leased {
+                Some(slot) => slot,
+                None => self.step(clock, false, |st| {
+                    let now_ms = clock.ms(clock.now);
+                    st.estimate.advance(now_ms, st.totals);
+                    let rate = self.rate(st, now_ms);
+                    st.schedule.take(now_ms, rate, deadline_ms)
+                }),
+            };
             let start = clock.at(start_ms);
             if start > deadline {
+                if let (Some(store), Some(slot)) = (&self.store, leased) {
+                    store.give_back(slot);
+                }
                 return Err(start);
             }
             if start > clock.now {
@@ -474,8 +548,7 @@ impl Pacer {
                 let now_ms = clock.ms(clock.now);
                 let free = !st.schedule.paused(now_ms);
                 if free {
-                    self.sent_meter.tick(clock.millis(clock.now));
-                    st.totals.sent += 1;
+                    self.apply(st, &Event::Sent { at_ms: now_ms });
                 }
                 (free, st.estimate.epoch, now_ms)
             });
@@ -483,7 +556,25 @@ impl Pacer {
                 self.count_sent(retry);
                 return Ok(Permit { pacer: self, epoch, sent_ms, windowed: false });
             }
+            if let Some(store) = &self.store {
+                // Slots leased before the pause are void: the next exchange leases after it.
+                store.drop_lease();
+            }
         }
+    }
+
+    /// The next slot leased from the pacing store, exchanging for a new lease
+    /// when this one is spent; `None` when cut off (the pacer paces alone).
+    async fn leased_slot(&self, store: &StoreSync) -> Option<f64> {
+        let clock = self.clock();
+        if let Some(slot) = store.next_slot(clock.ms(clock.now)) {
+            return Some(slot);
+        }
+        if !self.exchange(store).await {
+            return None;
+        }
+        let clock = self.clock();
+        store.next_slot(clock.ms(clock.now))
     }
 
     fn count_sent(&self, retry: bool) {
@@ -504,12 +595,11 @@ impl Pacer {
         let sent_ms = permit.sent_ms;
         permit.finish(true);
         let clock = self.clock();
-        self.accepted_meter.tick(clock.millis(clock.now));
         if self.engaged() {
-            self.step(clock, false, |st| {
-                st.totals.accepted += 1;
-                st.estimate.accepted(clock.ms(clock.now), sent_ms, st.totals);
-            });
+            let event = Event::Answered { at_ms: clock.ms(clock.now), sent_ms };
+            self.step(clock, false, |st| self.apply(st, &event));
+        } else {
+            self.accepted_meter.tick(clock.millis(clock.now));
         }
     }
 
@@ -542,43 +632,25 @@ impl Pacer {
         let accepted_rate = self.accepted_rate(clock);
         let (jitter, call_jitter) = (fastrand::f64(), fastrand::f64());
         let retry_after = retry_after.map(|w| w.min(max_pause));
+        // The first 429 can come before the answers (a burst of one): the
+        // search then starts from half of what was being sent.
+        let early_rate = (self.succeeded.load(Ordering::Relaxed) < FEW_ANSWERS)
+            .then(|| 0.5 * self.sent_meter.peak(clock.millis(clock.now)));
+        let event = Event::Refused {
+            at_ms: clock.ms(clock.now),
+            epoch,
+            accepted_rate,
+            early_rate,
+            retry_after_ms: retry_after.map(|d| d.as_secs_f64() * 1000.0),
+            max_pause_ms: max_pause.as_secs_f64() * 1000.0,
+            jitter,
+        };
         self.step(clock, true, |st| {
-            let now_ms = clock.ms(clock.now);
             if !self.engaged() {
                 self.engage();
             }
-            st.totals.refused += 1;
-            let before = (st.estimate.phase, st.estimate.limit);
-            // The first 429 can come before the answers (a burst of one): the
-            // search then starts from half of what was being sent.
-            let answered = self.succeeded.load(Ordering::Relaxed);
-            let accepted_rate = if st.estimate.phase == Phase::Open && answered < FEW_ANSWERS {
-                accepted_rate.max(0.5 * self.sent_meter.peak(clock.millis(clock.now)))
-            } else {
-                accepted_rate
-            };
-            st.estimate.refused(now_ms, epoch, st.totals, accepted_rate);
-            let rate = self.rate(st, now_ms);
-            let ra_ms = retry_after.map(|d| d.as_secs_f64() * 1000.0);
-            st.schedule.refused(
-                now_ms,
-                st.totals.accepted,
-                ra_ms,
-                rate,
-                max_pause.as_secs_f64() * 1000.0,
-                jitter,
-            );
+            self.apply(st, &event);
             self.paused_until_ms.store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
-            if before != (st.estimate.phase, st.estimate.limit) {
-                tracing::debug!(
-                    model = %model_of(&st.estimate, self.ceiling),
-                    limit = format!("{:.1}", st.estimate.limit),
-                    rate = rate.map(|r| format!("{r:.1}")),
-                    streak = st.schedule.streak,
-                    shared = self.shared.is_some(),
-                    "throttled: pacing changed"
-                );
-            }
         });
         retry_after.map_or(Duration::ZERO, |w| w + w.mul_f64(schedule::JITTER * call_jitter))
     }
@@ -586,37 +658,13 @@ impl Pacer {
     /// The gateway announced its quota in an answer's rate-limit headers.
     pub(crate) fn announced(&self, quota: Quota) {
         let clock = self.clock();
+        let event = Event::Announced { at_ms: clock.ms(clock.now), quota };
         self.step(clock, true, |st| {
-            let now_ms = clock.ms(clock.now);
             if !self.engaged() {
                 self.engage();
             }
-            // A window not announced is at least the longest reset seen.
-            let window_s = match quota.window_s {
-                Some(w) => w,
-                None => st.estimate.window_s.max(quota.reset_s.map_or(1.0, f64::ceil)).max(1.0),
-            };
-            let rate = quota.rate(window_s);
-            let first = st.estimate.phase != Phase::Announced;
-            st.estimate.announced(now_ms, rate, window_s, st.totals);
-            if let (Some(left), Some(reset_s)) = (quota.remaining, quota.reset_s) {
-                // A reset comes in whole seconds, rounded up: waiting all of it
-                // could lose the next window of a short one.
-                if left < 1.0 && reset_s > 1.0 {
-                    st.schedule.closed_until(now_ms + (reset_s - 1.0) * 1000.0);
-                    self.paused_until_ms
-                        .store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
-                }
-            }
-            if first {
-                tracing::debug!(
-                    quota = quota.limit,
-                    window_s,
-                    limit = format!("{rate:.2}"),
-                    shared = self.shared.is_some(),
-                    "pacing from the gateway's rate-limit headers"
-                );
-            }
+            self.apply(st, &event);
+            self.paused_until_ms.store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
         });
     }
 
@@ -645,6 +693,11 @@ impl Pacer {
             throttled: self.throttled.load(Ordering::Relaxed),
             succeeded: self.succeeded.load(Ordering::Relaxed),
             paused,
+            store: self.store.as_ref().map(|s| StorePace {
+                joined: s.joined(),
+                connected: s.connected(),
+                processes: s.members().max(1),
+            }),
         }
     }
 }
@@ -871,7 +924,7 @@ mod tests {
     #[test]
     fn a_ceiling_is_never_shared() {
         // A cap the caller set on this client, not the account's pace.
-        let fixed = Pacer::for_account(RateLimit::Fixed(5.0), "https://a.example/v1", b"k");
+        let fixed = Pacer::for_account(RateLimit::Fixed(5.0), "https://a.example/v1", b"k", None);
         assert!(fixed.shared.is_none());
     }
 

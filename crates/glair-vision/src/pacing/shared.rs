@@ -68,7 +68,7 @@ fn word_phase(word: u64) -> Option<Phase> {
 }
 
 impl Record {
-    fn encode(&self, updated_ms: u64) -> [u8; RECORD_BYTES] {
+    pub(super) fn encode(&self, updated_ms: u64) -> [u8; RECORD_BYTES] {
         let (e, s, t) = (&self.estimate, &self.schedule, &self.totals);
         let flags = u64::from(self.engaged)
             | (u64::from(e.lower_bound) << 1)
@@ -116,7 +116,7 @@ impl Record {
 
     /// The record and when it was written; `None` for anything else (a short,
     /// foreign or torn file, or times and rates no pacer writes).
-    fn decode(bytes: &[u8]) -> Option<(Record, u64)> {
+    pub(super) fn decode(bytes: &[u8]) -> Option<(Record, u64)> {
         if bytes.len() != RECORD_BYTES {
             return None;
         }
@@ -327,7 +327,7 @@ impl Drop for Flock<'_> {
     }
 }
 
-fn account_hash(endpoint: &str, api_key: &[u8]) -> String {
+pub(super) fn account_hash(endpoint: &str, api_key: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(b"glair-vision pacing v1\0");
