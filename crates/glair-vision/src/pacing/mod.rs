@@ -237,6 +237,10 @@ pub(crate) struct Pacer {
     shared: Option<SharedAccount>,
     /// The account's state shared through a pacing store (across hosts), if it is.
     store: Option<StoreSync>,
+    /// The estimate's epoch before the first 429, which the calls sent
+    /// unpaced carry. With a store it is drawn at random: this process's
+    /// epochs before it joins must not be mistaken for the account's.
+    open_epoch: u64,
     /// When this pacer sent its first call (ms on the timeline; 0: none yet).
     first_sent_ms: AtomicU64,
     sent: AtomicU64,
@@ -345,6 +349,8 @@ impl Pacer {
         if let Some(url) = store {
             let mut pacer = Pacer::with_shared(limit, None, Timeline::wall());
             pacer.store = Some(StoreSync::new(StoreAccount::new(url, endpoint, api_key)));
+            pacer.open_epoch = fastrand::u64(1 << 32..1 << 62);
+            pacer.lock().estimate.epoch = pacer.open_epoch;
             return pacer;
         }
         let shared = SharedAccount::for_account(endpoint, api_key);
@@ -379,6 +385,7 @@ impl Pacer {
             timeline,
             shared,
             store: None,
+            open_epoch: 0,
             first_sent_ms: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -503,7 +510,12 @@ impl Pacer {
                     Ordering::Acquire,
                 );
                 self.count_sent(retry);
-                return Ok(Permit { pacer: self, epoch: 0, sent_ms: clock.ms(clock.now), windowed });
+                return Ok(Permit {
+                    pacer: self,
+                    epoch: self.open_epoch,
+                    sent_ms: clock.ms(clock.now),
+                    windowed,
+                });
             }
             // Engaged while this call waited for the window: the schedule rules.
             if windowed {
