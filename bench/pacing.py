@@ -8,15 +8,18 @@ One `glair-vision sandbox` limits the account to 200 requests/s (burst 20) with
   - Node batch (`verificationStream`, contenders/pacing_node.js)
   - four processes sharing the account, concurrency 32 each, the rows split
     between them (four Python, four Node and four CLI processes), which share
-    the account's pacing as processes of one host do; and four CLI processes
-    pacing apart, as on separate hosts
+    the account's pacing as processes of one host do; four CLI processes
+    pacing apart, as on separate hosts; and four CLI, Python and Node processes
+    on separate state sharing the account through a pacing store (a
+    redis-server on 127.0.0.1), as on separate hosts with one store
   - an aiohttp loop at 64 (contenders/pacing_aiohttp.py: what users write today)
   - the oracle: this SDK told the right fixed rate (CLI --rate-limit 190, Rust 190)
 Reported per contender: failed rows, attempts, 429s (share), elapsed, and the
 sustained pace after the first 5 s (for the four processes: their combined pace
 from 5 s after their common start). Nothing is asserted.
 
-python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,cli-x4,cli-x4-apart,aiohttp,cli-fixed,rust-fixed]
+python3 bench/pacing.py [--rows 20000] [--only cli,rust,python,node,python-x4,node-x4,cli-x4,cli-x4-apart,
+    cli-x4-store,python-x4-store,node-x4-store,aiohttp,cli-fixed,rust-fixed]
 Needs target/release/{glair-vision,bench-rust}, glair_vision installed in
 bench/.work/venv and the Node package built in bench/.work/node-pkg (or node/):
 bash bench/pacing.sh prepares them all.
@@ -26,6 +29,8 @@ import argparse
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -159,16 +164,64 @@ def cli_process(url, rows, rate, t0, env=None):
     return {**counts, "ended": ended, "done_per_s": per_second, "done_after_5s": sum(per_second[5:])}
 
 
-def four_processes(lang, share_pacing=True):
+class RedisStore:
+    """A redis-server on 127.0.0.1 (ephemeral port, a password) as the pacing store."""
+
+    PASSWORD = "bench-store-pass"
+
+    def __enter__(self):
+        if shutil.which("redis-server") is None:
+            raise SystemExit("redis-server is not on the PATH (bash scripts/ensure-redis.sh installs it)")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="pacing-redis-")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--requirepass", self.PASSWORD,
+             "--save", "", "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        self.url = f"redis://:{self.PASSWORD}@127.0.0.1:{self.port}/0"
+        return self
+
+    def scripts_run(self):
+        """Exchanges the clients made: the store's count of script calls."""
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "-a", self.PASSWORD, "--no-auth-warning",
+                              "INFO", "commandstats"], capture_output=True, text=True, check=True).stdout
+        return sum(int(m) for m in re.findall(r"cmdstat_(?:evalsha|eval):calls=(\d+)", out))
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def four_processes(lang, share_pacing=True, store=False):
     """Four processes sharing the account (one API key), concurrency 32 each, the
     rows split between them, started together: their combined figures. With
     `share_pacing` off (GLAIR_VISION_SHARED_PACING=0) each paces alone, as
-    processes on separate hosts do."""
-    env = dict(os.environ)
+    processes on separate hosts do; with `store`, each keeps its own state (a
+    pacing directory of its own) and shares the account through a redis-server."""
+    base = dict(os.environ)
     if not share_pacing:
-        env["GLAIR_VISION_SHARED_PACING"] = "0"
+        base["GLAIR_VISION_SHARED_PACING"] = "0"
 
     def run(url, rows, rate):
+        if not store:
+            return run_four(url, rows, rate, [base] * 4)
+        with RedisStore() as redis:
+            envs = [{**base, "GLAIR_VISION_PACING_URL": redis.url,
+                     "GLAIR_VISION_PACING_DIR": tempfile.mkdtemp(prefix="pacing-host-")} for _ in range(4)]
+            result = run_four(url, rows, rate, envs)
+            result["store_round_trips_per_call"] = round(redis.scripts_run() / max(result["attempts"], 1), 3)
+            return result
+
+    def run_four(url, rows, rate, envs):
         # A common start a little ahead, so that interpreter start-up is not raced.
         t0 = time.time() + 3.0
         share = [rows // 4 + (1 if i < rows % 4 else 0) for i in range(4)]
@@ -176,7 +229,7 @@ def four_processes(lang, share_pacing=True):
             reports = [None] * 4
 
             def one(i):
-                reports[i] = cli_process(url, share[i], rate, t0, env)
+                reports[i] = cli_process(url, share[i], rate, t0, envs[i])
 
             threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
             for t in threads:
@@ -187,7 +240,7 @@ def four_processes(lang, share_pacing=True):
                 raise SystemExit("a CLI process failed")
         else:
             procs = [subprocess.Popen(sdk_command(lang, url, n, rate, concurrency=32, t0=t0),
-                                      stdout=subprocess.PIPE, text=True, env=env) for n in share]
+                                      stdout=subprocess.PIPE, text=True, env=env) for n, env in zip(share, envs)]
             reports = []
             for p in procs:
                 out, _ = p.communicate()
@@ -228,6 +281,12 @@ CONTENDERS = {
     "cli-x4": ("4 CLI processes @32 sharing the account, no rate given", four_processes("cli"), None),
     "cli-x4-apart": ("4 CLI processes @32 sharing the account, pacing apart (GLAIR_VISION_SHARED_PACING=0)",
                      four_processes("cli", share_pacing=False), None),
+    "cli-x4-store": ("4 CLI processes @32 on separate state, sharing through a pacing store (Redis)",
+                     four_processes("cli", store=True), None),
+    "python-x4-store": ("4 Python processes @32 on separate state, sharing through a pacing store (Redis)",
+                        four_processes("python", store=True), None),
+    "node-x4-store": ("4 Node processes @32 on separate state, sharing through a pacing store (Redis)",
+                      four_processes("node", store=True), None),
     "aiohttp": ("aiohttp loop @64, Retry-After honoured, 2 retries", aiohttp, None),
     "cli-fixed": (f"oracle: CLI --rate-limit {ORACLE}", cli, ORACLE),
     "rust-fixed": (f"oracle: Rust rate_limit({ORACLE})", rust, ORACLE),
@@ -262,6 +321,8 @@ def main():
         if shared:
             pct += (f"; while all four ran (5-{r['first_ended_s']} s): {shared} "
                     f"({100.0 * shared / LIMIT:.0f}%)")
+        if "store_round_trips_per_call" in r:
+            pct += f"; {r['store_round_trips_per_call']} store round trips per attempt"
         rows_md.append(f"| {name} | {r['failed']} | {r['attempts']} | {r['throttled']} ({share:.1f}%) "
                        f"| {r['elapsed_s']} | {pace or '-'} ({pct}) |")
         print(rows_md[-1], file=sys.stderr, flush=True)

@@ -111,6 +111,12 @@ export interface Settings {
    */
   rateLimit?: RateLimit;
   /**
+   * A pacing store, `redis://` or `rediss://` (Redis or Valkey; `user:password@`
+   * and `/db` as Redis URLs have them): every process of the account that names
+   * it, on any host, paces as one client. Default: GLAIR_VISION_PACING_URL.
+   */
+  pacingUrl?: string;
+  /**
    * Certificate authorities trusted besides the system's roots: a path, PEM
    * text or a Buffer, or several. `NODE_EXTRA_CA_CERTS` and `SSL_CERT_FILE`
    * are honoured too.
@@ -174,6 +180,18 @@ export interface PacingState {
   succeeded: number;
   /** Whether a pause (refusals in a row, or an announced quota spent) holds every call back now. */
   paused: boolean;
+  /** With a pacing store (`pacingUrl`), how the pace is shared; null without one. */
+  store: PacingStoreState | null;
+}
+
+/** How a client shares its account's pace through a pacing store. */
+export interface PacingStoreState {
+  /** Whether this process paces from the store's state (it joins at its first 429, or when the account is already paced there). */
+  joined: boolean;
+  /** False while the store cannot be reached: the process paces alone meanwhile. */
+  connected: boolean;
+  /** Processes that shared the account's pace lately, this one included. */
+  processes: number;
 }
 
 /** A gateway for the sandbox, setting by setting (see `SandboxOptions.gateway`). */
@@ -303,6 +321,8 @@ export declare class Vision {
   readonly rateLimit: RateLimit;
   /** The state of this client's pacer now (shared by every call it makes). */
   pacing(): PacingState;
+  /** The pacing store in use (credentials redacted), or null. */
+  readonly pacingUrl: string | null;
   toJSON(): { baseUrl: string; apiVersion: string; timeoutMs: number; maxRetries: number };
 }
 

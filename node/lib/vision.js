@@ -337,6 +337,11 @@ class Vision {
     return ceiling === null || ceiling === undefined ? 'auto' : ceiling;
   }
 
+  /** The pacing store this client shares its account's pace through (credentials redacted), or null. */
+  get pacingUrl() {
+    return errors.callSync(() => this[NATIVE].pacingUrl) ?? null;
+  }
+
   /**
    * The state of this client's pacer now, shared by every call it makes:
    * `{ rate, ceiling, sent, retries, throttled, succeeded, paused }`. `rate` is

@@ -112,6 +112,7 @@ class _BaseVision:
         proxy: Union[str, Literal[False], None] = None,
         client_cert: Optional[Pem] = None,
         client_key: Optional[Pem] = None,
+        pacing_url: Optional[str] = None,
         telemetry: bool = True,
         tracer_provider: Any = None,
         meter_provider: Any = None,
@@ -120,6 +121,8 @@ class _BaseVision:
         # trusted besides the system's roots (only it, with ca_bundle_only);
         # proxy=None takes HTTPS_PROXY and the like, False connects directly;
         # client_cert and client_key are for gateways that require mutual TLS.
+        # pacing_url: a Redis/Valkey pacing store (else GLAIR_VISION_PACING_URL)
+        # that every process of the account, on any host, paces through as one.
         # telemetry: OpenTelemetry spans and metrics when the application has a
         # provider (global, or tracer_provider / meter_provider); see _telemetry.
         _logging.refresh_logging()
@@ -142,6 +145,7 @@ class _BaseVision:
             proxy=proxy,
             client_cert=client_cert,
             client_key=client_key,
+            pacing_url=pacing_url,
         )
         self._overrides = {}
         self._telemetry = Telemetry(telemetry, tracer_provider, meter_provider)
@@ -218,6 +222,12 @@ class _BaseVision:
         """The client-wide ceiling of calls started per second, or ``"auto"``."""
         ceiling = self._client.rate_limit
         return "auto" if ceiling is None else ceiling
+
+    @property
+    def pacing_url(self) -> Optional[str]:
+        """The pacing store this client shares its account's pace through
+        (credentials redacted), or None."""
+        return self._client.pacing_url
 
     def pacing(self) -> PacingState:
         """The state of this client's pacer now, shared by every call it makes

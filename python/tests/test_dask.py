@@ -14,6 +14,7 @@ import pytest
 
 import cluster_support as cs
 from cluster_support import fresh, limited  # noqa: F401 (fixtures)
+from redis_support import RedisServer, redis_store  # noqa: F401 (fixture)
 from glair_vision import ConfigurationError, Sandbox, Vision
 from glair_vision import _partition
 from glair_vision.dask import tasks_at_once, verify
@@ -95,6 +96,21 @@ def test_without_a_rate_adaptive_pacing_keeps_the_cluster_under_the_limit(dask_c
     by_id = cs.check_every_row_once(records(out), inputs)
     assert not [k for k, r in by_id.items() if r["error_kind"] == "rate_limited"]
     cs.check_calls(fresh, inputs)
+
+
+def test_through_a_pacing_store_the_workers_share_one_pace(
+    dask_client: Client, fresh: Sandbox, redis_store: RedisServer  # noqa: F811
+) -> None:
+    redis_store.flush()
+    vision = fresh.vision(max_retries=6, pacing_url=redis_store.url)
+    inputs = cs.rows(ROWS, cs.people(fresh))
+    out = run(frame(inputs, npartitions=4), vision)
+    by_id = cs.check_every_row_once(records(out), inputs)
+    assert not [k for k, r in by_id.items() if r["error_kind"] == "rate_limited"]
+    cs.check_calls(fresh, inputs)
+    # The URL travelled with the client's configuration: both worker processes paced through the store.
+    assert redis_store.processes() == 2, redis_store.dump()
+    cs.no_secrets(redis_store.dump())
 
 
 def test_task_graph_shows_no_credentials(dask_client: Client, fresh: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:

@@ -182,6 +182,9 @@ def test_pacing_state_shape(sandbox: Sandbox) -> None:
         "window": None,
         "model": "unpaced",
         "from_headers": False,
+        "store_processes": None,
+        "store_joined": None,
+        "store_connected": None,
     }
     assert repr(state) == (
         "PacingState(model='unpaced', rate=None, limit=None, ceiling=None, sent=0, retries=0, throttled=0, "

@@ -10,6 +10,7 @@ import pytest
 
 import cluster_support as cs
 from cluster_support import fresh, limited  # noqa: F401 (fixtures)
+from redis_support import RedisServer, redis_store  # noqa: F401 (fixture)
 from glair_vision import ConfigurationError, Sandbox, Vision, _partition
 from glair_vision.spark import verify
 
@@ -85,6 +86,20 @@ def test_without_a_rate_adaptive_pacing_keeps_the_cluster_under_the_limit(spark:
     by_id = cs.check_every_row_once(collect(run(frame(spark, inputs, 4), vision)), inputs)
     assert not [k for k, r in by_id.items() if r["error_kind"] == "rate_limited"]
     cs.check_calls(fresh, inputs)
+
+
+def test_through_a_pacing_store_the_tasks_share_one_pace(
+    spark: SparkSession, fresh: Sandbox, redis_store: RedisServer  # noqa: F811
+) -> None:
+    redis_store.flush()
+    vision = fresh.vision(max_retries=6, pacing_url=redis_store.url)
+    inputs = cs.rows(ROWS, cs.people(fresh))
+    by_id = cs.check_every_row_once(collect(run(frame(spark, inputs, 4), vision)), inputs)
+    assert not [k for k, r in by_id.items() if r["error_kind"] == "rate_limited"]
+    cs.check_calls(fresh, inputs)
+    # The URL travelled with the client's configuration to Spark's Python workers.
+    assert redis_store.processes() >= 1, redis_store.dump()
+    cs.no_secrets(redis_store.dump())
 
 
 def test_the_plan_shows_no_credentials(spark: SparkSession, fresh: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ use crate::types::verification_json;
 const STREAM_CHUNK: usize = 512;
 
 /// `new Vision(...)`'s own options, besides the settings a call may override.
-const VISION_KEYS: [&str; 3] = ["connectTimeoutMs", "readEnv", "rateLimit"];
+const VISION_KEYS: [&str; 4] = ["connectTimeoutMs", "readEnv", "rateLimit", "pacingUrl"];
 
 /// `{ concurrency, rateLimit, ...per-call overrides }`, each within the core's
 /// range (`glair_vision::limits`; `concurrency` 1 to 4096), checked before the
@@ -79,7 +79,7 @@ pub struct NativeVision {
 impl NativeVision {
     /// `options`: JSON of `{ apiKey, username, password, baseUrl, apiVersion,
     /// timeoutMs, connectTimeoutMs, maxRetries, readEnv, deadline, retryUnanswered,
-    /// caBundle, caBundleOnly, proxy, clientCert, clientKey }`.
+    /// rateLimit, pacingUrl, caBundle, caBundleOnly, proxy, clientCert, clientKey }`.
     #[napi(constructor, catch_unwind)]
     pub fn new(options: Option<String>) -> napi::Result<Self> {
         init_logging();
@@ -126,6 +126,9 @@ impl NativeVision {
         if let Some(r) = opt_rate_limit(&obj, "rateLimit")? {
             b = b.rate_limit(r);
         }
+        if let Some(v) = opt_string(&obj, "pacingUrl")? {
+            b = b.pacing_url(v);
+        }
         b = b.network(crate::network::settings(&obj)?);
         Ok(NativeVision { inner: b.build()? })
     }
@@ -162,8 +165,15 @@ impl NativeVision {
         self.inner.pacing().ceiling
     }
 
+    /// The pacing store's URL with its credentials redacted, or `null`.
+    #[napi(getter, catch_unwind)]
+    pub fn pacing_url(&self) -> Option<String> {
+        self.inner.pacing_url().map(|u| u.redacted())
+    }
+
     /// The pacer's state now (shared by every call of this client), as JSON:
-    /// `{rate, ceiling, limit, window, model, fromHeaders, sent, retries, throttled, succeeded, paused}`.
+    /// `{rate, ceiling, limit, window, model, fromHeaders, sent, retries, throttled,
+    /// succeeded, paused, store}` (`store`: `{joined, connected, processes}` or null).
     #[napi(catch_unwind)]
     pub fn pacing(&self) -> String {
         let p = self.inner.pacing();
@@ -179,6 +189,11 @@ impl NativeVision {
             "throttled": p.throttled,
             "succeeded": p.succeeded,
             "paused": p.paused,
+            "store": p.store.map(|s| json!({
+                "joined": s.joined,
+                "connected": s.connected,
+                "processes": s.processes,
+            })),
         })
         .to_string()
     }

@@ -203,6 +203,7 @@ impl PyClient {
                 .max_response_bytes(old.max_response_bytes())
                 .retry_policy(old.retry_policy())
                 .rate_limit(old.pacing().ceiling)
+                .pacing_url(old.pacing_url().map_or("", |u| u.expose_secret()))
                 .network(old.network().clone())
                 .client_name("python")
                 .build()
@@ -219,7 +220,8 @@ impl PyClient {
     #[new]
     #[pyo3(signature = (api_key=None, username=None, password=None, base_url=None, api_version=None,
         timeout=None, connect_timeout=None, max_retries=None, deadline=None, retry_unanswered=None, rate_limit=None,
-        ca_bundle=None, ca_bundle_only=None, proxy=None, client_cert=None, client_key=None, read_env=true))]
+        ca_bundle=None, ca_bundle_only=None, proxy=None, client_cert=None, client_key=None, pacing_url=None,
+        read_env=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -239,6 +241,7 @@ impl PyClient {
         proxy: Option<&Bound<'_, PyAny>>,
         client_cert: Option<&Bound<'_, PyAny>>,
         client_key: Option<&Bound<'_, PyAny>>,
+        pacing_url: Option<&Bound<'_, PyAny>>,
         read_env: bool,
     ) -> PyResult<Self> {
         guard(|| {
@@ -274,6 +277,9 @@ impl PyClient {
                 b = b.retry_unanswered(boolean("retry_unanswered", v)?);
             }
             b = b.rate_limit(crate::convert::rate_limit(rate_limit)?);
+            if let Some(v) = opt_string("pacing_url", pacing_url)? {
+                b = b.pacing_url(v);
+            }
             b = b.network(crate::network::settings(
                 ca_bundle,
                 ca_bundle_only,
@@ -286,6 +292,11 @@ impl PyClient {
         })
     }
 
+    /// The pacing store's URL with its credentials redacted, or None.
+    #[getter]
+    fn pacing_url(&self) -> PyResult<Option<String>> {
+        guard(|| Ok(self.vision().pacing_url().map(|u| u.redacted())))
+    }
     #[getter]
     fn base_url(&self) -> PyResult<String> {
         guard(|| Ok(self.vision().base_url().to_owned()))
@@ -349,6 +360,7 @@ impl PyClient {
             d.set_item("deadline", v.deadline().as_secs_f64())?;
             d.set_item("retry_unanswered", v.retry_policy().retry_unanswered)?;
             d.set_item("rate_limit", v.pacing().ceiling)?;
+            d.set_item("pacing_url", v.pacing_url().map(|u| u.expose_secret()))?;
             crate::network::arguments(py, v.network(), &d)?;
             Ok(d)
         })

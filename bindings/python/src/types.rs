@@ -5,6 +5,7 @@ use glair_vision::{Field, FieldResults, PacingSnapshot, Verification};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 /// Per-field verification status: `True` matches, `False` does not, `None` was
 /// not sent or could not be checked.
@@ -348,6 +349,11 @@ pub struct PyPacingState {
     pub model: String,
     /// Whether the limit comes from the gateway's rate-limit headers.
     pub from_headers: bool,
+    /// With a pacing store (else None): how many processes share the pace,
+    /// whether this one has joined it, and whether the store is reachable now.
+    pub store_processes: Option<u32>,
+    pub store_joined: Option<bool>,
+    pub store_connected: Option<bool>,
 }
 
 impl From<PacingSnapshot> for PyPacingState {
@@ -364,6 +370,9 @@ impl From<PacingSnapshot> for PyPacingState {
             window: s.window.map(|w| w.as_secs_f64()),
             model: s.model.as_str().to_owned(),
             from_headers: s.from_headers,
+            store_processes: s.store.map(|p| p.processes),
+            store_joined: s.store.map(|p| p.joined),
+            store_connected: s.store.map(|p| p.connected),
         }
     }
 }
@@ -371,7 +380,8 @@ impl From<PacingSnapshot> for PyPacingState {
 #[pymethods]
 impl PyPacingState {
     #[new]
-    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused, limit=None, window=None, model=None, from_headers=false))]
+    #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused, limit=None, window=None, model=None,
+        from_headers=false, store_processes=None, store_joined=None, store_connected=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         rate: Option<f64>,
@@ -385,6 +395,9 @@ impl PyPacingState {
         window: Option<f64>,
         model: Option<String>,
         from_headers: bool,
+        store_processes: Option<u32>,
+        store_joined: Option<bool>,
+        store_connected: Option<bool>,
     ) -> Self {
         let model = model.unwrap_or_else(|| "unpaced".to_owned());
         PyPacingState {
@@ -399,11 +412,15 @@ impl PyPacingState {
             window,
             model,
             from_headers,
+            store_processes,
+            store_joined,
+            store_connected,
         }
     }
 
     /// `{"rate", "ceiling", "sent", "retries", "throttled", "succeeded", "paused",
-    /// "limit", "window", "model", "from_headers"}`.
+    /// "limit", "window", "model", "from_headers", "store_processes", "store_joined",
+    /// "store_connected"}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("rate", self.rate)?;
@@ -417,6 +434,9 @@ impl PyPacingState {
         d.set_item("window", self.window)?;
         d.set_item("model", &self.model)?;
         d.set_item("from_headers", self.from_headers)?;
+        d.set_item("store_processes", self.store_processes)?;
+        d.set_item("store_joined", self.store_joined)?;
+        d.set_item("store_connected", self.store_connected)?;
         Ok(d)
     }
 
@@ -437,21 +457,27 @@ impl PyPacingState {
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let s = slf.get();
-        let args = (
-            s.rate,
-            s.ceiling,
-            s.sent,
-            s.retries,
-            s.throttled,
-            s.succeeded,
-            s.paused,
-            s.limit,
-            s.window,
-            s.model.clone(),
-            s.from_headers,
-        )
-            .into_pyobject(slf.py())?;
+        let (s, py) = (slf.get(), slf.py());
+        // More fields than a Rust tuple converts at once: one by one.
+        let args = PyTuple::new(
+            py,
+            [
+                s.rate.into_bound_py_any(py)?,
+                s.ceiling.into_bound_py_any(py)?,
+                s.sent.into_bound_py_any(py)?,
+                s.retries.into_bound_py_any(py)?,
+                s.throttled.into_bound_py_any(py)?,
+                s.succeeded.into_bound_py_any(py)?,
+                s.paused.into_bound_py_any(py)?,
+                s.limit.into_bound_py_any(py)?,
+                s.window.into_bound_py_any(py)?,
+                s.model.clone().into_bound_py_any(py)?,
+                s.from_headers.into_bound_py_any(py)?,
+                s.store_processes.into_bound_py_any(py)?,
+                s.store_joined.into_bound_py_any(py)?,
+                s.store_connected.into_bound_py_any(py)?,
+            ],
+        )?;
         Ok((slf.get_type().into_any(), args))
     }
 }

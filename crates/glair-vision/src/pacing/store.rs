@@ -15,9 +15,11 @@
 //! records; what a process does with them is `sync.rs`. Every operation runs
 //! under a short timeout; a store that cannot be reached, refuses the password
 //! or answers slowly is reported once (`tracing` warning) and tried again with
-//! backoff, while the pacer goes on per process.
+//! backoff, while the pacer goes on per process. Connections are made in the
+//! background: no call ever waits for one (an exchange without a connection
+//! fails at once, and the call is paced by the process alone).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -79,6 +81,12 @@ impl PacingUrl {
         Ok(PacingUrl { url: url.trim().to_owned() })
     }
 
+    /// The URL as given, password included: to hand the client's configuration
+    /// to another process (a worker), never to show.
+    pub fn expose_secret(&self) -> &str {
+        &self.url
+    }
+
     /// The URL with its credentials replaced by `<redacted>`.
     pub fn redacted(&self) -> String {
         crate::network::redact_url(&self.url)
@@ -129,11 +137,34 @@ pub(super) enum Reply {
 pub(super) struct CutOff;
 
 /// The connection, and whether the store is cut off (with the next try).
+#[derive(Default)]
 struct Link {
     conn: Option<ConnectionManager>,
+    /// A connection attempt runs in the background (no call waits for one).
+    connecting: bool,
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// Whether the cut-off was reported (once per outage).
     warned: bool,
+    /// Whether the store answered since the last report (for the "back" message).
+    lost: bool,
+}
+
+impl Link {
+    /// An exchange or connection failed: report it (once per outage), back off.
+    fn failed(&mut self, url: &PacingUrl, why: &str) {
+        self.lost = true;
+        if !self.warned {
+            tracing::warn!(
+                store = %url,
+                error = %scrub(why, &url.url),
+                "pacing store cut off: pacing per process, at most its share of the last known rate, until it is back"
+            );
+            self.warned = true;
+        }
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(LONGEST_BACKOFF);
+    }
 }
 
 /// One account's keys in one store.
@@ -146,9 +177,7 @@ pub(super) struct StoreAccount {
     /// This process's id among the account's processes (random, not the pid:
     /// pods of a fleet often all run as pid 1).
     member: String,
-    link: tokio::sync::Mutex<Link>,
-    /// Whether the last exchange failed (for snapshots, without the async lock).
-    cut_off: Mutex<bool>,
+    link: Arc<Mutex<Link>>,
 }
 
 impl StoreAccount {
@@ -161,82 +190,98 @@ impl StoreAccount {
             record_key: format!("glair-vision:pacing:{{{hash}}}"),
             members_key: format!("glair-vision:pacing:{{{hash}}}:processes"),
             member: format!("{:016x}", fastrand::u64(..)),
-            link: tokio::sync::Mutex::new(Link {
-                conn: None,
-                retry_at: None,
-                backoff: FIRST_BACKOFF,
-                warned: false,
-            }),
-            cut_off: Mutex::new(false),
+            link: Arc::new(Mutex::new(Link { backoff: FIRST_BACKOFF, ..Link::default() })),
         }
     }
 
+    fn link(&self) -> std::sync::MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the store was found unreachable (and not reached since).
     pub(super) fn is_cut_off(&self) -> bool {
-        *self.cut_off.lock().unwrap_or_else(|e| e.into_inner())
+        self.link().lost
     }
 
     /// Reads the account's record (`record: None`), or writes `record` over
     /// `version`. `updated_ms` stamps the record for readers' sanity checks.
+    /// Without a connection this fails at once, and a connection is made in
+    /// the background (after the backoff, when one failed before).
     pub(super) async fn exchange(
         &self,
         version: u64,
         record: Option<&Record>,
         updated_ms: u64,
     ) -> std::result::Result<Reply, CutOff> {
-        let mut link = self.link.lock().await;
-        if link.retry_at.is_some_and(|at| Instant::now() < at) {
-            return Err(CutOff);
-        }
-        let out = self.exchange_on(&mut link, version, record, updated_ms).await;
-        match &out {
-            Ok(_) => {
-                if link.retry_at.take().is_some() {
+        let conn = {
+            let mut link = self.link();
+            match link.conn.clone() {
+                Some(conn) => conn,
+                None => {
+                    self.connect_in_background(&mut link);
+                    return Err(CutOff);
+                }
+            }
+        };
+        match self.exchange_on(conn, version, record, updated_ms).await {
+            Ok(reply) => {
+                let mut link = self.link();
+                if std::mem::take(&mut link.lost) {
                     tracing::warn!(store = %self.url, "pacing store reachable again: the account's pace is shared again");
                 }
                 link.backoff = FIRST_BACKOFF;
                 link.warned = false;
+                Ok(reply)
             }
             Err(why) => {
-                if !link.warned {
-                    tracing::warn!(
-                        store = %self.url,
-                        error = %scrub(why, &self.url.url),
-                        "pacing store cut off: pacing per process, at most its share of the last known rate, until it is back"
-                    );
-                    link.warned = true;
-                }
-                link.retry_at = Some(Instant::now() + link.backoff);
-                link.backoff = (link.backoff * 2).min(LONGEST_BACKOFF);
+                let mut link = self.link();
+                // A fresh connection next time, made in the background.
+                link.conn = None;
+                self.failed(&mut link, &why);
+                Err(CutOff)
             }
         }
-        *self.cut_off.lock().unwrap_or_else(|e| e.into_inner()) = out.is_err();
-        out.map_err(|_| CutOff)
+    }
+
+    fn failed(&self, link: &mut Link, why: &str) {
+        link.failed(&self.url, why);
+    }
+
+    fn connect_in_background(&self, link: &mut Link) {
+        if link.connecting || link.retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        link.connecting = true;
+        let (client, shared, url) = (self.client.clone(), self.link.clone(), self.url.clone());
+        runtime.spawn(async move {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(CONNECT_TIMEOUT)
+                .set_response_timeout(OPERATION_TIMEOUT)
+                .set_number_of_retries(0);
+            let made =
+                tokio::time::timeout(CONNECT_TIMEOUT * 2, ConnectionManager::new_with_config(client, config));
+            let made = match made.await {
+                Ok(Ok(conn)) => Ok(conn),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("connection timed out".to_owned()),
+            };
+            let mut link = shared.lock().unwrap_or_else(|e| e.into_inner());
+            link.connecting = false;
+            match made {
+                Ok(conn) => link.conn = Some(conn),
+                Err(why) => link.failed(&url, &why),
+            }
+        });
     }
 
     async fn exchange_on(
         &self,
-        link: &mut Link,
+        mut conn: ConnectionManager,
         version: u64,
         record: Option<&Record>,
         updated_ms: u64,
     ) -> std::result::Result<Reply, String> {
-        if link.conn.is_none() {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(CONNECT_TIMEOUT)
-                .set_response_timeout(OPERATION_TIMEOUT)
-                .set_number_of_retries(1);
-            let made = tokio::time::timeout(
-                CONNECT_TIMEOUT * 2,
-                ConnectionManager::new_with_config(self.client.clone(), config),
-            )
-            .await;
-            link.conn = Some(match made {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Err(e.to_string()),
-                Err(_) => return Err("connection timed out".into()),
-            });
-        }
-        let conn = link.conn.as_mut().expect("made above");
         let bytes = record.map(|r| r.encode(updated_ms).to_vec()).unwrap_or_default();
         let mut invocation = self.script.key(&self.record_key);
         let call = invocation
@@ -246,16 +291,11 @@ impl StoreAccount {
             .arg(&self.member)
             .arg(RECORD_TTL_MS)
             .arg(MEMBER_TTL_MS)
-            .invoke_async::<(u8, u64, u64, u32, Vec<u8>)>(conn);
+            .invoke_async::<(u8, u64, u64, u32, Vec<u8>)>(&mut conn);
         let (written, version, store_ms, members, current) =
             match tokio::time::timeout(OPERATION_TIMEOUT, call).await {
                 Ok(Ok(reply)) => reply,
-                Ok(Err(e)) => {
-                    if e.is_unrecoverable_error() || e.kind() == redis::ErrorKind::AuthenticationFailed {
-                        link.conn = None;
-                    }
-                    return Err(e.to_string());
-                }
+                Ok(Err(e)) => return Err(e.to_string()),
                 Err(_) => return Err(format!("no answer within {} ms", OPERATION_TIMEOUT.as_millis())),
             };
         let store_ms = store_ms as f64;
