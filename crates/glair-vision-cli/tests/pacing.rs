@@ -220,3 +220,54 @@ fn a_gateway_spec_that_makes_no_sense_is_refused_with_its_reason() {
         .unwrap();
     assert_eq!(code(&out), 2, "{}", stderr(&out));
 }
+
+/// Two batch processes on separate state (as on two hosts) sharing the account
+/// through a real redis-server; then one whose store cannot be reached.
+#[test]
+fn batch_processes_share_one_pace_through_a_pacing_store_and_go_on_without_it() {
+    let store = glair_vision_sandbox::redis::RedisServer::start("cli-store-pass-31f");
+    let sandbox = SandboxProcess::start(&["--rate-limit", "150", "--burst", "10", "--latency-ms", "20"]);
+    let dir = scratch("pacing-store");
+    let n = 300;
+    let spawn = |name: &str, url: &str, via_env: bool| {
+        let input = dir.join(format!("{name}.csv"));
+        write_rows(&input, n);
+        let mut cmd = cli();
+        cmd.args(["batch", "--quiet", "--concurrency", "16", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(dir.join(format!("{name}.jsonl")))
+            .args(sandbox.flags())
+            .env("GLAIR_VISION_PACING_DIR", dir.join(format!("{name}-state")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if via_env {
+            cmd.env("GLAIR_VISION_PACING_URL", url);
+        } else {
+            cmd.args(["--pacing-url", url]);
+        }
+        cmd.spawn().unwrap()
+    };
+    let url = store.url(0);
+    let runs = [spawn("a", &url, false), spawn("b", &url, true)];
+    for child in runs {
+        let out = child.wait_with_output().unwrap();
+        let summary = stderr(&out);
+        assert_eq!(code(&out), 0, "{summary}");
+        assert_eq!(figure(&summary, "calls billed"), n as u64, "{summary}");
+        assert!(summary.contains("pacing store  one pace with 2 process(es)"), "{summary}");
+        assert!(!summary.contains("cli-store-pass-31f"), "{summary}");
+    }
+    let keys = store.cli(0, &["--scan"]);
+    assert!(keys.lines().all(|k| k.starts_with("glair-vision:pacing:{")), "{keys}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cut_off = format!("redis://:cli-store-pass-31f@127.0.0.1:{closed}/0");
+    let out = spawn("c", &cut_off, false).wait_with_output().unwrap();
+    let summary = stderr(&out);
+    assert_eq!(code(&out), 0, "{summary}");
+    assert_eq!(figure(&summary, "calls billed"), n as u64, "{summary}");
+    assert_eq!(summary.matches("pacing store cut off").count(), 1, "one warning: {summary}");
+    assert!(summary.contains("pacing store  cut off"), "{summary}");
+    assert!(!summary.contains("cli-store-pass-31f"), "{summary}");
+}

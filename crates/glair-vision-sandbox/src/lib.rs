@@ -33,6 +33,7 @@ pub mod matching;
 pub mod proxy;
 mod ratelimit;
 mod record;
+pub mod redis;
 mod serve;
 mod server;
 mod synthetic;

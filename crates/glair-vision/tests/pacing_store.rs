@@ -4,72 +4,26 @@
 //! a store cut off, killed mid-run or refusing the password costs no row.
 //! Needs `redis-server` on the PATH (scripts/test.sh installs Debian's).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use glair_vision::{BatchOptions, VerificationRequest, Vision};
+use glair_vision_sandbox::redis::RedisServer;
 use glair_vision_sandbox::{Sandbox, SandboxConfig};
 
 const PASSWORD: &str = "store-pass-7f3a9c";
 
-struct Redis {
-    port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
+/// The store: database 3 of a redis-server of this test's own.
+struct Redis(RedisServer);
 
 impl Redis {
     fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = std::env::temp_dir().join(format!("glair-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Redis { port, dir, child: None };
-        redis.restart();
-        redis
+        Redis(RedisServer::start(PASSWORD))
     }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--requirepass", PASSWORD])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on the PATH (scripts/test.sh installs Debian's redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen on {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill(); // SIGKILL
-            let _ = child.wait();
-        }
-    }
-
     fn url(&self) -> String {
-        format!("redis://:{PASSWORD}@127.0.0.1:{}/3", self.port)
+        self.0.url(3)
     }
-
     fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "-a", PASSWORD, "--no-auth-warning", "-n", "3"])
-            .args(args)
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.0.cli(3, args)
     }
 }
 
@@ -166,10 +120,10 @@ async fn a_store_killed_mid_run_costs_no_row_and_is_rejoined() {
     let clients: Vec<Vision> = (0..2).map(|_| process(&sb, &redis.url())).collect();
     let killer = async {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        redis.kill();
+        redis.0.kill();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let cut_off = clients.iter().any(|c| c.pacing().store.is_some_and(|s| !s.connected));
-        redis.restart();
+        redis.0.restart();
         cut_off
     };
     let (out, cut_off) = tokio::join!(run(&sb, &clients, 600), killer);
@@ -192,7 +146,7 @@ async fn an_unreachable_store_or_a_wrong_password_costs_no_row_and_shows_no_secr
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let urls = [
         format!("redis://:{PASSWORD}@127.0.0.1:{closed}/0"),
-        format!("redis://:wrong-secret-1234@127.0.0.1:{}/0", redis.port),
+        format!("redis://:wrong-secret-1234@127.0.0.1:{}/0", redis.0.port()),
     ];
     for url in urls {
         let vision = process(&sb, &url);
