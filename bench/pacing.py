@@ -190,10 +190,13 @@ class RedisStore:
         return self
 
     def scripts_run(self):
-        """Exchanges the clients made: the store's count of script calls."""
+        """Exchanges the clients made (the store's count of script calls), and the
+        store's own time per exchange in microseconds."""
         out = subprocess.run(["redis-cli", "-p", str(self.port), "-a", self.PASSWORD, "--no-auth-warning",
                               "INFO", "commandstats"], capture_output=True, text=True, check=True).stdout
-        return sum(int(m) for m in re.findall(r"cmdstat_(?:evalsha|eval):calls=(\d+)", out))
+        stats = re.findall(r"cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)", out)
+        calls, usec = sum(int(c) for c, _ in stats), sum(int(u) for _, u in stats)
+        return calls, usec / max(calls, 1)
 
     def __exit__(self, *exc):
         self.proc.kill()
@@ -218,7 +221,9 @@ def four_processes(lang, share_pacing=True, store=False):
             envs = [{**base, "GLAIR_VISION_PACING_URL": redis.url,
                      "GLAIR_VISION_PACING_DIR": tempfile.mkdtemp(prefix="pacing-host-")} for _ in range(4)]
             result = run_four(url, rows, rate, envs)
-            result["store_round_trips_per_call"] = round(redis.scripts_run() / max(result["attempts"], 1), 3)
+            exchanges, usec = redis.scripts_run()
+            result["store_round_trips_per_call"] = round(exchanges / max(result["attempts"], 1), 3)
+            result["store_usec_per_exchange"] = round(usec, 1)
             return result
 
     def run_four(url, rows, rate, envs):
@@ -322,7 +327,8 @@ def main():
             pct += (f"; while all four ran (5-{r['first_ended_s']} s): {shared} "
                     f"({100.0 * shared / LIMIT:.0f}%)")
         if "store_round_trips_per_call" in r:
-            pct += f"; {r['store_round_trips_per_call']} store round trips per attempt"
+            pct += (f"; {r['store_round_trips_per_call']} store round trips per attempt, "
+                    f"{r['store_usec_per_exchange']} us of store time each")
         rows_md.append(f"| {name} | {r['failed']} | {r['attempts']} | {r['throttled']} ({share:.1f}%) "
                        f"| {r['elapsed_s']} | {pace or '-'} ({pct}) |")
         print(rows_md[-1], file=sys.stderr, flush=True)
