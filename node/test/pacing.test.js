@@ -145,6 +145,7 @@ test('pacing() state shape; a fixed client rate limit is the ceiling', async (t)
     throttled: 0,
     succeeded: 0,
     paused: false,
+    store: null,
   });
   await vision.identity.verification({ nik: FIXTURE_SITI.nik });
   const after = vision.pacing();
