@@ -19,7 +19,10 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked --features glair-vision/arrow -- -D warnings
 
 section "Test servers: redis-server for the pacing store's tests (the OS package, when missing)"
-bash scripts/ensure-redis.sh
+REDIS_BIN="$(bash scripts/ensure-redis.sh)"
+if [ -n "$REDIS_BIN" ]; then
+    export PATH="$REDIS_BIN:$PATH"
+fi
 
 section "Rust: tests (core, sandbox, CLI, conformance vectors)"
 cargo test --locked --features glair-vision/arrow
