@@ -11,6 +11,8 @@ pub struct RedisServer {
     port: u16,
     password: String,
     dir: PathBuf,
+    /// Over TLS only (`rediss://`): the CA that signed its certificate.
+    ca_file: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -21,17 +23,58 @@ impl RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("glair-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut server = RedisServer { port, password: password.to_owned(), dir, child: None };
+        let mut server = RedisServer { port, password: password.to_owned(), dir, ca_file: None, child: None };
         server.restart();
         server
     }
 
+    /// Starts a server that speaks TLS only, with a certificate for 127.0.0.1 and
+    /// `localhost` from a CA of its own ([`RedisServer::ca_file`]).
+    pub fn start_tls(password: &str) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("glair-redis-tls-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let (ca, certificate, key) = crate::tls::server_pems(names).expect("a test CA");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca).unwrap();
+        std::fs::write(dir.join("server.pem"), certificate).unwrap();
+        std::fs::write(dir.join("server-key.pem"), key).unwrap();
+        let mut server =
+            RedisServer { port, password: password.to_owned(), dir, ca_file: Some(ca_file), child: None };
+        server.restart();
+        server
+    }
+
+    /// The CA to trust for a server started with [`RedisServer::start_tls`].
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_deref()
+    }
+
     /// Starts it again on the same port (after [`RedisServer::kill`]), empty.
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--requirepass", &self.password])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
+        let mut command = Command::new("redis-server");
+        command.args([
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            &self.password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if self.ca_file.is_some() {
+            command.args(["--port", "0", "--tls-port", &self.port.to_string(), "--tls-auth-clients", "no"]);
+            command.args(["--tls-cert-file", "server.pem", "--tls-key-file", "server-key.pem"]);
+            command.args(["--tls-ca-cert-file", "ca.pem"]);
+        } else {
+            command.args(["--port", &self.port.to_string()]);
+        }
+        let child = command
+            .arg("--dir")
             .arg(&self.dir)
+            .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -56,14 +99,19 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://:<password>@127.0.0.1:<port>/<db>`.
+    /// `redis://:<password>@127.0.0.1:<port>/<db>` (`rediss://` over TLS).
     pub fn url(&self, db: u32) -> String {
-        format!("redis://:{}@127.0.0.1:{}/{db}", self.password, self.port)
+        let scheme = if self.ca_file.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://:{}@127.0.0.1:{}/{db}", self.password, self.port)
     }
 
     /// `redis-cli` on database `db` with `args`; its standard output.
     pub fn cli(&self, db: u32, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
+        let mut command = Command::new("redis-cli");
+        if let Some(ca) = &self.ca_file {
+            command.arg("--tls").arg("--cacert").arg(ca);
+        }
+        let out = command
             .args(["-p", &self.port.to_string(), "-a", &self.password, "--no-auth-warning"])
             .args(["-n", &db.to_string()])
             .args(args)

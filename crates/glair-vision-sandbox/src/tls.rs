@@ -72,17 +72,7 @@ pub(crate) fn start(settings: &TlsSettings, host: IpAddr) -> Result<Tls, Sandbox
     std::fs::create_dir_all(&directory)
         .map_err(|e| failed(&format!("cannot make {}", directory.display()), &e))?;
 
-    let ca_key = KeyPair::generate().map_err(|e| failed("cannot make a key", &e))?;
-    let mut ca = CertificateParams::new(Vec::new()).map_err(|e| failed("CA", &e))?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // A name of its own: a client that trusts another sandbox's CA must not take
-    // this one's certificates for that CA's (it would fail on the signature).
-    let name = format!("glair-vision sandbox CA {:08x}", fastrand::u32(..));
-    ca.distinguished_name.push(DnType::CommonName, name);
-    ca.key_usages =
-        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_certificate = ca.self_signed(&ca_key).map_err(|e| failed("cannot sign the CA", &e))?;
-    let issuer = Issuer::new(ca, ca_key);
+    let (ca_certificate, issuer) = authority().map_err(|e| failed("cannot make the CA", &e))?;
 
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     let host = (!host.is_unspecified()).then(|| host.to_string());
@@ -132,6 +122,31 @@ pub(crate) fn start(settings: &TlsSettings, host: IpAddr) -> Result<Tls, Sandbox
     let mut config = builder.with_single_cert(chain, key).map_err(|e| failed("server certificate", &e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Tls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)), files, owned_directory })
+}
+
+/// A new certificate authority, and its issuer to sign with.
+fn authority() -> Result<(rcgen::Certificate, Issuer<'static, KeyPair>), rcgen::Error> {
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own: a client that trusts another sandbox's CA must not take
+    // this one's certificates for that CA's (it would fail on the signature).
+    let name = format!("glair-vision sandbox CA {:08x}", fastrand::u32(..));
+    ca.distinguished_name.push(DnType::CommonName, name);
+    ca.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let certificate = ca.self_signed(&ca_key)?;
+    Ok((certificate, Issuer::new(ca, ca_key)))
+}
+
+/// A new CA and a server certificate it signs for `names`, as PEM: the CA's
+/// certificate, the server's certificate and the server's key (for test servers
+/// other than the sandbox, e.g. a redis-server over TLS).
+pub(crate) fn server_pems(names: Vec<String>) -> Result<(String, String, String), rcgen::Error> {
+    let (ca, issuer) = authority()?;
+    let (certificate, key) =
+        leaf(&issuer, names, "glair-vision test server", ExtendedKeyUsagePurpose::ServerAuth)?;
+    Ok((ca.pem(), certificate.pem(), key.serialize_pem()))
 }
 
 /// A certificate the CA signs for `names`, with its new key: a server's or a client's (`usage`).

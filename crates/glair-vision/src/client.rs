@@ -359,6 +359,8 @@ impl VisionBuilder {
         };
         let pacing_url =
             pacing_url.filter(|u| !u.trim().is_empty()).map(|u| PacingUrl::parse(&u)).transpose()?;
+        // A rediss:// store trusts what the client's HTTPS trusts.
+        let pacing_url = pacing_url.map(|u| u.trusting(&network.ca_bundle_texts(), network.ca_bundle_only));
         let pacers = AccountPacers::new(
             self.rate_limit,
             endpoint.as_str(),

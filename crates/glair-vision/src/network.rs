@@ -129,6 +129,17 @@ pub struct NetworkSettings {
 }
 
 impl NetworkSettings {
+    /// The CA bundles' PEM text, of settings [`NetworkSettings::apply`] resolved.
+    pub(crate) fn ca_bundle_texts(&self) -> Vec<Vec<u8>> {
+        self.ca_bundles
+            .iter()
+            .filter_map(|b| match b {
+                Pem::Text(text) => Some(text.clone()),
+                Pem::File(_) => None,
+            })
+            .collect()
+    }
+
     /// Applies the settings to an HTTP client being built, reading each file once.
     /// A bundle, proxy or certificate that cannot be used is an
     /// [`Error::Configuration`] naming it. Also returns the same settings with

@@ -161,6 +161,21 @@ async fn an_unreachable_store_or_a_wrong_password_costs_no_row_and_shows_no_secr
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rediss_store_is_trusted_through_the_clients_ca_bundle() {
+    let redis = RedisServer::start_tls(PASSWORD);
+    let ca = std::fs::read_to_string(redis.ca_file().unwrap()).unwrap();
+    let sb = gateway().await;
+    let trusting = sb.vision_builder().pacing_url(redis.url(0)).ca_bundle(ca.as_str()).build().unwrap();
+    let untrusting = sb.vision_builder().pacing_url(redis.url(0)).build().unwrap();
+    let out = run(&sb, &[trusting.clone(), untrusting.clone()], 300).await;
+    assert!(out.iter().all(|(failed, _)| *failed == 0), "{out:?}");
+    let (joined, alone) = (trusting.pacing().store.unwrap(), untrusting.pacing().store.unwrap());
+    assert!(joined.joined && joined.connected, "TLS with the client's CA bundle: {joined:?}");
+    assert!(!alone.connected && !alone.joined, "a certificate nobody trusts: {alone:?}");
+    assert!(redis.cli(0, &["--scan"]).contains("glair-vision:pacing:{"));
+}
+
 #[test]
 fn a_bad_pacing_url_is_refused_before_anything_is_sent() {
     for bad in ["http://cache:6379", "redis://", "cache:6379"] {

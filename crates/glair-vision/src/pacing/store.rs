@@ -63,6 +63,10 @@ return {0, version, now, members, current[2] or ''}
 #[derive(Clone)]
 pub struct PacingUrl {
     url: String,
+    /// For `rediss://`: the roots to trust as PEM when the client was given CA
+    /// bundles (the system's and the bundles, or the bundles only); `None`:
+    /// the system's roots (SSL_CERT_FILE and SSL_CERT_DIR honoured).
+    roots: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 impl PacingUrl {
@@ -78,7 +82,38 @@ impl PacingUrl {
             return Err(bad("has no host"));
         }
         redis::Client::open(url.trim()).map_err(|e| bad(&scrub(&e.to_string(), url)))?;
-        Ok(PacingUrl { url: url.trim().to_owned() })
+        Ok(PacingUrl { url: url.trim().to_owned(), roots: None })
+    }
+
+    /// Trusts the client's CA bundles (PEM) for a `rediss://` store too, as its
+    /// HTTPS does: besides the system's roots, or instead of them (`only`).
+    pub(crate) fn trusting(mut self, bundles: &[Vec<u8>], only: bool) -> PacingUrl {
+        if bundles.is_empty() || !self.url.starts_with("rediss:") {
+            return self;
+        }
+        let mut pem = Vec::new();
+        if !only {
+            for der in rustls_native_certs::load_native_certs().certs {
+                pem.extend_from_slice(&pem_certificate(&der));
+            }
+        }
+        for bundle in bundles {
+            pem.extend_from_slice(bundle);
+            pem.push(b'\n');
+        }
+        self.roots = Some(std::sync::Arc::new(pem));
+        self
+    }
+
+    fn client(&self) -> redis::Client {
+        let made = match &self.roots {
+            Some(roots) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates { client_tls: None, root_cert: Some(roots.to_vec()) },
+            ),
+            None => redis::Client::open(self.url.as_str()),
+        };
+        made.expect("checked by PacingUrl::parse")
     }
 
     /// The URL as given, password included: to hand the client's configuration
@@ -109,6 +144,19 @@ impl PartialEq for PacingUrl {
     fn eq(&self, other: &PacingUrl) -> bool {
         self.url == other.url
     }
+}
+
+/// A DER certificate as PEM text.
+fn pem_certificate(der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.into_bytes()
 }
 
 /// Removes the URL's password (and user) from a message, by value.
@@ -185,7 +233,7 @@ impl StoreAccount {
         let hash = account_hash(endpoint, api_key);
         StoreAccount {
             url: url.clone(),
-            client: redis::Client::open(url.url.as_str()).expect("checked by PacingUrl::parse"),
+            client: url.client(),
             script: redis::Script::new(EXCHANGE),
             record_key: format!("glair-vision:pacing:{{{hash}}}"),
             members_key: format!("glair-vision:pacing:{{{hash}}}:processes"),
