@@ -95,8 +95,21 @@ async function waitUntil(what, done) {
   }
 }
 
+/** Runs `script` in a Node process of its own with `env`; resolves to the JSON it prints. */
+function runNodeChild(script, env) {
+  const { spawn } = require('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`))));
+  });
+}
+
 module.exports = {
   glair,
+  runNodeChild,
   FIXTURE_SITI,
   FIXTURE_BUDI,
   FAULT,

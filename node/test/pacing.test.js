@@ -7,9 +7,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { glair, FIXTURE_SITI, FAULT } = require('./helpers');
+const { glair, runNodeChild, FIXTURE_SITI, FAULT } = require('./helpers');
 
 // 100 requests/s per key, burst 10, 5 ms mean latency (2 ms spread).
 const LIMITED = { rateLimit: 100, burst: 10, latencyMs: 5, latencySpreadMs: 2, seed: 3 };
@@ -77,15 +76,7 @@ const config = JSON.parse(process.env.PACING_CHILD);
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-function runChild(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`))));
-  });
-}
+const runChild = (env) => runNodeChild(CHILD, env);
 
 test('two processes sharing one account both finish with no failed rows', async (t) => {
   const sb = await limited(t);

@@ -14,7 +14,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
-const { glair } = require('./helpers');
+const { glair, runNodeChild } = require('./helpers');
 
 const PASSWORD = 'node-store-pass-4e7b';
 
@@ -84,15 +84,7 @@ const config = JSON.parse(process.env.STORE_CHILD);
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-function runChild(env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`child exited ${code}`))));
-  });
-}
+const runChild = (env) => runNodeChild(CHILD, env);
 
 test('processes on separate state share one pace through the store', async (t) => {
   const redis = await startRedis(t);
