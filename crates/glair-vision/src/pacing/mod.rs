@@ -474,6 +474,11 @@ impl Pacer {
         send_rate(st, &self.sent_meter, ceiling, now_ms)
     }
 
+    /// Publishes the schedule's pause for the calls that check it without the lock.
+    fn publish_pause(&self, st: &State) {
+        self.paused_until_ms.store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
+    }
+
     fn meters(&self) -> Meters<'_> {
         Meters { sent: &self.sent_meter, accepted: &self.accepted_meter }
     }
@@ -662,7 +667,7 @@ impl Pacer {
                 self.engage();
             }
             self.apply(st, &event);
-            self.paused_until_ms.store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
+            self.publish_pause(st);
         });
         retry_after.map_or(Duration::ZERO, |w| w + w.mul_f64(schedule::JITTER * call_jitter))
     }
@@ -676,7 +681,7 @@ impl Pacer {
                 self.engage();
             }
             self.apply(st, &event);
-            self.paused_until_ms.store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
+            self.publish_pause(st);
         });
     }
 

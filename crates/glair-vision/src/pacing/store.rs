@@ -285,14 +285,10 @@ impl StoreAccount {
                 let mut link = self.link();
                 // A fresh connection next time, made in the background.
                 link.conn = None;
-                self.failed(&mut link, &why);
+                link.failed(&self.url, &why);
                 Err(CutOff)
             }
         }
-    }
-
-    fn failed(&self, link: &mut Link, why: &str) {
-        link.failed(&self.url, why);
     }
 
     fn connect_in_background(&self, link: &mut Link) {

@@ -270,8 +270,7 @@ impl Pacer {
                         for event in &later {
                             apply(&mut st, &self.meters(), self.ceiling, true, event);
                         }
-                        self.paused_until_ms
-                            .store(st.schedule.paused_until_ms.max(0.0) as u64, Ordering::Release);
+                        self.publish_pause(&st);
                     }
                     *lock(&store.lease) = slots;
                     store.due.store(false, Ordering::Release);
