@@ -33,6 +33,35 @@ pub(super) enum Event {
     Announced { at_ms: f64, quota: Quota },
 }
 
+impl Event {
+    /// The event as the account's: before it joined their state, one of
+    /// `processes` sharing the account saw about its share of the account's
+    /// answers and sends, so its rates are that share of the account's.
+    pub(super) fn for_account(self, processes: u32) -> Event {
+        let n = f64::from(processes.max(1));
+        match self {
+            Event::Refused {
+                at_ms,
+                epoch,
+                accepted_rate,
+                early_rate,
+                retry_after_ms,
+                max_pause_ms,
+                jitter,
+            } => Event::Refused {
+                at_ms,
+                epoch,
+                accepted_rate: accepted_rate * n,
+                early_rate: early_rate.map(|r| r * n),
+                retry_after_ms,
+                max_pause_ms,
+                jitter,
+            },
+            other => other,
+        }
+    }
+}
+
 /// The meters of attempts sent and answers, which travel with the state.
 pub(super) struct Meters<'a> {
     pub sent: &'a RateMeter,
@@ -108,5 +137,31 @@ pub(super) fn apply(st: &mut State, meters: &Meters<'_>, ceiling: Option<f64>, s
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_share_of_a_refusal_is_scaled_to_the_account() {
+        let refused = Event::Refused {
+            at_ms: 1.0,
+            epoch: 7,
+            accepted_rate: 12.0,
+            early_rate: Some(5.0),
+            retry_after_ms: Some(1000.0),
+            max_pause_ms: 9.0,
+            jitter: 0.5,
+        };
+        let Event::Refused { accepted_rate, early_rate, retry_after_ms, epoch, .. } = refused.for_account(4)
+        else {
+            unreachable!()
+        };
+        assert_eq!((accepted_rate, early_rate, retry_after_ms, epoch), (48.0, Some(20.0), Some(1000.0), 7));
+        assert_eq!(refused.for_account(0), refused, "no count: one process");
+        let sent = Event::Sent { at_ms: 3.0 };
+        assert_eq!(sent.for_account(4), sent);
     }
 }

@@ -197,18 +197,37 @@ impl Pacer {
             return;
         }
         let Ok(_one) = store.exchanging.try_lock() else { return };
+        let Some(record) = self.read(store).await else {
+            // Not connected yet (the connection is made in the background):
+            // the next call looks again, so that this process is seen early.
+            return;
+        };
         store.looked_ms.store(now_ms.to_bits(), Ordering::Release);
+        if let Some(record) = record.filter(|r| r.engaged) {
+            self.load(record);
+            store.joined.store(true, Ordering::Release);
+            tracing::debug!(
+                members = store.members(),
+                "pacing joins the account's shared state in the store"
+            );
+        }
+    }
+
+    /// Reads the account's record (a round trip that writes nothing but marks
+    /// this process as seen), and with it the store's clock and the processes
+    /// sharing the account. `None`: the store did not answer.
+    async fn read(&self, store: &StoreSync) -> Option<Option<Record>> {
         let sent_wall = super::wall_ms();
-        let Ok(reply) = store.account.exchange(0, None, 0).await else { return };
-        let Reply::Stale { version, store_ms, members, record } = reply else { return };
+        let Ok(Reply::Stale { version, store_ms, members, record }) =
+            store.account.exchange(0, None, 0).await
+        else {
+            return None;
+        };
         store.measured_offset(sent_wall, super::wall_ms(), store_ms);
         store.members.store(members, Ordering::Relaxed);
-        if let Some(record) = record.filter(|r| r.engaged) {
-            *lock(&store.base) = (version, Some((*record).clone()));
-            self.load(*record);
-            store.joined.store(true, Ordering::Release);
-            tracing::debug!(members, "pacing joins the account's shared state in the store");
-        }
+        let record = record.map(|r| *r);
+        *lock(&store.base) = (version, record.clone());
+        Some(record)
     }
 
     /// Exchanges with the store: applies this pacer's journal to the account's
@@ -216,9 +235,20 @@ impl Pacer {
     /// other processes kept writing first): the caller then paces alone.
     pub(super) async fn exchange(&self, store: &StoreSync) -> bool {
         let _one = store.exchanging.lock().await;
+        let joining = !store.joined();
+        if joining {
+            // The processes sharing the account now, not as of this pacer's last look.
+            self.read(store).await;
+        }
         for _ in 0..EXCHANGE_TRIES {
             let (version, base) = lock(&store.base).clone();
             let replayed = lock(&store.journal).clone();
+            // What this pacer saw before it joined was its share of the account's.
+            let members = store.members();
+            let account_events: Vec<Event> = match joining {
+                true => replayed.iter().map(|e| e.for_account(members)).collect(),
+                false => replayed.clone(),
+            };
             let clock = self.clock();
             let now_ms = clock.ms(clock.now);
             // The account's state with this pacer's events; with none in the
@@ -227,7 +257,21 @@ impl Pacer {
                 Some(record) => {
                     let (mut st, sent, accepted) = state_of(record);
                     let meters = Meters { sent: &sent, accepted: &accepted };
-                    for event in &replayed {
+                    for event in &account_events {
+                        apply(&mut st, &meters, self.ceiling, true, event);
+                    }
+                    (st, sent, accepted)
+                }
+                // The account's first record: this pacer's meters, and its
+                // events since it engaged, as the account's, on the state it
+                // had before (open: a store pacer has no ceiling).
+                None if joining => {
+                    let (_, sent, accepted) = state_of(&self.save());
+                    let mut st = State::default();
+                    st.estimate.epoch = self.open_epoch;
+                    let (scratch_sent, scratch_accepted) = (RateMeter::default(), RateMeter::default());
+                    let meters = Meters { sent: &scratch_sent, accepted: &scratch_accepted };
+                    for event in &account_events {
                         apply(&mut st, &meters, self.ceiling, true, event);
                     }
                     (st, sent, accepted)
