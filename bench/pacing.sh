@@ -10,9 +10,20 @@
 #   BENCH_SKIP_BUILD=1 bash bench/pacing.sh   # reuse the last builds
 #   bash bench/pacing.sh --gateways [--seconds 25 --only cli,python,node,oracle]
 #                                             # the gateways matrix (bench/gateways.py)
+#   bash bench/pacing.sh --store [--seconds 30 --only token,fixed,fleet]
+#                                             # processes apart, through a pacing store
+#                                             # (Redis) and the oracle (bench/pacing_store.py)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [ "${1:-}" = "--store" ]; then
+    # Only the CLI and a redis-server are needed.
+    shift
+    [ -n "${BENCH_SKIP_BUILD:-}" ] || cargo build --release -q -p glair-vision-cli --bin glair-vision
+    REDIS_BIN="$(bash scripts/ensure-redis.sh)"
+    [ -z "$REDIS_BIN" ] || export PATH="$REDIS_BIN:$PATH"
+    exec python3 bench/pacing_store.py "$@"
+fi
 bench_venv aiohttp
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then

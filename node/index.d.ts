@@ -192,6 +192,10 @@ export interface PacingStoreState {
   connected: boolean;
   /** Processes that shared the account's pace lately, this one included. */
   processes: number;
+  /** Round trips to the store so far (reads and exchanges of leases). */
+  roundTrips: number;
+  /** What the store added to this process's attempts at the 99th percentile, in seconds (the wait for an exchange before an attempt's slot). */
+  waitP99: number;
 }
 
 /** A gateway for the sandbox, setting by setting (see `SandboxOptions.gateway`). */

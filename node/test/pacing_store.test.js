@@ -77,6 +77,7 @@ const config = JSON.parse(process.env.STORE_CHILD);
     failed: bad.length,
     first: bad.length ? String(bad[0].reason) : null,
     throttled: pacing.throttled,
+    sent: pacing.sent,
     limit: pacing.limit,
     store: pacing.store,
     shown: require('node:util').inspect(vision) + JSON.stringify(pacing) + vision.pacingUrl,
@@ -106,7 +107,9 @@ test('processes on separate state share one pace through the store', async (t) =
     JSON.stringify(reports),
   );
   for (const r of reports) {
-    assert.deepEqual(r.store, { joined: true, connected: true, processes: 3 }, JSON.stringify(r));
+    const { roundTrips, waitP99, ...shared } = r.store;
+    assert.deepEqual(shared, { joined: true, connected: true, processes: 3 }, JSON.stringify(r));
+    assert.ok(roundTrips > 0 && roundTrips <= r.sent && waitP99 >= 0, JSON.stringify(r));
     assert.ok(!r.shown.includes(PASSWORD), r.shown);
   }
   const limits = reports.map((r) => r.limit);
@@ -128,7 +131,7 @@ test('the option is checked, shown redacted, and a store cut off costs no row', 
   const vision = sb.vision({ pacingUrl: redis.url });
   assert.equal(vision.pacingUrl, `redis://<redacted>@127.0.0.1:${redis.port}/2`);
   assert.ok(!util.inspect(vision).includes(PASSWORD) && !JSON.stringify(vision).includes(PASSWORD));
-  assert.deepEqual(vision.pacing().store, { joined: false, connected: true, processes: 1 });
+  assert.deepEqual(vision.pacing().store, { joined: false, connected: true, processes: 1, roundTrips: 0, waitP99: 0 });
   assert.equal(sb.vision().pacing().store, null);
   assert.equal(sb.vision().pacingUrl, null);
   for (const bad of [6379, true, { url: redis.url }, 'http://cache:6379', 'redis://', `memcached://:${PASSWORD}@h:1`]) {

@@ -185,6 +185,8 @@ def test_pacing_state_shape(sandbox: Sandbox) -> None:
         "store_processes": None,
         "store_joined": None,
         "store_connected": None,
+        "store_round_trips": None,
+        "store_wait_p99": None,
     }
     assert repr(state) == (
         "PacingState(model='unpaced', rate=None, limit=None, ceiling=None, sent=0, retries=0, throttled=0, "

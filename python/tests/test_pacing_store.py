@@ -48,6 +48,7 @@ CHILD = textwrap.dedent(
     print(json.dumps({
         "failed": len(bad), "first": repr(bad[0]) if bad else None, "throttled": p.throttled,
         "processes": p.store_processes, "joined": p.store_joined, "connected": p.store_connected,
+        "round_trips": p.store_round_trips, "wait_p99": p.store_wait_p99,
         "limit": p.limit, "shown": repr(vision) + repr(p) + str(vision.pacing_url),
     }))
     """
@@ -69,6 +70,7 @@ def test_processes_on_separate_state_share_one_pace_through_the_store(store: Red
             reports.append(json.loads(out))
         assert [r["failed"] for r in reports] == [0, 0, 0], reports
         assert all(r["joined"] and r["connected"] and r["processes"] == 3 for r in reports), reports
+        assert all(0 < r["round_trips"] <= 240 and r["wait_p99"] >= 0.0 for r in reports), reports
         limits = [r["limit"] for r in reports]
         assert None not in limits and max(limits) <= 1.1 * min(limits), f"one estimate: {limits}"
         assert sum(r["throttled"] for r in reports) == sb.throttled
@@ -94,7 +96,8 @@ def test_the_option_in_every_form(store: RedisServer, sandbox: Sandbox, monkeypa
     assert sandbox.async_vision(pacing_url=store.url).pacing_url == vision.pacing_url
     state = vision.pacing()
     assert (state.store_processes, state.store_joined, state.store_connected) == (1, False, True)
-    assert {"store_processes", "store_joined", "store_connected"} <= set(state.to_dict())
+    assert (state.store_round_trips, state.store_wait_p99) == (0, 0.0), "nothing asked of the store yet"
+    assert {"store_processes", "store_joined", "store_connected", "store_round_trips"} <= set(state.to_dict())
     assert sandbox.vision().pacing().store_processes is None, "no store, no store fields"
     monkeypatch.setenv("GLAIR_VISION_PACING_URL", store.url)
     assert sandbox.vision().pacing_url == vision.pacing_url, "read from the environment"

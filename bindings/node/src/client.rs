@@ -193,6 +193,8 @@ impl NativeVision {
                 "joined": s.joined,
                 "connected": s.connected,
                 "processes": s.processes,
+                "roundTrips": s.round_trips,
+                "waitP99": s.wait_p99.as_secs_f64(),
             })),
         })
         .to_string()

@@ -350,10 +350,14 @@ pub struct PyPacingState {
     /// Whether the limit comes from the gateway's rate-limit headers.
     pub from_headers: bool,
     /// With a pacing store (else None): how many processes share the pace,
-    /// whether this one has joined it, and whether the store is reachable now.
+    /// whether this one has joined it, and whether the store is reachable now;
+    /// its round trips so far, and what it added to this process's attempts at
+    /// the 99th percentile, in seconds.
     pub store_processes: Option<u32>,
     pub store_joined: Option<bool>,
     pub store_connected: Option<bool>,
+    pub store_round_trips: Option<u64>,
+    pub store_wait_p99: Option<f64>,
 }
 
 impl From<PacingSnapshot> for PyPacingState {
@@ -373,6 +377,8 @@ impl From<PacingSnapshot> for PyPacingState {
             store_processes: s.store.map(|p| p.processes),
             store_joined: s.store.map(|p| p.joined),
             store_connected: s.store.map(|p| p.connected),
+            store_round_trips: s.store.map(|p| p.round_trips),
+            store_wait_p99: s.store.map(|p| p.wait_p99.as_secs_f64()),
         }
     }
 }
@@ -381,7 +387,8 @@ impl From<PacingSnapshot> for PyPacingState {
 impl PyPacingState {
     #[new]
     #[pyo3(signature = (rate, ceiling, sent, retries, throttled, succeeded, paused, limit=None, window=None, model=None,
-        from_headers=false, store_processes=None, store_joined=None, store_connected=None))]
+        from_headers=false, store_processes=None, store_joined=None, store_connected=None,
+        store_round_trips=None, store_wait_p99=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         rate: Option<f64>,
@@ -398,6 +405,8 @@ impl PyPacingState {
         store_processes: Option<u32>,
         store_joined: Option<bool>,
         store_connected: Option<bool>,
+        store_round_trips: Option<u64>,
+        store_wait_p99: Option<f64>,
     ) -> Self {
         let model = model.unwrap_or_else(|| "unpaced".to_owned());
         PyPacingState {
@@ -415,12 +424,14 @@ impl PyPacingState {
             store_processes,
             store_joined,
             store_connected,
+            store_round_trips,
+            store_wait_p99,
         }
     }
 
     /// `{"rate", "ceiling", "sent", "retries", "throttled", "succeeded", "paused",
     /// "limit", "window", "model", "from_headers", "store_processes", "store_joined",
-    /// "store_connected"}`.
+    /// "store_connected", "store_round_trips", "store_wait_p99"}`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("rate", self.rate)?;
@@ -437,6 +448,8 @@ impl PyPacingState {
         d.set_item("store_processes", self.store_processes)?;
         d.set_item("store_joined", self.store_joined)?;
         d.set_item("store_connected", self.store_connected)?;
+        d.set_item("store_round_trips", self.store_round_trips)?;
+        d.set_item("store_wait_p99", self.store_wait_p99)?;
         Ok(d)
     }
 
@@ -476,6 +489,8 @@ impl PyPacingState {
                 s.store_processes.into_bound_py_any(py)?,
                 s.store_joined.into_bound_py_any(py)?,
                 s.store_connected.into_bound_py_any(py)?,
+                s.store_round_trips.into_bound_py_any(py)?,
+                s.store_wait_p99.into_bound_py_any(py)?,
             ],
         )?;
         Ok((slf.get_type().into_any(), args))

@@ -37,7 +37,14 @@ fn store(p: &PacingSnapshot) -> String {
         (true, true) => format!("one pace with {} process(es) of the account", s.processes),
         (true, false) => "reachable; not needed (never throttled)".to_owned(),
     };
-    format!("\n  pacing store  {how}")
+    // What sharing cost: round trips, and the wait it added to an attempt.
+    let per_attempt = if p.sent > 0 { s.round_trips as f64 / p.sent as f64 } else { 0.0 };
+    let cost = format!(
+        "{} round trips ({per_attempt:.2} per attempt), {:.2} ms added per attempt at p99",
+        s.round_trips,
+        s.wait_p99.as_secs_f64() * 1000.0
+    );
+    format!("\n  pacing store  {how}\n                {cost}")
 }
 
 /// What the pacer believes of the account: `limit about 196.2 calls/s, measured
@@ -126,9 +133,16 @@ mod tests {
         let s = summary(&PacingSnapshot { rate: None, ..p }, RateLimit::Fixed(50.0), 0.0);
         assert!(s.contains("never throttled") && s.contains("at most 50 calls/s"), "{s}");
         assert!(!s.contains("pacing store"), "{s}");
-        let shared = StorePace { joined: true, connected: true, processes: 4 };
+        let shared = StorePace {
+            joined: true,
+            connected: true,
+            processes: 4,
+            round_trips: 44,
+            wait_p99: std::time::Duration::from_micros(420),
+        };
         let s = summary(&PacingSnapshot { store: Some(shared), ..p }, RateLimit::Auto, 2.0);
         assert!(s.contains("pacing store  one pace with 4 process(es)"), "{s}");
+        assert!(s.contains("44 round trips (0.40 per attempt), 0.42 ms added per attempt at p99"), "{s}");
         let cut = StorePace { connected: false, ..shared };
         let s = summary(&PacingSnapshot { store: Some(cut), ..p }, RateLimit::Auto, 2.0);
         assert!(s.contains("pacing store  cut off"), "{s}");

@@ -26,7 +26,7 @@ pub(super) const MARGIN: f64 = 0.97;
 /// The lowest send rate, calls per second.
 pub(super) const MIN_RATE: f64 = 0.2;
 /// Growth per second while searching for a first limit (after the first 429).
-const SEARCH_GROWTH: f64 = 1.5;
+const SEARCH_GROWTH: f64 = 2.0;
 /// The shortest measurement: a second, and at least this many calls.
 const MEASURE_MS: f64 = 1000.0;
 const MEASURE_CALLS: f64 = 10.0;
@@ -444,7 +444,7 @@ mod tests {
         e.refused(1000.0, 0, totals(100, 99, 1), 40.0);
         assert_eq!(e.phase, Phase::Searching);
         assert_eq!(e.rate(1000.0, 100.0), Some(40.0));
-        assert!((e.rate(3000.0, 100.0).unwrap() - 90.0).abs() < 1e-9, "grows by half a second");
+        assert!((e.rate(3000.0, 100.0).unwrap() - 160.0).abs() < 1e-9, "doubles every second");
         assert_eq!(e.rate(3000.0, 10.0), Some(40.0), "not past twice the demand");
     }
 

@@ -60,6 +60,7 @@ mod shared;
 mod slowstart;
 mod store;
 mod sync;
+mod waits;
 
 /// How fast a client (or a batch) may send.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -174,6 +175,13 @@ pub struct StorePace {
     pub connected: bool,
     /// Processes that shared the account's pace lately, this one included.
     pub processes: u32,
+    /// Round trips to the store so far (reads and exchanges of leases).
+    pub round_trips: u64,
+    /// What the store added to this process's attempts at the 99th
+    /// percentile (within a fifth; zero when fewer than 1% were delayed): how
+    /// much later an attempt went out for waiting on the store, past the send
+    /// slot it would have had anyway.
+    pub wait_p99: Duration,
 }
 
 /// A slot taken from the pacer: under which rate it was sent, and whether it
@@ -499,8 +507,14 @@ impl Pacer {
     /// after `deadline`: at once and without taking a slot once it is this
     /// call's turn, or at the deadline if the calls ahead hold it that long.
     pub(crate) async fn acquire(&self, deadline: Instant, retry: bool) -> Result<Permit<'_>, Instant> {
+        // How much later than otherwise this call goes out for waiting on the
+        // pacing store: a look's whole wait, an exchange's as far as it ended
+        // past the slot it leased (a slot still ahead cost nothing).
+        let mut store_wait = Duration::ZERO;
         if self.store.is_some() && !self.engaged() {
+            let asked = Instant::now();
             self.look().await;
+            store_wait += asked.elapsed();
         }
         if !self.engaged() {
             let windowed = self.window.enter(deadline).await.map_err(|()| deadline)?;
@@ -515,6 +529,7 @@ impl Pacer {
                     Ordering::Acquire,
                 );
                 self.count_sent(retry);
+                self.waited_on_store(store_wait);
                 return Ok(Permit {
                     pacer: self,
                     epoch: self.open_epoch,
@@ -534,9 +549,13 @@ impl Pacer {
             return Err(deadline);
         };
         loop {
-            let leased = match &self.store {
-                Some(store) => self.leased_slot(store).await,
-                None => None,
+            let (leased, exchanged) = match &self.store {
+                Some(store) => {
+                    let asked = Instant::now();
+                    let slot = self.leased_slot(store).await;
+                    (slot, asked.elapsed())
+                }
+                None => (None, Duration::ZERO),
             };
             let clock = self.clock();
             let deadline_ms = clock.ms(deadline);
@@ -549,6 +568,8 @@ impl Pacer {
                     st.schedule.take(now_ms, rate, deadline_ms)
                 }),
             };
+            let late_ms = (clock.ms(clock.now) - start_ms).max(0.0);
+            store_wait += exchanged.min(Duration::from_secs_f64(late_ms / 1000.0));
             let start = clock.at(start_ms);
             if start > deadline {
                 if let (Some(store), Some(slot)) = (&self.store, leased) {
@@ -571,6 +592,7 @@ impl Pacer {
             });
             if let (true, epoch, sent_ms) = sending {
                 self.count_sent(retry);
+                self.waited_on_store(store_wait);
                 return Ok(Permit { pacer: self, epoch, sent_ms, windowed: false });
             }
             if let Some(store) = &self.store {
@@ -592,6 +614,13 @@ impl Pacer {
         }
         let clock = self.clock();
         store.next_slot(clock.ms(clock.now))
+    }
+
+    /// Counts what an attempt waited on the pacing store, if it shares through one.
+    fn waited_on_store(&self, waited: Duration) {
+        if let Some(store) = &self.store {
+            store.waits.record(waited);
+        }
     }
 
     fn count_sent(&self, retry: bool) {
@@ -714,6 +743,8 @@ impl Pacer {
                 joined: s.joined(),
                 connected: s.connected(),
                 processes: s.members().max(1),
+                round_trips: s.account.round_trips(),
+                wait_p99: s.waits.quantile(0.99),
             }),
         }
     }

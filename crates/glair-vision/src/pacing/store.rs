@@ -19,6 +19,7 @@
 //! background: no call ever waits for one (an exchange without a connection
 //! fails at once, and the call is paced by the process alone).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -226,6 +227,8 @@ pub(super) struct StoreAccount {
     /// pods of a fleet often all run as pid 1).
     member: String,
     link: Arc<Mutex<Link>>,
+    /// Exchanges sent to the store (each one round trip).
+    round_trips: AtomicU64,
 }
 
 impl StoreAccount {
@@ -239,7 +242,13 @@ impl StoreAccount {
             members_key: format!("glair-vision:pacing:{{{hash}}}:processes"),
             member: format!("{:016x}", fastrand::u64(..)),
             link: Arc::new(Mutex::new(Link { backoff: FIRST_BACKOFF, ..Link::default() })),
+            round_trips: AtomicU64::new(0),
         }
+    }
+
+    /// Exchanges sent to the store so far.
+    pub(super) fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     fn link(&self) -> std::sync::MutexGuard<'_, Link> {
@@ -271,6 +280,7 @@ impl StoreAccount {
                 }
             }
         };
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         match self.exchange_on(conn, version, record, updated_ms).await {
             Ok(reply) => {
                 let mut link = self.link();

@@ -32,6 +32,7 @@ use super::events::{apply, send_rate, Event, Meters};
 use super::meter::RateMeter;
 use super::shared::Record;
 use super::store::{Reply, StoreAccount};
+use super::waits::Waits;
 use super::{Pacer, State};
 
 /// A lease covers about this long of the process's share of the rate, and at
@@ -69,6 +70,8 @@ pub(super) struct StoreSync {
     looked_ms: AtomicU64,
     /// Cut off from the store: the most this process sends per second.
     alone_cap: Mutex<Option<f64>>,
+    /// What each attempt waited on the store before it took its slot.
+    pub(super) waits: Waits,
 }
 
 impl StoreSync {
@@ -86,6 +89,7 @@ impl StoreSync {
             offset_rtt_ms: AtomicU64::new(u64::MAX),
             looked_ms: AtomicU64::new(0),
             alone_cap: Mutex::new(None),
+            waits: Waits::default(),
         }
     }
 
@@ -319,7 +323,11 @@ impl Pacer {
                     *lock(&store.lease) = slots;
                     store.due.store(false, Ordering::Release);
                     if !store.joined.swap(true, Ordering::AcqRel) {
-                        tracing::debug!(members, "pacing shares the account's state through the store");
+                        tracing::debug!(
+                            members,
+                            rate = rate.map(|r| format!("{r:.1}")),
+                            "pacing shares the account's state through the store"
+                        );
                     }
                     return true;
                 }
