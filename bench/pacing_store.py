@@ -5,7 +5,8 @@ rate given, the rows split between them, started together against one
 `glair-vision sandbox` (50 ms mean latency, 15 ms spread) that models a gateway:
   - four CLI processes @16 (64 in flight in all) against a token bucket of
     200/s (burst 20) and against a fixed window of 200 per second, each
-    pacing apart, sharing through a redis-server on 127.0.0.1, and the oracle
+    pacing apart, sharing one host's pacing file (as four processes of one
+    host do), sharing through a redis-server on 127.0.0.1, and the oracle
     (each told its share of the right rate: --rate-limit 47.5);
   - eight CLI processes @32 against a token bucket of 1,000/s (burst 100)
     through the store: what the store costs at that rate.
@@ -69,6 +70,8 @@ def one_process(url, rows, concurrency, env, rate, t0, report):
     if done.returncode != 0:
         raise SystemExit(f"a CLI process failed ({done.returncode}): {done.stderr[-500:]}")
     text = done.stderr
+    with open(os.path.join(work, "stderr.txt"), "w") as f:
+        f.write(text)
     fig = lambda label: int(re.search(label + r"\s+(\d+)", text).group(1))
     added = re.search(r"([\d.]+) ms added per attempt at p99", text)
     lines = [json.loads(line) for line in open(out)]
@@ -92,7 +95,7 @@ def gateway_pace(url, t0, first_end, limit):
 
 def run(gateway_key, processes, concurrency, seconds, mode):
     """`processes` CLI batches sized for `seconds` at the gateway's limit; mode
-    is "apart", "store" or "oracle"."""
+    is "apart", "file" (one pacing directory for all), "store" or "oracle"."""
     title, gateway, limit = GATEWAYS[gateway_key]
     rows = int(limit * seconds / processes)
     sandbox, url = start_sandbox(gateway)
@@ -101,9 +104,12 @@ def run(gateway_key, processes, concurrency, seconds, mode):
         t0 = time.time() + 2.0
         reports = [{} for _ in range(processes)]
         threads = []
+        one_host = tempfile.mkdtemp(prefix="pacing-host-")
         for report in reports:
-            env = {**os.environ, "GLAIR_VISION_PACING_DIR": tempfile.mkdtemp(prefix="pacing-host-")}
+            host = one_host if mode == "file" else tempfile.mkdtemp(prefix="pacing-host-")
+            env = {**os.environ, "GLAIR_VISION_PACING_DIR": host}
             env.pop("GLAIR_VISION_PACING_URL", None)
+            env.pop("GLAIR_VISION_SHARED_PACING", None)
             if redis:
                 env["GLAIR_VISION_PACING_URL"] = redis.url
             rate = round(0.95 * limit / processes, 2) if mode == "oracle" else None
@@ -136,11 +142,12 @@ def run(gateway_key, processes, concurrency, seconds, mode):
 
 
 PLAN = {
-    "token": [("token", 4, 16, mode) for mode in ("apart", "store", "oracle")],
-    "fixed": [("fixed", 4, 16, mode) for mode in ("apart", "store", "oracle")],
+    "token": [("token", 4, 16, mode) for mode in ("apart", "file", "store", "oracle")],
+    "fixed": [("fixed", 4, 16, mode) for mode in ("apart", "file", "store", "oracle")],
     "fleet": [("fleet", 8, 32, "store")],
 }
-NAMES = {"apart": "pacing apart", "store": "through a pacing store (Redis)", "oracle": "oracle: each told 0.95 / N"}
+NAMES = {"apart": "pacing apart", "file": "on one host, sharing its pacing file",
+         "store": "through a pacing store (Redis)", "oracle": "oracle: each told 0.95 / N"}
 
 
 def main():
