@@ -31,28 +31,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gateways import LATENCY, SPREAD, start_sandbox, timeline  # noqa: E402
 from pacing import CLI, CREDS, ROOT, RedisStore  # noqa: E402
 
-LATENCY, SPREAD = 50, 15
 GATEWAYS = {
     "token": ("token bucket 200/s, burst 20", "model=token-bucket,rate=200,burst=20", 200.0),
     "fixed": ("fixed window 200 per 1 s", "model=fixed-window,limit=200,window=1s", 200.0),
     "fleet": ("token bucket 1,000/s, burst 100", "model=token-bucket,rate=1000,burst=100", 1000.0),
 }
-
-
-def start_sandbox(gateway):
-    p = subprocess.Popen(
-        [CLI, "sandbox", "--port", "0", "--gateway", gateway, "--latency-ms", str(LATENCY),
-         "--latency-spread-ms", str(SPREAD), "--seed", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = p.stdout.readline().strip().removeprefix("listening on ")
-    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
-    return p, url
 
 
 def one_process(url, rows, concurrency, env, rate, t0, report):
@@ -83,10 +72,8 @@ def one_process(url, rows, concurrency, env, rate, t0, report):
 def gateway_pace(url, t0, first_end, limit):
     """Accepted per second over the gateway's whole seconds from t0 + 5 s to the
     first process's end, as a share of the limit."""
-    with urllib.request.urlopen(url + "/_sandbox/gateway") as r:
-        g = json.load(r)
-    seconds = g["seconds"]
-    start, stop = int(t0 + 5 - g["start_unix_s"]) + 1, int(first_end - g["start_unix_s"])
+    seconds, start_unix_s = timeline(url)
+    start, stop = int(t0 + 5 - start_unix_s) + 1, int(first_end - start_unix_s)
     span = seconds[start:stop]
     if not span:
         return None

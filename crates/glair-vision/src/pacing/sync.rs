@@ -248,10 +248,11 @@ impl Pacer {
             let (version, base) = lock(&store.base).clone();
             let replayed = lock(&store.journal).clone();
             // What this pacer saw before it joined was its share of the account's.
-            let members = store.members();
-            let account_events: Vec<Event> = match joining {
-                true => replayed.iter().map(|e| e.for_account(members)).collect(),
-                false => replayed.clone(),
+            let share_of = if joining { store.members() } else { 1 };
+            let replay = |st: &mut State, meters: &Meters<'_>| {
+                for event in &replayed {
+                    apply(st, meters, self.ceiling, true, &event.for_account(share_of));
+                }
             };
             let clock = self.clock();
             let now_ms = clock.ms(clock.now);
@@ -260,10 +261,7 @@ impl Pacer {
             let (mut st, sent, accepted) = match &base {
                 Some(record) => {
                     let (mut st, sent, accepted) = state_of(record);
-                    let meters = Meters { sent: &sent, accepted: &accepted };
-                    for event in &account_events {
-                        apply(&mut st, &meters, self.ceiling, true, event);
-                    }
+                    replay(&mut st, &Meters { sent: &sent, accepted: &accepted });
                     (st, sent, accepted)
                 }
                 // The account's first record: this pacer's meters, and its
@@ -274,10 +272,7 @@ impl Pacer {
                     let mut st = State::default();
                     st.estimate.epoch = self.open_epoch;
                     let (scratch_sent, scratch_accepted) = (RateMeter::default(), RateMeter::default());
-                    let meters = Meters { sent: &scratch_sent, accepted: &scratch_accepted };
-                    for event in &account_events {
-                        apply(&mut st, &meters, self.ceiling, true, event);
-                    }
+                    replay(&mut st, &Meters { sent: &scratch_sent, accepted: &scratch_accepted });
                     (st, sent, accepted)
                 }
                 None => state_of(&self.save()),
