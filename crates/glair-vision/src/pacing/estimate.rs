@@ -416,6 +416,17 @@ impl Estimate {
         }
     }
 
+    /// A process joins the account's state with `own_rate`, the rate the
+    /// account accepted of its calls while it paced alone (they are in none
+    /// of the account's counts). In the account's first search, which began
+    /// from the share of the process that joined first, the search grows from
+    /// the account's rate: the sum of its processes' shares.
+    pub(super) fn joined(&mut self, own_rate: f64) {
+        if self.phase == Phase::Searching && own_rate.is_finite() && own_rate > 0.0 {
+            self.base_rate += own_rate;
+        }
+    }
+
     /// The gateway announced a quota of `limit` calls per second (its quota over
     /// its window of `window_s` seconds).
     pub(super) fn announced(&mut self, now_ms: f64, limit: f64, window_s: f64, totals: Totals) {
@@ -446,6 +457,24 @@ mod tests {
         assert_eq!(e.rate(1000.0, 100.0), Some(40.0));
         assert!((e.rate(3000.0, 100.0).unwrap() - 160.0).abs() < 1e-9, "doubles every second");
         assert_eq!(e.rate(3000.0, 10.0), Some(40.0), "not past twice the demand");
+    }
+
+    #[test]
+    fn processes_joining_the_first_search_add_their_shares() {
+        let mut e = Estimate::default();
+        e.joined(30.0);
+        assert_eq!(e.phase, Phase::Open, "nothing to join before a refusal");
+        // The first process's refusal: its quarter of the account.
+        e.refused(1000.0, 0, totals(100, 99, 1), 40.0);
+        for _ in 0..3 {
+            e.joined(40.0);
+        }
+        assert_eq!(e.rate(1000.0, 1000.0), Some(160.0), "the account's rate, the four shares");
+        // Past the search, a share says nothing of the measured limit.
+        e.refused(1200.0, e.epoch, totals(200, 180, 2), 160.0);
+        let before = e.clone();
+        e.joined(40.0);
+        assert_eq!(e, before);
     }
 
     #[test]

@@ -44,6 +44,22 @@ impl RateMeter {
         }
     }
 
+    /// Adds counts made elsewhere (a process's own, before it joined the
+    /// account's shared meters) slot by slot; the newer of two slots wins.
+    pub(super) fn add_raw(&self, raw: [u64; SLOTS]) {
+        for (cell, theirs) in self.slots.iter().zip(raw) {
+            let mine = cell.load(Ordering::Relaxed);
+            let merged = match (mine >> COUNT_BITS).cmp(&(theirs >> COUNT_BITS)) {
+                std::cmp::Ordering::Equal => {
+                    (mine & !COUNT_MASK) | ((mine & COUNT_MASK) + (theirs & COUNT_MASK)).min(COUNT_MASK)
+                }
+                std::cmp::Ordering::Less => theirs,
+                std::cmp::Ordering::Greater => mine,
+            };
+            cell.store(merged, Ordering::Relaxed);
+        }
+    }
+
     fn count(&self, slot: u64) -> u64 {
         let packed = self.slots[slot as usize % SLOTS].load(Ordering::Relaxed);
         if packed >> COUNT_BITS == slot {
@@ -95,5 +111,30 @@ mod tests {
         // Slots reused by the ring start again from 0.
         m.tick(4000);
         assert_eq!(m.peak(4000), 4.0);
+    }
+
+    #[test]
+    fn counts_made_apart_add_up_slot_by_slot() {
+        let (account, own) = (RateMeter::default(), RateMeter::default());
+        // The account's meter has 1.0-2.0 s; this process counted 0.5-1.5 s alone.
+        for ms in (1000..2000).step_by(25) {
+            account.tick(ms);
+        }
+        for ms in (500..1500).step_by(25) {
+            own.tick(ms);
+        }
+        account.add_raw(own.raw());
+        // 1.0-1.5 s from both (20/slot), 1.5-2.0 s the account's (10/slot), 0.5-1.0 s its own.
+        assert_eq!(account.mean_since(2000, 1000, 1.0), Some(60.0));
+        assert_eq!(account.mean_since(1000, 500, 0.5), Some(40.0));
+        // Newer slots are not replaced by older ones of the same ring place.
+        let late = RateMeter::default();
+        late.tick(4000);
+        account.add_raw(late.raw());
+        assert_eq!(account.peak(4000), 4.0);
+        let early = RateMeter::default();
+        early.tick(100);
+        late.add_raw(early.raw());
+        assert_eq!(late.peak(4000), 4.0, "slot 0 (0-250 ms) does not count into slot 16 at 4 s");
     }
 }

@@ -13,7 +13,9 @@
 //! files are 0600. Each read-modify-write of the state holds an advisory lock
 //! (`flock`), which the kernel releases if a process dies. A process joins the
 //! state at its own first 429, and a file is made only then (a client that
-//! never sees a 429 neither reads nor writes it),
+//! never sees a 429 neither reads nor writes it); it brings what it counted
+//! alone until then (so the account's first search starts from the account's
+//! rate, not from the share of the process that was refused first),
 //! state older than a minute is ignored, and files untouched for a day are
 //! removed. `GLAIR_VISION_SHARED_PACING=0` keeps pacing per process. Unix
 //! only; elsewhere pacing stays per process.
