@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the glair-vision wheel (or takes the one GLAIR_VISION_WHEEL names),
-# installs it into python/.venv, checks the type
-# stubs against the native module, and runs the pytest suite. Idempotent; runs
-# from any directory. Extra arguments go to pytest (e.g. `-k batch -x`).
+# Builds the glair-vision wheel (or takes the one GLAIR_VISION_WHEEL names) and
+# the CLI (or takes the one GLAIR_VISION_CLI names), installs the wheel into
+# python/.venv, checks the type stubs against the native module, and runs the
+# pytest suite. Idempotent; runs from any directory. Extra arguments go to
+# pytest (e.g. `-k batch -x`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,6 +55,15 @@ if [ "${#wheels[@]}" -ne 1 ]; then
     echo "expected exactly one wheel, found ${#wheels[@]}: ${wheels[*]:-none}" >&2
     exit 1
 fi
+
+# The CLI that the pacing store's mixed test runs beside a Python process
+# (scripts/test.sh names the static one dist.sh made; else a debug build here).
+if [ -z "${GLAIR_VISION_CLI:-}" ]; then
+    echo "==> building the glair-vision CLI (debug)"
+    cargo build --quiet --locked -p glair-vision-cli --bin glair-vision
+    GLAIR_VISION_CLI="$ROOT/target/debug/glair-vision"
+fi
+export GLAIR_VISION_CLI
 
 echo "==> installing ${wheels[0]##*/}"
 "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"

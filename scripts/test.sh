@@ -45,7 +45,8 @@ target/dist-tools/bin/python -m pytest -q tests/dist
 # The language suites test the release builds that ship (a second build of
 # each would double the compile time).
 section "Python"
-GLAIR_VISION_WHEEL="$(ls dist/glair_vision-*-manylinux*_x86_64.whl)" bash python/test.sh --durations=15
+GLAIR_VISION_WHEEL="$(ls dist/glair_vision-*-manylinux*_x86_64.whl)" \
+    GLAIR_VISION_CLI="$(ls "$PWD"/dist/glair-vision-*-x86_64-unknown-linux-musl)" bash python/test.sh --durations=15
 
 section "Node"
 GLAIR_VISION_ADDON="$PWD/target/npm-build/linux-x64-gnu/glair-vision.linux-x64-gnu.node" bash node/test.sh

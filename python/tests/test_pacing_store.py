@@ -164,3 +164,60 @@ def test_async_clients_share_through_the_store_too(store: RedisServer) -> None:
         for outcomes, state in asyncio.run(run(sb)):
             assert [o for o in outcomes if isinstance(o, GlairVisionError)] == []
             assert state.store_joined and state.store_processes == 2, state
+
+
+def cli_binary() -> str:
+    """The `glair-vision` CLI that python/test.sh names (scripts/test.sh: the static one in dist/)."""
+    path = os.environ.get("GLAIR_VISION_CLI", "")
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(f"GLAIR_VISION_CLI must name the glair-vision CLI (python/test.sh sets it), not {path!r}")
+    return path
+
+
+def test_a_python_and_a_cli_process_share_the_store_and_a_redis_killed_mid_run_costs_no_row(
+    store: RedisServer, tmp_path: Any
+) -> None:
+    import csv
+    import time
+
+    n = 450
+    with Sandbox(rate_limit=150.0, burst=10, latency=0.02, latency_spread=0.01, seed=11) as sb:
+        client = {"base_url": sb.url, **sb.credentials, "pacing_url": store.url}
+        env = {**os.environ, "STORE_CHILD": json.dumps({"client": client, "rows": rows(sb, n)})}
+        env.pop("GLAIR_VISION_PACING_URL", None)
+        python = subprocess.Popen(
+            [sys.executable, "-c", CHILD], env={**env, "GLAIR_VISION_PACING_DIR": str(tmp_path / "host-a")},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        with open(tmp_path / "in.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["nik"])
+            writer.writerows([r["nik"]] for r in rows(sb, n))
+        cli = subprocess.Popen(
+            [cli_binary(), "batch", "--quiet", "--concurrency", "16", "--input", str(tmp_path / "in.csv"),
+             "--output", str(tmp_path / "out.jsonl"), "--base-url", sb.url, "--api-key", sb.api_key,
+             "--username", sb.username, "--password", sb.password, "--pacing-url", store.url],
+            env={**env, "GLAIR_VISION_PACING_DIR": str(tmp_path / "host-b")},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        # Mid-run, the store dies at once (SIGKILL) and comes back empty on its port.
+        time.sleep(1.0)
+        store.stop()
+        time.sleep(1.5)
+        store.start()
+        out, python_err = python.communicate(timeout=120)
+        _, cli_err = cli.communicate(timeout=120)
+        assert python.returncode == 0, python_err
+        assert cli.returncode == 0, cli_err
+        report = json.loads(out)
+        assert report["failed"] == 0, report
+        outcomes = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+        assert len(outcomes) == n and not [o for o in outcomes if o["outcome"] == "error"], cli_err
+        assert cli_err.count("pacing store cut off") == 1, f"one warning: {cli_err}"
+        # Cut off, each paced alone at most at its share of the last rate: no flood of 429s.
+        assert sb.throttled * 10 < 2 * n, f"{sb.throttled} 429s for {2 * n} rows"
+        for shown in (cli_err, python_err, report["shown"], (tmp_path / "out.jsonl").read_text()):
+            assert PASSWORD not in shown
+        held = store.dump()
+        for secret in [sb.api_key, sb.username, sb.password, PASSWORD, sb.url] + [r["nik"] for r in rows(sb, 50)]:
+            assert secret not in held
