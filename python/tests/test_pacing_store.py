@@ -182,8 +182,9 @@ def test_a_python_and_a_cli_process_share_the_store_and_a_redis_killed_mid_run_c
 
     n = 450
     with Sandbox(rate_limit=150.0, burst=10, latency=0.02, latency_spread=0.01, seed=11) as sb:
+        inputs = rows(sb, n)
         client = {"base_url": sb.url, **sb.credentials, "pacing_url": store.url}
-        env = {**os.environ, "STORE_CHILD": json.dumps({"client": client, "rows": rows(sb, n)})}
+        env = {**os.environ, "STORE_CHILD": json.dumps({"client": client, "rows": inputs})}
         env.pop("GLAIR_VISION_PACING_URL", None)
         python = subprocess.Popen(
             [sys.executable, "-c", CHILD], env={**env, "GLAIR_VISION_PACING_DIR": str(tmp_path / "host-a")},
@@ -192,7 +193,7 @@ def test_a_python_and_a_cli_process_share_the_store_and_a_redis_killed_mid_run_c
         with open(tmp_path / "in.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["nik"])
-            writer.writerows([r["nik"]] for r in rows(sb, n))
+            writer.writerows([r["nik"]] for r in inputs)
         cli = subprocess.Popen(
             [cli_binary(), "batch", "--quiet", "--concurrency", "16", "--input", str(tmp_path / "in.csv"),
              "--output", str(tmp_path / "out.jsonl"), "--base-url", sb.url, "--api-key", sb.api_key,
@@ -219,5 +220,5 @@ def test_a_python_and_a_cli_process_share_the_store_and_a_redis_killed_mid_run_c
         for shown in (cli_err, python_err, report["shown"], (tmp_path / "out.jsonl").read_text()):
             assert PASSWORD not in shown
         held = store.dump()
-        for secret in [sb.api_key, sb.username, sb.password, PASSWORD, sb.url] + [r["nik"] for r in rows(sb, 50)]:
+        for secret in [sb.api_key, sb.username, sb.password, PASSWORD, sb.url] + [r["nik"] for r in inputs[:50]]:
             assert secret not in held

@@ -436,10 +436,11 @@ impl Pacer {
             return step(&mut self.lock());
         }
         shared.transact(clock.millis(clock.now), |current| {
-            // Joining, this process's calls so far are in its own meters only.
-            let own = (joining && !self.engaged())
-                .then(|| (self.accepted_rate(clock), self.sent_meter.raw(), self.accepted_meter.raw()));
             if let Some(record) = current {
+                // Joining, this process's calls so far are in its own meters
+                // only, which loading the account's replaces: read them first.
+                let own = (joining && !self.engaged())
+                    .then(|| (self.accepted_rate(clock), self.sent_meter.raw(), self.accepted_meter.raw()));
                 self.load(record);
                 if let Some((rate, sent, accepted)) = own {
                     self.sent_meter.add_raw(sent);
