@@ -418,12 +418,30 @@ impl Estimate {
 
     /// A process joins the account's state with `own_rate`, the rate the
     /// account accepted of its calls while it paced alone (they are in none
-    /// of the account's counts). In the account's first search, which began
-    /// from the share of the process that joined first, the search grows from
-    /// the account's rate: the sum of its processes' shares.
-    pub(super) fn joined(&mut self, own_rate: f64) {
-        if self.phase == Phase::Searching && own_rate.is_finite() && own_rate > 0.0 {
-            self.base_rate += own_rate;
+    /// of the account's counts). While the account climbs to its first limit
+    /// (the first search, and the measurements stepping up from it), its rates
+    /// were the shares of the processes that had joined: the climb goes on
+    /// from the account's rate, the sum of its processes' shares, and a
+    /// measurement begins anew so that it counts the joined process's calls
+    /// from its start.
+    pub(super) fn joined(&mut self, own_rate: f64, now_ms: f64, totals: Totals) {
+        if !own_rate.is_finite() || own_rate <= 0.0 {
+            return;
+        }
+        let first_climb = !self.held.is_finite() && (!self.limit.is_finite() || self.lower_bound);
+        match self.phase {
+            Phase::Searching => self.base_rate += own_rate,
+            Phase::Measuring if first_climb => {
+                self.base_rate += own_rate;
+                if self.limit.is_finite() {
+                    self.limit += own_rate;
+                }
+                if self.above.is_finite() {
+                    self.above += own_rate;
+                }
+                self.enter(Phase::Measuring, now_ms, totals);
+            }
+            _ => {}
         }
     }
 
@@ -460,20 +478,33 @@ mod tests {
     }
 
     #[test]
-    fn processes_joining_the_first_search_add_their_shares() {
+    fn processes_joining_the_first_climb_add_their_shares() {
         let mut e = Estimate::default();
-        e.joined(30.0);
+        e.joined(30.0, 900.0, totals(10, 10, 0));
         assert_eq!(e.phase, Phase::Open, "nothing to join before a refusal");
         // The first process's refusal: its quarter of the account.
         e.refused(1000.0, 0, totals(100, 99, 1), 40.0);
         for _ in 0..3 {
-            e.joined(40.0);
+            e.joined(40.0, 1000.0, totals(100, 99, 1));
         }
         assert_eq!(e.rate(1000.0, 1000.0), Some(160.0), "the account's rate, the four shares");
-        // Past the search, a share says nothing of the measured limit.
-        e.refused(1200.0, e.epoch, totals(200, 180, 2), 160.0);
+        // Refused before the others joined, the first measurement sent at one share.
+        let mut e = Estimate::default();
+        e.refused(1000.0, 0, totals(100, 99, 1), 40.0);
+        e.refused(1100.0, e.epoch, totals(105, 103, 2), 40.0);
+        assert_eq!(e.phase, Phase::Measuring);
+        let (rate, epoch) = (e.base_rate, e.epoch);
+        e.joined(120.0, 1200.0, totals(110, 108, 2));
+        assert_eq!(
+            (e.phase, e.base_rate),
+            (Phase::Measuring, rate + 120.0),
+            "measures at the account's rate"
+        );
+        assert!(e.epoch > epoch && e.at_start == totals(110, 108, 2), "counting from the join");
+        // Once a limit is measured, a share says nothing of it.
+        e.measured(3000.0, totals(500, 480, 5), 150.0, true);
         let before = e.clone();
-        e.joined(40.0);
+        e.joined(40.0, 3100.0, totals(520, 500, 5));
         assert_eq!(e, before);
     }
 

@@ -88,7 +88,12 @@ pub(super) fn apply(st: &mut State, meters: &Meters<'_>, ceiling: Option<f64>, s
         Event::Answered { at_ms, sent_ms } => {
             meters.accepted.tick(at_ms.max(0.0) as u64);
             st.totals.accepted += 1;
+            let epoch = st.estimate.epoch;
             st.estimate.accepted(at_ms, sent_ms, st.totals);
+            if st.estimate.epoch != epoch {
+                // A measurement ended, or the next began: the climb and the holds, step by step.
+                log_change(st, meters, ceiling, shared, at_ms, "answered: pacing changed");
+            }
         }
         Event::Refused { at_ms, epoch, accepted_rate, early_rate, retry_after_ms, max_pause_ms, jitter } => {
             st.totals.refused += 1;
@@ -101,14 +106,7 @@ pub(super) fn apply(st: &mut State, meters: &Meters<'_>, ceiling: Option<f64>, s
             let rate = send_rate(st, meters.sent, ceiling, at_ms);
             st.schedule.refused(at_ms, st.totals.accepted, retry_after_ms, rate, max_pause_ms, jitter);
             if before != (st.estimate.phase, st.estimate.limit) {
-                tracing::debug!(
-                    model = %model_of(&st.estimate, ceiling),
-                    limit = format!("{:.1}", st.estimate.limit),
-                    rate = rate.map(|r| format!("{r:.1}")),
-                    streak = st.schedule.streak,
-                    shared,
-                    "throttled: pacing changed"
-                );
+                log_change(st, meters, ceiling, shared, at_ms, "throttled: pacing changed");
             }
         }
         Event::Announced { at_ms, quota } => {
@@ -138,6 +136,27 @@ pub(super) fn apply(st: &mut State, meters: &Meters<'_>, ceiling: Option<f64>, s
             }
         }
     }
+}
+
+fn log_change(
+    st: &State,
+    meters: &Meters<'_>,
+    ceiling: Option<f64>,
+    shared: bool,
+    at_ms: f64,
+    what: &'static str,
+) {
+    tracing::debug!(
+        model = %model_of(&st.estimate, ceiling),
+        limit = format!("{:.1}", st.estimate.limit),
+        rate = send_rate(st, meters.sent, ceiling, at_ms).map(|r| format!("{r:.1}")),
+        lower_bound = st.estimate.lower_bound,
+        closed_for_s = format!("{:.2}", st.estimate.closed_for_s),
+        streak = st.schedule.streak,
+        shared,
+        pid = std::process::id(),
+        "{what}"
+    );
 }
 
 #[cfg(test)]

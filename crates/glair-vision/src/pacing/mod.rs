@@ -427,9 +427,10 @@ impl Pacer {
     /// Runs `step` on the account's state: with shared pacing, on the state as
     /// the account's processes left it (read before, written back after, under
     /// the account's lock); otherwise on this pacer's own. A pacer joins the
-    /// shared state when it engages (`joining`), not before: a client that is
-    /// never throttled is never slowed by what other clients of the account did
-    /// (an earlier test's scripted 429 on the same sandbox, say).
+    /// shared state when it engages (`joining`: at its first 429, or when it
+    /// finds another process pacing the account now), not before: a client that
+    /// is never throttled is not slowed by what other clients of the account did
+    /// a while ago (an earlier test's scripted 429 on the same sandbox, say).
     fn step<R>(&self, clock: Clock, joining: bool, step: impl FnOnce(&mut State) -> R) -> R {
         let Some(shared) = &self.shared else { return step(&mut self.lock()) };
         if !joining && !self.engaged() {
@@ -445,7 +446,14 @@ impl Pacer {
                 if let Some((rate, sent, accepted)) = own {
                     self.sent_meter.add_raw(sent);
                     self.accepted_meter.add_raw(accepted);
-                    self.lock().estimate.joined(rate);
+                    let mut st = self.lock();
+                    let totals = st.totals;
+                    st.estimate.joined(rate, clock.ms(clock.now), totals);
+                    drop(st);
+                    tracing::debug!(
+                        own_rate = format!("{rate:.1}"),
+                        "pacing joins the account's shared state in the host's file"
+                    );
                 }
             }
             let out = step(&mut self.lock());
@@ -524,6 +532,15 @@ impl Pacer {
             let asked = Instant::now();
             self.look().await;
             store_wait += asked.elapsed();
+        }
+        if !self.engaged() {
+            if let Some(shared) = &self.shared {
+                let clock = self.clock();
+                if shared.paced_elsewhere(clock.millis(clock.now)) {
+                    // Join the account's pace now, not at this process's own first 429.
+                    self.step(clock, true, |_| ());
+                }
+            }
         }
         if !self.engaged() {
             let windowed = self.window.enter(deadline).await.map_err(|()| deadline)?;

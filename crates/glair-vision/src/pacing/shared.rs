@@ -12,8 +12,9 @@
 //! 0700 and used only when the user owns it and nobody else can write to it;
 //! files are 0600. Each read-modify-write of the state holds an advisory lock
 //! (`flock`), which the kernel releases if a process dies. A process joins the
-//! state at its own first 429, and a file is made only then (a client that
-//! never sees a 429 neither reads nor writes it); it brings what it counted
+//! state at its own first 429, or earlier when it finds (looking once a second)
+//! that another process paces the account now; a file is made only at a 429 (a
+//! client of an account nobody is throttled on never writes it); it brings what it counted
 //! alone until then (so the account's first search starts from the account's
 //! rate, not from the share of the process that was refused first),
 //! state older than a minute is ignored, and files untouched for a day are
@@ -45,6 +46,11 @@ const WORDS: usize = 43;
 const RECORD_BYTES: usize = WORDS * 8;
 /// State not written for this long belongs to processes gone (or idle): ignored.
 const STALE_MS: u64 = 60_000;
+/// A process not yet throttled looks this often whether another paces the account,
+const LOOK_EVERY_MS: u64 = 1000;
+/// and finds it paced when its state was written this recently (an engaged
+/// process writes it at every call it sends or is answered).
+const PACED_NOW_MS: u64 = 2000;
 /// Files of accounts untouched for this long are removed when a new one is made.
 const PRUNE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -187,6 +193,8 @@ pub(super) struct SharedAccount {
     /// parent's lock instead of waiting for it.
     #[cfg(unix)]
     file: std::sync::Mutex<Option<(u32, std::fs::File)>>,
+    /// When this process last looked whether another paces the account (0: never).
+    looked_ms: std::sync::atomic::AtomicU64,
 }
 
 impl SharedAccount {
@@ -213,7 +221,37 @@ impl SharedAccount {
             path: dir.join(format!("pacing-{}.bin", account_hash(endpoint, api_key))),
             #[cfg(unix)]
             file: std::sync::Mutex::new(None),
+            looked_ms: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Whether another process paces the account now: its state is engaged
+    /// and was written in the last [`PACED_NOW_MS`]. Looks at most once per
+    /// [`LOOK_EVERY_MS`] (false between looks). A process that has not been
+    /// throttled itself joins such an account rather than send unpaced beside
+    /// it: its calls would take the room the account's pace counts on, and the
+    /// account's measurements, which count only the calls of processes that
+    /// joined, would read its share as the gateway's refusal.
+    pub(super) fn paced_elsewhere(&self, now_ms: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.looked_ms.load(Ordering::Acquire);
+        if last != 0 && now_ms.saturating_sub(last) < LOOK_EVERY_MS {
+            return false;
+        }
+        if self.looked_ms.compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire).is_err()
+        {
+            return false; // another task of this process is looking
+        }
+        #[cfg(unix)]
+        {
+            let Ok(file) = std::fs::File::open(&self.path) else { return false };
+            let Ok(_lock) = Flock::take(&file, libc::LOCK_SH) else { return false };
+            read_record(&file, now_ms).is_some_and(|(record, updated_ms)| {
+                record.engaged && now_ms.abs_diff(updated_ms) <= PACED_NOW_MS
+            })
+        }
+        #[cfg(not(unix))]
+        false
     }
 
     /// Runs `body` with the account's current record (if there is a fresh one)
@@ -247,7 +285,7 @@ impl SharedAccount {
                 Ok(lock) => lock,
                 Err(_) => return body(None).0,
             };
-            let current = read_record(file, now_ms);
+            let current = read_record(file, now_ms).map(|(record, _)| record);
             let (out, record) = body(current);
             if let Some(record) = record {
                 use std::os::unix::fs::FileExt;
@@ -290,26 +328,32 @@ impl SharedAccount {
 }
 
 #[cfg(unix)]
-fn read_record(file: &std::fs::File, now_ms: u64) -> Option<Record> {
+/// The account's record and when it was written, unless stale.
+fn read_record(file: &std::fs::File, now_ms: u64) -> Option<(Record, u64)> {
     use std::os::unix::fs::FileExt;
     let mut bytes = [0u8; RECORD_BYTES];
     file.read_exact_at(&mut bytes, 0).ok()?;
     let (record, updated_ms) = Record::decode(&bytes)?;
-    (now_ms.abs_diff(updated_ms) <= STALE_MS).then_some(record)
+    (now_ms.abs_diff(updated_ms) <= STALE_MS).then_some((record, updated_ms))
 }
 
-/// An exclusive `flock` on a file, released on drop (and by the kernel if the
-/// process dies holding it).
+/// An `flock` on a file, released on drop (and by the kernel if the process
+/// dies holding it).
 #[cfg(unix)]
 struct Flock<'a>(&'a std::fs::File);
 
 #[cfg(unix)]
 impl<'a> Flock<'a> {
     fn exclusive(file: &'a std::fs::File) -> std::io::Result<Flock<'a>> {
+        Flock::take(file, libc::LOCK_EX)
+    }
+
+    /// Takes the lock `operation` (`LOCK_EX`, or `LOCK_SH` to read).
+    fn take(file: &'a std::fs::File, operation: libc::c_int) -> std::io::Result<Flock<'a>> {
         use std::os::fd::AsRawFd;
         loop {
             // SAFETY: flock on a descriptor this `File` owns for the guard's life.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
                 return Ok(Flock(file));
             }
             let err = std::io::Error::last_os_error();
