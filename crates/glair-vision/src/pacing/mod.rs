@@ -952,13 +952,15 @@ mod tests {
         let b = Pacer::shared_for_test(&dir.0, "https://a.example/v1");
         let elsewhere = Pacer::shared_for_test(&dir.0, "https://b.example/v1");
         throttled_after_50(&a).await;
-        // B has seen no 429 of its own: nothing slows it yet.
+        // B has seen no 429 of its own, and sent nothing yet: nothing slows it.
         assert_eq!((b.snapshot().rate, b.snapshot().model), (None, PacingModel::Unpaced));
+        // Its first call finds A pacing the account now and joins it rather
+        // than send unpaced beside it (A's first slot is free: no wait).
         let start = Instant::now();
         let permit = b.acquire(far(), false).await.unwrap();
         assert_eq!(Instant::now(), start);
-        // Its first 429 joins it to the account: A's estimate, no second
-        // change for a refusal of a call sent before it joined.
+        assert_eq!((b.snapshot().rate, b.snapshot().model), (a.snapshot().rate, a.snapshot().model));
+        // Its refusal acts on the account's one estimate.
         b.throttled(permit, Some(Duration::from_millis(10)), Duration::from_secs(60));
         let (sa, sb) = (a.snapshot(), b.snapshot());
         assert_eq!((sa.rate, sa.model), (sb.rate, sb.model), "one estimate for the account");

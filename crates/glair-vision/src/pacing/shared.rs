@@ -554,6 +554,31 @@ pub(super) mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn an_account_is_paced_elsewhere_while_an_engaged_state_is_being_written() {
+        let dir = TempDir::new();
+        let look = |at: u64| {
+            // A new process each time: its first look is never held back.
+            SharedAccount::in_dir(&dir.0, "https://api.example/v1", b"k").unwrap().paced_elsewhere(at)
+        };
+        let now = 1_800_000_000_000;
+        assert!(!look(now), "no file: nobody paces the account");
+        let writer = SharedAccount::in_dir(&dir.0, "https://api.example/v1", b"k").unwrap();
+        let mut idle = record();
+        idle.engaged = false;
+        writer.transact(now, |_| ((), Some(idle)));
+        assert!(!look(now), "a state nobody was throttled into");
+        writer.transact(now, |_| ((), Some(record())));
+        assert!(look(now + PACED_NOW_MS), "written just now");
+        assert!(!look(now + PACED_NOW_MS + 1), "not written lately: that process is gone or idle");
+        // One process looks once a second, whatever its tasks do meanwhile.
+        let one = SharedAccount::in_dir(&dir.0, "https://api.example/v1", b"k").unwrap();
+        assert!(one.paced_elsewhere(now));
+        assert!(!one.paced_elsewhere(now + LOOK_EVERY_MS - 1));
+        assert!(one.paced_elsewhere(now + LOOK_EVERY_MS));
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_directory_others_can_write_is_not_used() {
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::new();
