@@ -76,6 +76,12 @@ impl RateMeter {
         self.count(slot).max(self.count(slot.wrapping_sub(1))) as f64 * (1000 / SLOT_MS) as f64
     }
 
+    /// Events in this slot and the four before it (the last 1-1.25 s).
+    pub(super) fn last_second(&self, now_ms: u64) -> u64 {
+        let slot = now_ms / SLOT_MS;
+        (0..=4).map(|back| slot.checked_sub(back).map_or(0, |s| self.count(s))).sum()
+    }
+
     /// Events per second over the complete slots of the last `seconds` (at most
     /// 1.75) that began at or after `since_ms`; `None` when there is no such slot.
     pub(super) fn mean_since(&self, now_ms: u64, since_ms: u64, seconds: f64) -> Option<f64> {

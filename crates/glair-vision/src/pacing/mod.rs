@@ -704,10 +704,13 @@ impl Pacer {
         let accepted_rate = self.accepted_rate(clock);
         let (jitter, call_jitter) = (fastrand::f64(), fastrand::f64());
         let retry_after = retry_after.map(|w| w.min(max_pause));
-        // The first 429 can come before the answers (a burst of one): the
-        // search then starts from half of what was being sent.
-        let early_rate = (self.succeeded.load(Ordering::Relaxed) < FEW_ANSWERS)
-            .then(|| 0.5 * self.sent_meter.peak(clock.millis(clock.now)));
+        // The first 429 can come before the answers (a burst of one), from a
+        // new client or one idle until this burst: the search then starts from
+        // half of what was being sent.
+        let now_ms = clock.millis(clock.now);
+        let idle_until_now = self.accepted_meter.last_second(now_ms) == 0;
+        let early_rate = (self.succeeded.load(Ordering::Relaxed) < FEW_ANSWERS || idle_until_now)
+            .then(|| 0.5 * self.sent_meter.peak(now_ms));
         let event = Event::Refused {
             at_ms: clock.ms(clock.now),
             epoch,
@@ -851,6 +854,26 @@ mod tests {
         }
         let spent = (Instant::now() - before).as_secs_f64();
         assert!(spent < 10.0 / 50.0 && spent > 8.0 / 50.0 / 1.5, "{spent}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_idle_until_a_burst_refused_before_any_answer_searches_from_what_it_sent() {
+        // A long-lived client (a service's, a cluster worker's): busy once, then idle.
+        let pacer = Pacer::new(RateLimit::Auto);
+        for _ in 0..50 {
+            let permit = pacer.acquire(far(), false).await.unwrap();
+            pacer.succeeded(permit);
+        }
+        tokio::time::advance(Duration::from_secs(30)).await;
+        // Its next burst: the first 429 comes back before any 200.
+        let (first, second) =
+            (pacer.acquire(far(), false).await.unwrap(), pacer.acquire(far(), false).await.unwrap());
+        pacer.throttled(first, Some(Duration::from_secs(1)), Duration::from_secs(60));
+        let s = pacer.snapshot();
+        assert_eq!(s.model, PacingModel::Searching);
+        // Half of what it was sending (2 calls in a quarter second), not nothing.
+        assert_eq!(s.rate, Some(4.0));
+        pacer.succeeded(second);
     }
 
     #[tokio::test(start_paused = true)]
