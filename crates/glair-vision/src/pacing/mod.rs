@@ -249,8 +249,12 @@ pub(crate) struct Pacer {
     /// unpaced carry. With a store it is drawn at random: this process's
     /// epochs before it joins must not be mistaken for the account's.
     open_epoch: u64,
-    /// When this pacer sent its first call (ms on the timeline; 0: none yet).
-    first_sent_ms: AtomicU64,
+    /// When this pacer's current run of sends began: its first call, or its
+    /// first after a second or more of sending nothing (a long-lived client's
+    /// next burst); ms on the timeline, 0: none yet.
+    run_started_ms: AtomicU64,
+    /// Calls answered before the current run began.
+    answered_before_run: AtomicU64,
     sent: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
@@ -394,7 +398,8 @@ impl Pacer {
             shared,
             store: None,
             open_epoch: 0,
-            first_sent_ms: AtomicU64::new(0),
+            run_started_ms: AtomicU64::new(0),
+            answered_before_run: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -547,13 +552,12 @@ impl Pacer {
             if !self.engaged() {
                 let clock = self.clock();
                 let now_ms = clock.millis(clock.now);
+                if self.sent_meter.last_second(now_ms) == 0 {
+                    // A new run: what this pacer saw before it says nothing of the account now.
+                    self.answered_before_run.store(self.succeeded.load(Ordering::Relaxed), Ordering::Relaxed);
+                    self.run_started_ms.store(now_ms.max(1), Ordering::Release);
+                }
                 self.sent_meter.tick(now_ms);
-                let _ = self.first_sent_ms.compare_exchange(
-                    0,
-                    now_ms.max(1),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
                 self.count_sent(retry);
                 self.waited_on_store(store_wait);
                 return Ok(Permit {
@@ -676,16 +680,21 @@ impl Pacer {
     }
 
     /// What the account accepted over the last second; early in a run, what it
-    /// accepted since this pacer's first call (as a rate over at least a second).
+    /// accepted since the run began (as a rate over at least a second).
     fn accepted_rate(&self, clock: Clock) -> f64 {
         let now_ms = clock.millis(clock.now);
-        let first = self.first_sent_ms.load(Ordering::Acquire);
+        let first = self.run_started_ms.load(Ordering::Acquire);
         let account = self.accepted_meter.mean_since(now_ms, 0, 1.0).unwrap_or(0.0);
         if first != 0 && now_ms.saturating_sub(first) < 1250 {
             // Shared, the meter holds the account's answers: more than this process's.
-            return account.max(self.succeeded.load(Ordering::Relaxed) as f64);
+            return account.max(self.answered_in_run() as f64);
         }
         account
+    }
+
+    fn answered_in_run(&self) -> u64 {
+        let before = self.answered_before_run.load(Ordering::Relaxed);
+        self.succeeded.load(Ordering::Relaxed).saturating_sub(before)
     }
 
     /// An attempt sent under `permit` was answered 429. Returns how long this
@@ -704,13 +713,11 @@ impl Pacer {
         let accepted_rate = self.accepted_rate(clock);
         let (jitter, call_jitter) = (fastrand::f64(), fastrand::f64());
         let retry_after = retry_after.map(|w| w.min(max_pause));
-        // The first 429 can come before the answers (a burst of one), from a
-        // new client or one idle until this burst: the search then starts from
-        // half of what was being sent.
-        let now_ms = clock.millis(clock.now);
-        let idle_until_now = self.accepted_meter.last_second(now_ms) == 0;
-        let early_rate = (self.succeeded.load(Ordering::Relaxed) < FEW_ANSWERS || idle_until_now)
-            .then(|| 0.5 * self.sent_meter.peak(now_ms));
+        // The first 429 can come before the answers (a burst of one), of a
+        // new client or of one idle until this run: the search then starts
+        // from half of what was being sent.
+        let early_rate = (self.answered_in_run() < FEW_ANSWERS)
+            .then(|| 0.5 * self.sent_meter.peak(clock.millis(clock.now)));
         let event = Event::Refused {
             at_ms: clock.ms(clock.now),
             epoch,
@@ -874,6 +881,20 @@ mod tests {
         // Half of what it was sending (2 calls in a quarter second), not nothing.
         assert_eq!(s.rate, Some(4.0));
         pacer.succeeded(second);
+        // Refused after a few answers of its next run: what it accepted in that run.
+        let pacer = Pacer::new(RateLimit::Auto);
+        for _ in 0..50 {
+            let permit = pacer.acquire(far(), false).await.unwrap();
+            pacer.succeeded(permit);
+        }
+        tokio::time::advance(Duration::from_secs(30)).await;
+        for _ in 0..6 {
+            let permit = pacer.acquire(far(), false).await.unwrap();
+            pacer.succeeded(permit);
+        }
+        let permit = pacer.acquire(far(), false).await.unwrap();
+        pacer.throttled(permit, Some(Duration::from_secs(1)), Duration::from_secs(60));
+        assert_eq!(pacer.snapshot().rate, Some(6.0), "6 accepted in this run, as a rate over a second");
     }
 
     #[tokio::test(start_paused = true)]
