@@ -185,6 +185,12 @@ impl Estimate {
         self.refused_now = 0;
     }
 
+    /// Whether the account still climbs to its first limit: none measured
+    /// (a lower bound is not one) and none held.
+    fn first_climb(&self) -> bool {
+        !self.held.is_finite() && (!self.limit.is_finite() || self.lower_bound)
+    }
+
     /// The shortest a measurement at the current rate lasts.
     fn measure_ms(&self) -> f64 {
         MEASURE_MS.max(1000.0 * MEASURE_CALLS / self.base_rate.max(MIN_RATE))
@@ -314,7 +320,7 @@ impl Estimate {
             // by more each time in a row.
             // Never measured yet (a first search from almost nothing, say):
             // double; else step up, by more each time in a row.
-            let step = if !self.held.is_finite() && !known {
+            let step = if self.first_climb() {
                 2.0
             } else if self.lower_bound {
                 MEASURE_STEPS.1
@@ -428,10 +434,9 @@ impl Estimate {
         if !own_rate.is_finite() || own_rate <= 0.0 {
             return;
         }
-        let first_climb = !self.held.is_finite() && (!self.limit.is_finite() || self.lower_bound);
         match self.phase {
             Phase::Searching => self.base_rate += own_rate,
-            Phase::Measuring if first_climb => {
+            Phase::Measuring if self.first_climb() => {
                 self.base_rate += own_rate;
                 if self.limit.is_finite() {
                     self.limit += own_rate;
